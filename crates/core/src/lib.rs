@@ -1,0 +1,40 @@
+//! `setpoint-core`: Setpoint's domain, shared by the server, the browser
+//! console (compiled to wasm) and the SDK — so that all three validate and
+//! evaluate with the very same code.
+//!
+//! It is pure: no I/O, no clock, no randomness, no logging, no async. A
+//! caller that needs "now" passes it in.
+//!
+//! A tour:
+//! - [`model`]: the documents — [`ServiceDoc`] with its schema
+//!   ([`KeySpec`]), per-environment values, [`Flag`]s and [`Breaker`]s — and
+//!   the change log's [`Change`].
+//! - [`validate`]: whole documents or parts; every problem as a
+//!   [`Violation`] with a [`FieldPath`], a stable code and a message.
+//! - [`schema`]: one value against its key.
+//! - [`eval`]: flag evaluation with flagd-compatible sticky bucketing.
+//! - [`snapshot`]: resolved config, environment snapshots and checksums.
+//! - [`diff`]: structural diffs for previews and audit.
+//! - [`alert`]: Alertmanager label matchers for breakers.
+//! - [`time`]: durations and RFC 3339 timestamps.
+
+pub mod alert;
+pub mod diff;
+pub mod error;
+pub mod eval;
+pub mod json_schema;
+pub mod model;
+pub mod murmur3;
+pub mod path;
+pub mod schema;
+pub mod snapshot;
+pub mod time;
+pub mod validate;
+
+pub use diff::{DiffEntry, DiffOp, diff, diff_services};
+pub use error::{Violation, ViolationKind};
+pub use eval::{Context, ErrorCode, Evaluation, Reason, ResolvedFlag, evaluate};
+pub use model::*;
+pub use path::FieldPath;
+pub use snapshot::{BreakerSnapshot, SealedSnapshot, ServiceSnapshot, Snapshot};
+pub use validate::{Limits, check_document, parse_document, validate_document};
