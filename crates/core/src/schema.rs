@@ -328,7 +328,7 @@ fn check_weights(
     let mut all_valid = true;
     for (name, weight) in map {
         if let Some(w) = weight.as_u64() {
-            sum = sum.saturating_add(w)
+            sum = sum.saturating_add(w);
         } else {
             all_valid = false;
             out.push(Violation::new(

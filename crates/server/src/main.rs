@@ -1,1 +1,24 @@
-fn main() {}
+//! The `setpoint` binary: parses the command line and hands over.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use setpoint_server::cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            setpoint_server::cli::init_tracing();
+            match setpoint_server::cli::serve(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("setpoint: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Validate(args) => setpoint_server::validate_files::run(&args),
+    }
+}

@@ -1,0 +1,121 @@
+//! The server's one error type and its JSON envelope:
+//! `{"error": {"code", "message", "details": [{"path", "code", "message"}]}}`.
+//!
+//! Every failure a client can cause maps to a `4xx` with a message that says
+//! what to fix. A `5xx` means a bug: it is logged with its cause and the
+//! client sees only that something went wrong on our side.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use setpoint_core::Violation;
+
+/// What can go wrong while handling a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed (bad JSON, wrong content type, …).
+    #[error("{message}")]
+    BadRequest {
+        /// Stable machine code.
+        code: &'static str,
+        /// What is wrong, for people.
+        message: String,
+        /// Where, when known.
+        details: Vec<Violation>,
+    },
+    /// The body is larger than the limit.
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The input breaks the domain's rules; the details say which, where.
+    #[error("{} problem(s) found", .0.len())]
+    Validation(Vec<Violation>),
+    /// No such resource or route.
+    #[error("{0}")]
+    NotFound(String),
+    /// The route exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// A bug or an infrastructure failure; the cause is logged, not shown.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The envelope's body.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    /// Stable machine code, e.g. `validation_failed`.
+    pub code: &'a str,
+    /// For people.
+    pub message: String,
+    /// Field-level problems, in the core's format.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub details: &'a [Violation],
+}
+
+/// The envelope: `{"error": …}`.
+#[derive(Debug, Serialize)]
+pub struct Envelope<'a> {
+    /// The error.
+    pub error: ErrorBody<'a>,
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. } => code,
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Validation(_) => "validation_failed",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// A [`ApiError::BadRequest`] without details.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(cause) = &self {
+            tracing::error!(error = %cause, "internal error");
+        }
+        let details: &[Violation] = match &self {
+            Self::BadRequest { details, .. } | Self::Validation(details) => details,
+            _ => &[],
+        };
+        let body = Envelope {
+            error: ErrorBody {
+                code: self.code(),
+                message: self.to_string(),
+                details,
+            },
+        };
+        (self.status(), Json(body)).into_response()
+    }
+}

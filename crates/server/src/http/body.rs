@@ -1,0 +1,75 @@
+//! Request bodies: size-limited, JSON-checked, with errors in the envelope.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, Request},
+    http::header,
+};
+use setpoint_core::{Violation, validate::parse};
+
+use crate::ApiError;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON body as text, checked to be UTF-8 and within the size limit. The
+/// handler parses it with the core, so syntax errors carry a line and column.
+#[derive(Debug)]
+pub struct JsonBody(pub String);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json")
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::BadRequest {
+                code: "unsupported_content_type",
+                message: "send the body as JSON with `Content-Type: application/json`".into(),
+                details: Vec::new(),
+            });
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge {
+                        limit: MAX_BODY_BYTES,
+                    }
+                } else {
+                    ApiError::bad_request("unreadable_body", rejection.body_text())
+                }
+            })?;
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| ApiError::bad_request("invalid_utf8", "the body is not valid UTF-8"))?;
+        Ok(Self(text))
+    }
+}
+
+impl JsonBody {
+    /// Parses the body into `T`: syntax and shape errors (unknown fields,
+    /// wrong types) are a `400` whose detail says where.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse(&self.0).map_err(malformed)
+    }
+}
+
+fn malformed(details: Vec<Violation>) -> ApiError {
+    let message = details
+        .first()
+        .map_or_else(|| "malformed JSON".to_string(), ToString::to_string);
+    ApiError::BadRequest {
+        code: "malformed_json",
+        message,
+        details,
+    }
+}

@@ -1,0 +1,21 @@
+//! `setpoint-server`: Setpoint's HTTP API and the `setpoint` binary.
+//!
+//! Layout:
+//! - [`cli`]: the command line (`serve`, `validate`), every flag also an
+//!   environment variable.
+//! - [`http`]: the router, cut by domain — each module owns its routes,
+//!   wire types and handlers; [`http::app`] only merges them.
+//! - [`error`]: the one error type and its JSON envelope.
+//! - [`console`]: serves the built browser console with an SPA fallback.
+//! - [`validate_files`]: the offline validator teams run in CI.
+//!
+//! Validation itself lives in `setpoint-core`, shared with the console.
+
+pub mod cli;
+pub mod console;
+pub mod error;
+pub mod http;
+pub mod validate_files;
+
+pub use error::ApiError;
+pub use http::{AppState, app};

@@ -1,0 +1,283 @@
+//! The API through `app()`, without a socket.
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Method, Request, StatusCode, header},
+};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use setpoint_server::{AppState, app};
+use tower::ServiceExt;
+
+const EXAMPLE: &str = include_str!("../../../examples/checkout.json");
+
+fn test_app(console: &std::path::Path) -> Router {
+    app(AppState::new(console.to_path_buf()))
+}
+
+async fn send(
+    app: Router,
+    method: Method,
+    uri: &str,
+    content_type: Option<&str>,
+    body: impl Into<Body>,
+) -> (StatusCode, Value, String) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(content_type) = content_type {
+        request = request.header(header::CONTENT_TYPE, content_type);
+    }
+    let response = app
+        .oneshot(request.body(body.into()).expect("request builds"))
+        .await
+        .expect("the router never fails");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body reads")
+        .to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (status, json, text)
+}
+
+async fn validate(body: impl Into<Body>) -> (StatusCode, Value) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (status, json, _) = send(
+        test_app(dir.path()),
+        Method::POST,
+        "/api/v1/validate",
+        Some("application/json"),
+        body,
+    )
+    .await;
+    (status, json)
+}
+
+#[tokio::test]
+async fn healthz_answers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (status, json, _) = send(
+        test_app(dir.path()),
+        Method::GET,
+        "/healthz",
+        None,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["status"], "ok");
+}
+
+#[tokio::test]
+async fn a_valid_document_is_accepted() {
+    let (status, json) = validate(EXAMPLE).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json, json!({"valid": true, "service": "checkout"}));
+}
+
+#[tokio::test]
+async fn an_invalid_document_gets_422_with_the_cores_errors() {
+    let mut doc: Value = serde_json::from_str(EXAMPLE).expect("example parses");
+    doc["values"]["prod"]["throttle.rps"] = json!(0);
+    doc["flags"]["new-checkout-flow"]["off"] = json!("nope");
+    let (status, json) = validate(doc.to_string()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json["error"]["code"], "validation_failed");
+    assert_eq!(
+        json["error"]["details"],
+        json!([
+            {"path": "values.prod[\"throttle.rps\"]", "code": "below_min", "message": "0 is below the minimum 1"},
+            {"path": "flags.new-checkout-flow.off", "code": "unknown_variant", "message": "variant \"nope\" is not defined by the flag"}
+        ])
+    );
+}
+
+#[tokio::test]
+async fn malformed_requests_get_4xx_with_a_message() {
+    let cases: Vec<(&str, Option<&str>, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "broken JSON",
+            Some("application/json"),
+            b"{\"service\": ".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "trailing garbage",
+            Some("application/json"),
+            format!("{EXAMPLE} x").into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "not an object",
+            Some("application/json"),
+            b"[1,2]".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "unknown field",
+            Some("application/json"),
+            br#"{"service": "x", "colour": "red"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "wrong field type",
+            Some("application/json"),
+            br#"{"service": 7}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "empty body",
+            Some("application/json"),
+            Vec::new(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "no content type",
+            None,
+            EXAMPLE.as_bytes().to_vec(),
+            StatusCode::BAD_REQUEST,
+            "unsupported_content_type",
+        ),
+        (
+            "form content type",
+            Some("application/x-www-form-urlencoded"),
+            b"a=b".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "unsupported_content_type",
+        ),
+        (
+            "invalid UTF-8",
+            Some("application/json"),
+            vec![b'"', 0xff, 0xfe, b'"'],
+            StatusCode::BAD_REQUEST,
+            "invalid_utf8",
+        ),
+        (
+            "too large",
+            Some("application/json"),
+            vec![b' '; 1024 * 1024 + 1],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+    ];
+    for (name, content_type, body, expected, code) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (status, json, text) = send(
+            test_app(dir.path()),
+            Method::POST,
+            "/api/v1/validate",
+            content_type,
+            body,
+        )
+        .await;
+        assert_eq!(status, expected, "{name}: {text}");
+        assert_eq!(json["error"]["code"], code, "{name}: {text}");
+        assert!(
+            json["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{name} has no message: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn syntax_errors_say_where() {
+    let (status, json) = validate("{\n  \"service\": \"x\",\n  \"owners\": [\"a\",]\n}").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json["error"]["details"][0]["code"], "json_syntax");
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("line 3")),
+        "{json}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_api_routes_and_methods_get_the_envelope() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (status, json, _) = send(
+        test_app(dir.path()),
+        Method::GET,
+        "/api/v1/nope",
+        None,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(json["error"]["code"], "not_found");
+    let (status, json, _) = send(
+        test_app(dir.path()),
+        Method::GET,
+        "/api/v1/validate",
+        None,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(json["error"]["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn the_console_is_served_with_a_fallback_for_client_routes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("index.html"), "<html>console</html>").expect("write");
+    std::fs::write(dir.path().join("app.js"), "console.log(1)").expect("write");
+    let (status, _, text) = send(
+        test_app(dir.path()),
+        Method::GET,
+        "/app.js",
+        None,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "console.log(1)"));
+    let (status, _, text) = send(
+        test_app(dir.path()),
+        Method::GET,
+        "/services/checkout",
+        None,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::OK, "<html>console</html>")
+    );
+    let (status, json, _) = send(
+        test_app(dir.path()),
+        Method::GET,
+        "/api/v1/services",
+        None,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "API paths never fall back to the console"
+    );
+    assert_eq!(json["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn without_a_built_console_the_root_says_how_to_build_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (status, json, _) = send(test_app(dir.path()), Method::GET, "/", None, Body::empty()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("trunk build"))
+    );
+}
