@@ -1,0 +1,40 @@
+//! One module per page.
+
+mod editor;
+mod overview;
+
+use leptos::prelude::*;
+
+use crate::Route;
+
+pub use editor::{Editor, STARTER};
+pub use overview::Overview;
+
+/// A page whose feature is not built yet: says so plainly rather than
+/// pretending, and points at what works today.
+pub fn planned(route: Route) -> impl IntoView {
+    view! {
+        <section class="page">
+            <h1 class="page__title">{route.label()}</h1>
+            <p class="page__lede">
+                "This page arrives with the central API. Meanwhile the "
+                <a href=Route::Editor.href()>{Route::Editor.label()}</a>
+                " checks service documents with the same validation the server runs."
+            </p>
+        </section>
+    }
+}
+
+/// Shown for a path no route matches.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <section class="page">
+            <h1 class="page__title">"Page not found"</h1>
+            <p class="page__lede">
+                "Nothing lives at this address. Go to the "
+                <a href=Route::Overview.href()>{Route::Overview.label()}</a>"."
+            </p>
+        </section>
+    }
+}
