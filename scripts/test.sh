@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, lints, the core's purity, unit and
+# property tests, server tests, browser tests in headless Chromium, and
+# end-to-end tests against the real server with the real release console.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh --test
+target_dir=${CARGO_TARGET_DIR:-target}
+export CHROMEDRIVER=/usr/bin/chromedriver
+
+started=$SECONDS
+step() {
+  printf '\033[1m==> %s\033[0m (at %ds)\n' "$*" $((SECONDS - started))
+}
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "clippy, native"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "clippy, console for wasm32 (browser tests compile only there)"
+cargo clippy -p setpoint-console --all-targets --target wasm32-unknown-unknown --locked -- -D warnings
+
+step "setpoint-core is pure and builds for wasm32"
+cargo build -p setpoint-core --target wasm32-unknown-unknown --locked
+impure=$(cargo tree -p setpoint-core -e normal --prefix none | grep -E '^(tokio|getrandom|rand|chrono|time|tracing|log|reqwest|mio) ' || true)
+if [[ -n "$impure" ]]; then
+  echo "setpoint-core must stay free of I/O, clocks, randomness and logging; it depends on:" >&2
+  echo "$impure" >&2
+  exit 1
+fi
+
+step "unit, property and server tests"
+cargo test --workspace --locked
+
+step "browser tests (wasm-bindgen-test, headless Chromium)"
+cargo test -p setpoint-console --target wasm32-unknown-unknown --locked
+
+step "end-to-end: release console + real server + Chromium"
+PATH="$PWD/node_modules/.bin:$PATH" trunk build --release --offline
+cargo build -p setpoint-server --locked
+SETPOINT_BIN="$target_dir/debug/setpoint" SETPOINT_CONSOLE_DIR="$PWD/dist" node --test e2e/
+
+step "all checks passed"
