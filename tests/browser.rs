@@ -10,7 +10,9 @@ use web_sys::{Event, HtmlElement, HtmlTextAreaElement};
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn document() -> web_sys::Document {
-    web_sys::window().and_then(|w| w.document()).expect("a document")
+    web_sys::window()
+        .and_then(|w| w.document())
+        .expect("a document")
 }
 
 /// Mounts `view` into a fresh container and returns the container.
@@ -19,7 +21,11 @@ fn mount<V: IntoView + 'static>(view: impl FnOnce() -> V + 'static) -> HtmlEleme
         .create_element("div")
         .expect("div")
         .unchecked_into();
-    document().body().expect("body").append_child(&container).expect("append");
+    document()
+        .body()
+        .expect("body")
+        .append_child(&container)
+        .expect("append");
     mount_to(container.clone(), view).forget();
     container
 }
@@ -35,7 +41,8 @@ fn type_into(container: &HtmlElement, text: &str) {
         .expect("the editor's textarea")
         .unchecked_into();
     area.set_value(text);
-    area.dispatch_event(&Event::new("input").expect("event")).expect("dispatch");
+    area.dispatch_event(&Event::new("input").expect("event"))
+        .expect("dispatch");
 }
 
 fn text_of(container: &HtmlElement, selector: &str) -> String {
@@ -47,7 +54,9 @@ fn text_of(container: &HtmlElement, selector: &str) -> String {
 }
 
 fn problem_paths(container: &HtmlElement) -> Vec<String> {
-    let items = container.query_selector_all(".problems__path").expect("query");
+    let items = container
+        .query_selector_all(".problems__path")
+        .expect("query");
     (0..items.length())
         .filter_map(|i| items.item(i).and_then(|n| n.text_content()))
         .collect()
@@ -70,14 +79,20 @@ async fn errors_appear_at_their_field_path_and_clear_when_fixed() {
     type_into(&container, &broken);
     tick().await;
     assert_eq!(text_of(&container, "#document-status"), "1 problem");
-    assert_eq!(problem_paths(&container), vec![r#"values.prod["throttle.rps"]"#]);
+    assert_eq!(
+        problem_paths(&container),
+        vec![r#"values.prod["throttle.rps"]"#]
+    );
     assert!(text_of(&container, ".problems__message").contains("below the minimum 1"));
     let button: HtmlElement = container
         .query_selector(".button--primary")
         .expect("query")
         .expect("the check button")
         .unchecked_into();
-    assert!(button.has_attribute("disabled"), "an invalid document cannot be sent");
+    assert!(
+        button.has_attribute("disabled"),
+        "an invalid document cannot be sent"
+    );
 
     type_into(&container, STARTER);
     tick().await;
@@ -104,5 +119,10 @@ async fn values_are_shown_as_text_never_as_markup() {
     type_into(&container, &hostile);
     tick().await;
     assert!(container.query_selector("img").expect("query").is_none());
-    assert!(container.text_content().unwrap_or_default().contains("<img src=x onerror=alert(1)>@x"));
+    assert!(
+        container
+            .text_content()
+            .unwrap_or_default()
+            .contains("<img src=x onerror=alert(1)>@x")
+    );
 }

@@ -71,7 +71,7 @@ pub fn Editor() -> impl IntoView {
                         role="status"
                         aria-live="polite"
                     >
-                        {move || checked.with(|r| summary(r))}
+                        {move || checked.with(summary)}
                     </p>
                     <ProblemList problems=problems />
                     <div class="editor__actions">
@@ -159,7 +159,11 @@ fn ResolvedConfig(
     let selected = move || {
         let current = environment.get();
         environments.with(|envs| {
-            if envs.contains(&current) { current } else { envs.first().cloned().unwrap_or_default() }
+            if envs.contains(&current) {
+                current
+            } else {
+                envs.first().cloned().unwrap_or_default()
+            }
         })
     };
     let rows = move || {

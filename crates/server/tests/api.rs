@@ -97,7 +97,15 @@ async fn an_invalid_document_gets_422_with_the_cores_errors() {
 
 #[tokio::test]
 async fn malformed_requests_get_4xx_with_a_message() {
-    let cases: Vec<(&str, Option<&str>, Vec<u8>, StatusCode, &str)> = vec![
+    // (name, content type, body, expected status, expected error code)
+    type Case = (
+        &'static str,
+        Option<&'static str>,
+        Vec<u8>,
+        StatusCode,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "broken JSON",
             Some("application/json"),
