@@ -408,8 +408,12 @@ impl BreakerState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
+    /// An environment was created.
+    EnvironmentCreated,
     /// A service was created.
     ServiceCreated,
+    /// A service's whole document was replaced.
+    ServiceReplaced,
     /// Owners or description changed.
     ServiceUpdated,
     /// The service was deleted (tombstoned).
@@ -432,14 +436,61 @@ pub enum ChangeKind {
     Rollback,
 }
 
+impl ChangeKind {
+    /// Every kind, in documentation order.
+    pub const ALL: [Self; 13] = [
+        Self::EnvironmentCreated,
+        Self::ServiceCreated,
+        Self::ServiceReplaced,
+        Self::ServiceUpdated,
+        Self::ServiceTombstoned,
+        Self::ServiceRestored,
+        Self::ServiceReclaimed,
+        Self::SchemaChanged,
+        Self::ValuesChanged,
+        Self::FlagChanged,
+        Self::BreakerDefined,
+        Self::BreakerTransition,
+        Self::Rollback,
+    ];
+
+    /// The name used in documents and filters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EnvironmentCreated => "environment_created",
+            Self::ServiceCreated => "service_created",
+            Self::ServiceReplaced => "service_replaced",
+            Self::ServiceUpdated => "service_updated",
+            Self::ServiceTombstoned => "service_tombstoned",
+            Self::ServiceRestored => "service_restored",
+            Self::ServiceReclaimed => "service_reclaimed",
+            Self::SchemaChanged => "schema_changed",
+            Self::ValuesChanged => "values_changed",
+            Self::FlagChanged => "flag_changed",
+            Self::BreakerDefined => "breaker_defined",
+            Self::BreakerTransition => "breaker_transition",
+            Self::Rollback => "rollback",
+        }
+    }
+
+    /// The kind named `name`, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 /// One entry of the append-only change log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Change {
     /// Global sequence number: the revision this change produced.
     pub revision: u64,
-    /// The service it touched.
-    pub service: String,
+    /// The service it touched (absent for environment-wide changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The item within the service (a flag key, a breaker name), if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
     /// The environment, where the change is specific to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,

@@ -128,6 +128,37 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     Ok(seconds * 1_000 + millis)
 }
 
+/// Formats milliseconds since the Unix epoch as RFC 3339 in UTC with
+/// millisecond precision (`2026-03-01T12:00:00.000Z`). The fixed width makes
+/// stored timestamps sort as text in time order.
+pub fn format_timestamp(millis: i64) -> String {
+    let days = millis.div_euclid(86_400_000);
+    let in_day = millis.rem_euclid(86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1_000 % 60,
+        in_day % 1_000
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 fn is_leap(year: i64) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
@@ -168,6 +199,24 @@ mod tests {
         for bad in ["", "5", "5x", "ms", "-5s", "1..2s", "1e9999d", "h1"] {
             assert!(parse_duration(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn formatting_round_trips() {
+        for ms in [
+            0,
+            1_772_366_400_500,
+            951_782_400_000,
+            -1_000,
+            4_102_444_799_999,
+        ] {
+            let text = format_timestamp(ms);
+            assert_eq!(parse_timestamp(&text), Ok(ms), "{text}");
+        }
+        assert_eq!(
+            format_timestamp(1_772_366_400_500),
+            "2026-03-01T12:00:00.500Z"
+        );
     }
 
     #[test]

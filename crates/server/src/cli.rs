@@ -6,7 +6,13 @@ use std::{net::SocketAddr, path::PathBuf};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::http::{AppState, app};
+use std::sync::Arc;
+
+use crate::{
+    engine::{Engine, EngineConfig},
+    http::{AppState, app},
+    store::SqliteStore,
+};
 
 /// Setpoint: the control plane for your fleet's runtime configuration.
 #[derive(Debug, Parser)]
@@ -74,7 +80,13 @@ pub async fn serve(args: ServeArgs) -> std::io::Result<()> {
             "no built console found; the API runs, the console will not (build it with `trunk build --release`)"
         );
     }
-    let state = AppState::new(args.console_dir);
+    let store = SqliteStore::open(&args.data)
+        .await
+        .map_err(std::io::Error::other)?;
+    let engine = Engine::start(Arc::new(store), EngineConfig::default())
+        .await
+        .map_err(std::io::Error::other)?;
+    let state = AppState::new(engine, args.console_dir);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "setpoint is listening");

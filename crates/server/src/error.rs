@@ -41,6 +41,20 @@ pub enum ApiError {
     /// The route exists but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The write conflicts with the current state; `current` carries it so
+    /// the client can show what changed and re-apply its edit.
+    #[error("{message}")]
+    Conflict {
+        /// Stable machine code: `stale_revision` or `already_exists`.
+        code: &'static str,
+        /// For people.
+        message: String,
+        /// The current state, when there is one to rebase on.
+        current: Option<serde_json::Value>,
+    },
+    /// Temporarily unable to serve (shutting down).
+    #[error("{0}")]
+    Unavailable(String),
     /// A bug or an infrastructure failure; the cause is logged, not shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -56,6 +70,9 @@ pub struct ErrorBody<'a> {
     /// Field-level problems, in the core's format.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub details: &'a [Violation],
+    /// The current state, on conflicts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<&'a serde_json::Value>,
 }
 
 /// The envelope: `{"error": …}`.
@@ -74,6 +91,8 @@ impl ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -81,11 +100,12 @@ impl ApiError {
     /// The stable machine code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } => code,
+            Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Validation(_) => "validation_failed",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -109,13 +129,52 @@ impl IntoResponse for ApiError {
             Self::BadRequest { details, .. } | Self::Validation(details) => details,
             _ => &[],
         };
+        let current = match &self {
+            Self::Conflict { current, .. } => current.as_ref(),
+            _ => None,
+        };
         let body = Envelope {
             error: ErrorBody {
                 code: self.code(),
                 message: self.to_string(),
                 details,
+                current,
             },
         };
         (self.status(), Json(body)).into_response()
     }
 }
+
+impl From<crate::engine::WriteError> for ApiError {
+    fn from(error: crate::engine::WriteError) -> Self {
+        use crate::{engine::WriteError, world::Refusal};
+        let message = error.to_string();
+        match error {
+            WriteError::Refused(Refusal::NotFound(_)) => Self::NotFound(message),
+            WriteError::Refused(Refusal::AlreadyExists(_)) => Self::Conflict {
+                code: "already_exists",
+                message,
+                current: None,
+            },
+            WriteError::Refused(Refusal::Conflict { state, .. }) => Self::Conflict {
+                code: "stale_revision",
+                message,
+                current: Some(*state),
+            },
+            WriteError::Refused(Refusal::Invalid(violations)) => Self::Validation(violations),
+            WriteError::Store(error) => Self::Internal(Box::new(StoreFailure(error))),
+            WriteError::Stopped => Self::Unavailable("the server is shutting down".into()),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        Self::Internal(Box::new(error))
+    }
+}
+
+/// A shared store error, as a boxable error.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+struct StoreFailure(std::sync::Arc<crate::store::StoreError>);

@@ -6,6 +6,11 @@
 //! - [`http`]: the router, cut by domain — each module owns its routes,
 //!   wire types and handlers; [`http::app`] only merges them.
 //! - [`error`]: the one error type and its JSON envelope.
+//! - [`world`]: the current state and the commands that change it — every
+//!   write rule lives here.
+//! - [`engine`]: the single writer (group commit), and the fan-out of its
+//!   results: world, [`snapshots`], change stream.
+//! - [`store`]: storage behind a narrow trait; SQLite embedded.
 //! - [`console`]: serves the built browser console with an SPA fallback.
 //! - [`validate_files`]: the offline validator teams run in CI.
 //!
@@ -13,9 +18,13 @@
 
 pub mod cli;
 pub mod console;
+pub mod engine;
 pub mod error;
 pub mod http;
+pub mod snapshots;
+pub mod store;
 pub mod validate_files;
+pub mod world;
 
 pub use error::ApiError;
 pub use http::{AppState, app};

@@ -1,19 +1,21 @@
-//! The API through `app()`, without a socket.
+//! Validation, errors and console hosting through `app()`, without a socket.
+
+mod common;
 
 use axum::{
     Router,
     body::Body,
     http::{Method, Request, StatusCode, header},
 };
+use common::{EXAMPLE, TestApp};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use setpoint_server::{AppState, app};
 use tower::ServiceExt;
 
-const EXAMPLE: &str = include_str!("../../../examples/checkout.json");
-
-fn test_app(console: &std::path::Path) -> Router {
-    app(AppState::new(console.to_path_buf()))
+async fn test_app(console: &std::path::Path) -> Router {
+    let engine = TestApp::new().await.engine;
+    app(AppState::new(engine, console.to_path_buf()))
 }
 
 async fn send(
@@ -46,7 +48,7 @@ async fn send(
 async fn validate(body: impl Into<Body>) -> (StatusCode, Value) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (status, json, _) = send(
-        test_app(dir.path()),
+        test_app(dir.path()).await,
         Method::POST,
         "/api/v1/validate",
         Some("application/json"),
@@ -60,7 +62,7 @@ async fn validate(body: impl Into<Body>) -> (StatusCode, Value) {
 async fn healthz_answers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (status, json, _) = send(
-        test_app(dir.path()),
+        test_app(dir.path()).await,
         Method::GET,
         "/healthz",
         None,
@@ -180,7 +182,7 @@ async fn malformed_requests_get_4xx_with_a_message() {
     for (name, content_type, body, expected, code) in cases {
         let dir = tempfile::tempdir().expect("tempdir");
         let (status, json, text) = send(
-            test_app(dir.path()),
+            test_app(dir.path()).await,
             Method::POST,
             "/api/v1/validate",
             content_type,
@@ -215,7 +217,7 @@ async fn syntax_errors_say_where() {
 async fn unknown_api_routes_and_methods_get_the_envelope() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (status, json, _) = send(
-        test_app(dir.path()),
+        test_app(dir.path()).await,
         Method::GET,
         "/api/v1/nope",
         None,
@@ -225,7 +227,7 @@ async fn unknown_api_routes_and_methods_get_the_envelope() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(json["error"]["code"], "not_found");
     let (status, json, _) = send(
-        test_app(dir.path()),
+        test_app(dir.path()).await,
         Method::GET,
         "/api/v1/validate",
         None,
@@ -242,7 +244,7 @@ async fn the_console_is_served_with_a_fallback_for_client_routes() {
     std::fs::write(dir.path().join("index.html"), "<html>console</html>").expect("write");
     std::fs::write(dir.path().join("app.js"), "console.log(1)").expect("write");
     let (status, _, text) = send(
-        test_app(dir.path()),
+        test_app(dir.path()).await,
         Method::GET,
         "/app.js",
         None,
@@ -251,7 +253,7 @@ async fn the_console_is_served_with_a_fallback_for_client_routes() {
     .await;
     assert_eq!((status, text.as_str()), (StatusCode::OK, "console.log(1)"));
     let (status, _, text) = send(
-        test_app(dir.path()),
+        test_app(dir.path()).await,
         Method::GET,
         "/services/checkout",
         None,
@@ -263,9 +265,9 @@ async fn the_console_is_served_with_a_fallback_for_client_routes() {
         (StatusCode::OK, "<html>console</html>")
     );
     let (status, json, _) = send(
-        test_app(dir.path()),
+        test_app(dir.path()).await,
         Method::GET,
-        "/api/v1/services",
+        "/api/v1/no/such/route",
         None,
         Body::empty(),
     )
@@ -281,7 +283,14 @@ async fn the_console_is_served_with_a_fallback_for_client_routes() {
 #[tokio::test]
 async fn without_a_built_console_the_root_says_how_to_build_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (status, json, _) = send(test_app(dir.path()), Method::GET, "/", None, Body::empty()).await;
+    let (status, json, _) = send(
+        test_app(dir.path()).await,
+        Method::GET,
+        "/",
+        None,
+        Body::empty(),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(
         json["error"]["message"]

@@ -1,34 +1,38 @@
 //! The HTTP API, cut by domain. Each module owns its routes, wire types and
 //! handlers; [`app`] merges them, adds the body limit and the fallbacks.
 
-mod body;
+mod changes;
+mod environments;
+mod events;
+mod extract;
 mod health;
+mod services;
+mod snapshots;
 mod validate;
+mod write;
 
 use std::{path::PathBuf, sync::Arc};
 
 use axum::{Router, extract::DefaultBodyLimit};
 
-use crate::{ApiError, console};
+use crate::{ApiError, console, engine::Engine};
 
-pub use body::{JsonBody, MAX_BODY_BYTES};
+pub use extract::{JsonBody, MAX_BODY_BYTES, Params, PathParams};
 
 /// Shared state of every handler. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    console_dir: PathBuf,
+    /// The engine: state, writes, snapshots, change stream.
+    pub engine: Arc<Engine>,
+    console_dir: Arc<PathBuf>,
 }
 
 impl AppState {
-    /// State serving the console built into `console_dir`.
-    pub fn new(console_dir: PathBuf) -> Self {
+    /// State over `engine`, serving the console built into `console_dir`.
+    pub fn new(engine: Arc<Engine>, console_dir: PathBuf) -> Self {
         Self {
-            inner: Arc::new(Inner { console_dir }),
+            engine,
+            console_dir: Arc::new(console_dir),
         }
     }
 }
@@ -37,12 +41,17 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(validate::router())
+        .merge(environments::router())
+        .merge(services::router())
+        .merge(changes::router())
+        .merge(snapshots::router())
+        .merge(events::router())
         .fallback(|| async { ApiError::NotFound("no such API route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
-        .merge(console::router(&state.inner.console_dir))
+        .merge(console::router(&state.console_dir))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

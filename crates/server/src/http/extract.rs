@@ -1,10 +1,12 @@
-//! Request bodies: size-limited, JSON-checked, with errors in the envelope.
+//! Extractors whose failures are answered in the error envelope: bodies
+//! (size-limited, JSON-checked), query strings and path parameters.
 
 use axum::{
     body::Bytes,
-    extract::{FromRequest, Request},
-    http::header,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{header, request::Parts},
 };
+use serde::de::DeserializeOwned;
 use setpoint_core::{Violation, validate::parse};
 
 use crate::ApiError;
@@ -58,7 +60,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 impl JsonBody {
     /// Parses the body into `T`: syntax and shape errors (unknown fields,
     /// wrong types) are a `400` whose detail says where.
-    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         parse(&self.0).map_err(malformed)
     }
 }
@@ -71,5 +73,36 @@ fn malformed(details: Vec<Violation>) -> ApiError {
         code: "malformed_json",
         message,
         details,
+    }
+}
+
+/// A query string parsed into `T` (which should deny unknown fields);
+/// malformed ones are a `400 invalid_query` that says what is wrong.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+    }
+}
+
+/// Path parameters parsed into `T`; failures are a `400 invalid_path`.
+#[derive(Debug)]
+pub struct PathParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))
     }
 }

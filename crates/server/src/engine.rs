@@ -1,0 +1,281 @@
+//! The engine: one writer task that turns commands into durable changes,
+//! and the fan-out of their results — the current world, the materialized
+//! snapshots and the stream of changes.
+//!
+//! Writes queue on a channel. The writer takes every command waiting (up to
+//! a batch limit), applies each to a copy of the world, commits all that
+//! succeeded in one transaction — group commit: one fsync for many writes —
+//! and only then publishes and acknowledges them. A refused command does
+//! not affect the others in its batch.
+
+use std::{sync::Arc, time::Duration};
+
+use setpoint_core::{Change, time::format_timestamp};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::{
+    snapshots::Snapshots,
+    store::{Batch, ChangeQuery, Store, StoreError},
+    world::{Command, Meta, Refusal, World},
+};
+
+/// The most commands committed in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The domain refused it (conflict, invalid, not found, …).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// Storage failed; nothing was written.
+    #[error(transparent)]
+    Store(#[from] Arc<StoreError>),
+    /// The writer has stopped (the server is shutting down).
+    #[error("the server is shutting down")]
+    Stopped,
+}
+
+struct Job {
+    command: Command,
+    actor: String,
+    reason: String,
+    reply: oneshot::Sender<Result<Change, WriteError>>,
+}
+
+/// Tunables.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How long a deleted service stays restorable.
+    pub reclaim_after: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            reclaim_after: Duration::from_hours(7 * 24),
+        }
+    }
+}
+
+/// The running engine. Share it behind an `Arc`.
+#[derive(Debug)]
+pub struct Engine {
+    store: Arc<dyn Store>,
+    world: watch::Receiver<Arc<World>>,
+    snapshots: Arc<Snapshots>,
+    changes: broadcast::Sender<Arc<Change>>,
+    writer: mpsc::Sender<Job>,
+}
+
+/// Milliseconds since the Unix epoch, from the system clock.
+pub fn now_millis() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Engine {
+    /// Loads the state from `store` and starts the writer and the reclaimer.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        config: EngineConfig,
+    ) -> Result<Arc<Self>, StoreError> {
+        let world = Arc::new(store.load().await?);
+        let snapshots = Arc::new(Snapshots::default());
+        snapshots.update(&world);
+        let (world_tx, world_rx) = watch::channel(world);
+        let (changes, _) = broadcast::channel(4096);
+        let (writer, queue) = mpsc::channel(4096);
+        tokio::spawn(write_loop(
+            queue,
+            Arc::clone(&store),
+            world_tx,
+            Arc::clone(&snapshots),
+            changes.clone(),
+            config.clone(),
+        ));
+        let engine = Arc::new(Self {
+            store,
+            world: world_rx,
+            snapshots,
+            changes,
+            writer,
+        });
+        tokio::spawn(reclaim_loop(Arc::downgrade(&engine)));
+        Ok(engine)
+    }
+
+    /// Queues a command and waits until it is durably committed (or refused).
+    pub async fn write(
+        &self,
+        command: Command,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Change, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            command,
+            actor: actor.to_string(),
+            reason: reason.to_string(),
+            reply,
+        };
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| WriteError::Stopped)?;
+        answer.await.unwrap_or(Err(WriteError::Stopped))
+    }
+
+    /// The current world.
+    pub fn world(&self) -> Arc<World> {
+        self.world.borrow().clone()
+    }
+
+    /// The materialized snapshots.
+    pub fn snapshots(&self) -> &Snapshots {
+        &self.snapshots
+    }
+
+    /// Changes as they commit, for watchers. Lagging receivers must catch up
+    /// from the store.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.changes.subscribe()
+    }
+
+    /// Reads the change log.
+    pub async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError> {
+        self.store.changes(query).await
+    }
+}
+
+async fn write_loop(
+    mut queue: mpsc::Receiver<Job>,
+    store: Arc<dyn Store>,
+    world_tx: watch::Sender<Arc<World>>,
+    snapshots: Arc<Snapshots>,
+    changes_tx: broadcast::Sender<Arc<Change>>,
+    config: EngineConfig,
+) {
+    let reclaim_ms = i64::try_from(config.reclaim_after.as_millis()).unwrap_or(i64::MAX);
+    while let Some(first) = queue.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let now = now_millis();
+        let at = format_timestamp(now);
+        let reclaim_at = format_timestamp(now.saturating_add(reclaim_ms));
+        let mut world = (**world_tx.borrow()).clone();
+        let mut batch = Batch::default();
+        let mut accepted = Vec::new();
+        for job in jobs {
+            let meta = Meta {
+                actor: job.actor,
+                reason: job.reason,
+                at: at.clone(),
+                reclaim_at: reclaim_at.clone(),
+            };
+            match world.apply(job.command, &meta) {
+                Ok(change) => {
+                    batch.changes.push(change.clone());
+                    accepted.push((job.reply, change));
+                }
+                Err(refusal) => {
+                    let _ = job.reply.send(Err(refusal.into()));
+                }
+            }
+        }
+        if accepted.is_empty() {
+            continue;
+        }
+        collect_records(&world, &mut batch);
+        match store.commit(&batch).await {
+            Ok(()) => {
+                let world = Arc::new(world);
+                snapshots.update(&world);
+                world_tx.send_replace(world);
+                for (reply, change) in accepted {
+                    let change = Arc::new(change);
+                    let _ = changes_tx.send(Arc::clone(&change));
+                    let _ = reply.send(Ok((*change).clone()));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "commit failed; the batch is not acknowledged");
+                let error = Arc::new(error);
+                for (reply, _) in accepted {
+                    let _ = reply.send(Err(WriteError::Store(Arc::clone(&error))));
+                }
+            }
+        }
+    }
+}
+
+/// Fills the batch with the records its changes produced.
+fn collect_records(world: &World, batch: &mut Batch) {
+    batch.revision = world.revision;
+    let mut services: Vec<&String> = batch
+        .changes
+        .iter()
+        .filter_map(|c| c.service.as_ref())
+        .collect();
+    services.sort();
+    services.dedup();
+    for name in services {
+        match world.services.get(name) {
+            Some(record) => batch.services.push(Arc::clone(record)),
+            None => batch.removed_services.push(name.clone()),
+        }
+    }
+    for change in &batch.changes {
+        if change.kind == setpoint_core::ChangeKind::EnvironmentCreated
+            && let Some(env) = change
+                .environment
+                .as_ref()
+                .and_then(|e| world.environments.get(e))
+        {
+            batch.environments.push(Arc::clone(env));
+        }
+    }
+}
+
+/// Reclaims tombstoned services whose time has come, once a minute.
+async fn reclaim_loop(engine: std::sync::Weak<Engine>) {
+    let mut tick = tokio::time::interval(Duration::from_mins(1));
+    loop {
+        tick.tick().await;
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        let now = format_timestamp(now_millis());
+        let due: Vec<String> = engine
+            .world()
+            .services
+            .iter()
+            .filter(|(_, r)| r.tombstone.as_ref().is_some_and(|t| t.reclaim_at <= now))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for service in due {
+            match engine
+                .write(
+                    Command::ReclaimService {
+                        service: service.clone(),
+                    },
+                    "setpoint",
+                    "reclaim window passed",
+                )
+                .await
+            {
+                Ok(change) => {
+                    tracing::info!(%service, revision = change.revision, "reclaimed deleted service");
+                }
+                Err(error) => tracing::warn!(%service, %error, "could not reclaim"),
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The change log: `GET /api/v1/changes`, filtered and paginated newest
+//! first by an opaque cursor.
+
+use axum::{Json, Router, extract::State, routing::get};
+use serde::{Deserialize, Serialize};
+use setpoint_core::{
+    Change, ChangeKind,
+    time::{format_timestamp, parse_timestamp},
+};
+
+use super::{AppState, Params};
+use crate::{ApiError, store::ChangeQuery};
+
+/// The change-log route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/changes", get(list))
+}
+
+/// Filters and paging of change-log reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    service: Option<String>,
+    environment: Option<String>,
+    actor: Option<String>,
+    kind: Option<String>,
+    /// RFC 3339: changes at or after.
+    since: Option<String>,
+    /// RFC 3339: changes before.
+    until: Option<String>,
+    /// From a previous page's `next_cursor`.
+    cursor: Option<String>,
+    /// Page size, 1–500 (default 100).
+    limit: Option<u32>,
+}
+
+/// One page of changes.
+#[derive(Debug, Serialize)]
+pub struct Page {
+    /// Newest first.
+    pub changes: Vec<Change>,
+    /// Pass as `cursor` for the next (older) page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+fn timestamp(name: &str, text: Option<String>) -> Result<Option<String>, ApiError> {
+    text.map(|t| {
+        parse_timestamp(&t)
+            .map(format_timestamp)
+            .map_err(|e| ApiError::bad_request("invalid_query", format!("`{name}`: {e}")))
+    })
+    .transpose()
+}
+
+impl PageQuery {
+    /// The store query these parameters ask for.
+    pub fn into_query(self) -> Result<ChangeQuery, ApiError> {
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=500).contains(&limit) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "`limit` must be from 1 to 500",
+            ));
+        }
+        let kind = self
+            .kind
+            .map(|k| {
+                ChangeKind::parse(&k).ok_or_else(|| {
+                    let known: Vec<&str> = ChangeKind::ALL.iter().map(|k| k.as_str()).collect();
+                    ApiError::bad_request(
+                        "invalid_query",
+                        format!("`kind` {k:?} is not one of {}", known.join(", ")),
+                    )
+                })
+            })
+            .transpose()?;
+        let before_revision = self
+            .cursor
+            .map(|c| {
+                c.parse::<u64>().map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_query",
+                        "`cursor` is not one this server gave out",
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(ChangeQuery {
+            service: self.service,
+            environment: self.environment,
+            actor: self.actor,
+            kind,
+            since: timestamp("since", self.since)?,
+            until: timestamp("until", self.until)?,
+            before_revision,
+            after_revision: None,
+            limit,
+        })
+    }
+}
+
+/// Reads one page; the cursor is the oldest revision returned.
+pub async fn page(state: &AppState, query: ChangeQuery) -> Result<Page, ApiError> {
+    let limit = query.limit as usize;
+    let changes = state.engine.changes(&query).await?;
+    let next_cursor = (changes.len() == limit)
+        .then(|| changes.last().map(|c| c.revision.to_string()))
+        .flatten();
+    Ok(Page {
+        changes,
+        next_cursor,
+    })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Params(query): Params<PageQuery>,
+) -> Result<Json<Page>, ApiError> {
+    page(&state, query.into_query()?).await.map(Json)
+}

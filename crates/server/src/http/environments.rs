@@ -1,0 +1,69 @@
+//! Environments: `GET`/`POST /api/v1/environments`.
+
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use serde::{Deserialize, Serialize};
+
+use super::{AppState, JsonBody, write};
+use crate::{ApiError, world::Command};
+
+/// The environment routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/environments", get(list).post(create))
+}
+
+/// An environment as the API shows it.
+#[derive(Debug, Serialize)]
+struct EnvironmentView {
+    name: String,
+    description: String,
+    /// The revision that created it.
+    created_revision: u64,
+    /// The revision its snapshot is at.
+    snapshot_revision: Option<u64>,
+}
+
+async fn list(State(state): State<AppState>) -> Json<Vec<EnvironmentView>> {
+    let world = state.engine.world();
+    Json(
+        world
+            .environments
+            .values()
+            .map(|env| EnvironmentView {
+                name: env.name.clone(),
+                description: env.description.clone(),
+                created_revision: env.revision,
+                snapshot_revision: state
+                    .engine
+                    .snapshots()
+                    .current(&env.name)
+                    .map(|s| s.revision),
+            })
+            .collect(),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateEnvironment {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    body: JsonBody,
+) -> Result<(StatusCode, Json<setpoint_core::Change>), ApiError> {
+    let request: CreateEnvironment = body.parse()?;
+    let command = Command::CreateEnvironment {
+        name: request.name,
+        description: request.description,
+    };
+    let change = state
+        .engine
+        .write(command, write::ACTOR, &write::reason(request.reason)?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(change)))
+}

@@ -1,0 +1,144 @@
+//! `GET /api/v1/environments/{env}/events`: Server-Sent Events, one per
+//! change that affects the environment, `id` = revision. A reconnecting
+//! client sends `Last-Event-ID` and first gets what it missed, from the log.
+
+use std::{collections::VecDeque, convert::Infallible, sync::Arc};
+
+use axum::{
+    Router,
+    extract::State,
+    http::HeaderMap,
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+    routing::get,
+};
+use futures_util::stream;
+use setpoint_core::Change;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::{AppState, PathParams};
+use crate::{ApiError, engine::Engine, store::ChangeQuery};
+
+/// How many changes one catch-up read fetches.
+const PAGE: u32 = 500;
+
+/// The events route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/environments/{environment}/events", get(events))
+}
+
+struct Follower {
+    engine: Arc<Engine>,
+    environment: String,
+    /// The last revision sent (or the resume point).
+    last: u64,
+    /// Whether the log may hold changes after `last` not yet read.
+    behind: bool,
+    pending: VecDeque<Arc<Change>>,
+    live: broadcast::Receiver<Arc<Change>>,
+}
+
+impl Follower {
+    fn affects(&self, change: &Change) -> bool {
+        change
+            .environment
+            .as_deref()
+            .is_none_or(|e| e == self.environment)
+    }
+
+    /// Reads the next page of the log after `last`.
+    async fn catch_up(&mut self) -> bool {
+        let query = ChangeQuery {
+            environment: Some(self.environment.clone()),
+            after_revision: Some(self.last),
+            limit: PAGE,
+            ..ChangeQuery::default()
+        };
+        match self.engine.changes(&query).await {
+            Ok(changes) => {
+                self.behind = changes.len() == PAGE as usize;
+                self.pending.extend(changes.into_iter().map(Arc::new));
+                true
+            }
+            Err(error) => {
+                tracing::error!(%error, "event stream cannot read the change log");
+                false
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Option<Arc<Change>> {
+        loop {
+            if let Some(change) = self.pending.pop_front() {
+                if change.revision > self.last && self.affects(&change) {
+                    self.last = change.revision;
+                    return Some(change);
+                }
+                continue;
+            }
+            if self.behind {
+                if !self.catch_up().await {
+                    return None;
+                }
+                continue;
+            }
+            match self.live.recv().await {
+                Ok(change) => self.pending.push_back(change),
+                // Missed some: the log has them.
+                Err(RecvError::Lagged(_)) => self.behind = true,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+async fn events(
+    State(state): State<AppState>,
+    PathParams(environment): PathParams<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !state.engine.world().environments.contains_key(&environment) {
+        return Err(ApiError::NotFound(format!(
+            "environment {environment:?} does not exist"
+        )));
+    }
+    let resume = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_last_event_id",
+                        "Last-Event-ID must be a revision number",
+                    )
+                })?,
+        ),
+    };
+    // Subscribe before reading the log, so nothing falls between the two.
+    let live = state.engine.subscribe();
+    let follower = Follower {
+        last: resume.unwrap_or_else(|| state.engine.world().revision),
+        behind: resume.is_some(),
+        engine: Arc::clone(&state.engine),
+        environment,
+        pending: VecDeque::new(),
+        live,
+    };
+    let events = stream::unfold(follower, |mut follower| async move {
+        let change = follower.next().await?;
+        let event = Event::default()
+            .id(change.revision.to_string())
+            .event("change")
+            .json_data(&*change)
+            .unwrap_or_else(|_| Event::default().comment("unserializable change"));
+        Some((Ok::<_, Infallible>(event), follower))
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}

@@ -1,0 +1,343 @@
+//! Services and their parts: documents, values, schemas, flags; deletion
+//! (tombstones) and restore; per-service history.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, patch, post, put},
+};
+use serde::{Deserialize, Serialize};
+use setpoint_core::{Change, Flag, KeySpec, ServiceDoc, Values};
+
+use super::{AppState, JsonBody, Params, PathParams, changes::Page, write};
+use crate::{
+    ApiError,
+    store::ChangeQuery,
+    world::{Command, ServiceRecord, Tombstone},
+};
+
+/// The service routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/services", get(list).post(create))
+        .route("/services/{service}", get(show).put(replace).delete(remove))
+        .route("/services/{service}/restore", post(restore))
+        .route(
+            "/services/{service}/values/{environment}",
+            patch(patch_values),
+        )
+        .route("/services/{service}/schema", put(put_schema))
+        .route(
+            "/services/{service}/flags/{flag}",
+            put(put_flag).delete(delete_flag),
+        )
+        .route("/services/{service}/history", get(history))
+}
+
+/// A line of the services list.
+#[derive(Debug, Serialize)]
+struct ServiceSummary {
+    service: String,
+    description: String,
+    owners: Vec<String>,
+    revision: u64,
+    keys: usize,
+    flags: usize,
+    breakers: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tombstone: Option<Tombstone>,
+}
+
+async fn list(State(state): State<AppState>) -> Json<Vec<ServiceSummary>> {
+    let world = state.engine.world();
+    Json(
+        world
+            .services
+            .values()
+            .map(|record| ServiceSummary {
+                service: record.doc.service.clone(),
+                description: record.doc.description.clone(),
+                owners: record.doc.owners.clone(),
+                revision: record.revision,
+                keys: record.doc.schema.len(),
+                flags: record.doc.flags.len(),
+                breakers: record.doc.breakers.len(),
+                tombstone: record.tombstone.clone(),
+            })
+            .collect(),
+    )
+}
+
+/// A service with its revision in the `ETag`, for `If-Match` on the next edit.
+fn with_etag(revision: u64, body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{revision}\"")) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+fn written(status: StatusCode, change: Change) -> Response {
+    with_etag(change.revision, (status, Json(change)))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    PathParams(service): PathParams<String>,
+) -> Result<Response, ApiError> {
+    let world = state.engine.world();
+    let record: &ServiceRecord = world
+        .services
+        .get(&service)
+        .ok_or_else(|| ApiError::NotFound(format!("service {service:?} does not exist")))?;
+    Ok(with_etag(record.revision, Json(record)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentWrite {
+    document: ServiceDoc,
+    #[serde(default)]
+    base_revision: Option<u64>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn create(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
+    let request: DocumentWrite = body.parse()?;
+    let change = state
+        .engine
+        .write(
+            Command::CreateService {
+                doc: request.document,
+            },
+            write::ACTOR,
+            &write::reason(request.reason)?,
+        )
+        .await?;
+    Ok(written(StatusCode::CREATED, change))
+}
+
+async fn replace(
+    State(state): State<AppState>,
+    PathParams(service): PathParams<String>,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let request: DocumentWrite = body.parse()?;
+    if request.document.service != service {
+        return Err(ApiError::bad_request(
+            "name_mismatch",
+            format!(
+                "the document is for {:?}, the URL names {service:?}; renaming is not supported",
+                request.document.service
+            ),
+        ));
+    }
+    let base = write::base_revision(&headers, request.base_revision)?;
+    let change = state
+        .engine
+        .write(
+            Command::ReplaceService {
+                doc: request.document,
+                base,
+            },
+            write::ACTOR,
+            &write::reason(request.reason)?,
+        )
+        .await?;
+    Ok(written(StatusCode::OK, change))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReasonQuery {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    PathParams(service): PathParams<String>,
+    headers: HeaderMap,
+    Params(query): Params<ReasonQuery>,
+) -> Result<Response, ApiError> {
+    let base = write::base_revision(&headers, None)?;
+    let change = state
+        .engine
+        .write(
+            Command::DeleteService { service, base },
+            write::ACTOR,
+            &write::reason(query.reason)?,
+        )
+        .await?;
+    Ok(written(StatusCode::OK, change))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReasonBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn restore(
+    State(state): State<AppState>,
+    PathParams(service): PathParams<String>,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let request: ReasonBody = body.parse()?;
+    let change = state
+        .engine
+        .write(
+            Command::RestoreService { service },
+            write::ACTOR,
+            &write::reason(request.reason)?,
+        )
+        .await?;
+    Ok(written(StatusCode::OK, change))
+}
+
+/// Set and remove keys of one environment in one change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValuesPatch {
+    #[serde(default)]
+    set: Values,
+    #[serde(default)]
+    remove_keys: Vec<String>,
+    #[serde(default)]
+    base_revision: Option<u64>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn patch_values(
+    State(state): State<AppState>,
+    PathParams((service, environment)): PathParams<(String, String)>,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let request: ValuesPatch = body.parse()?;
+    if let Some(key) = request
+        .remove_keys
+        .iter()
+        .find(|k| request.set.contains_key(*k))
+    {
+        return Err(ApiError::bad_request(
+            "set_and_remove",
+            format!("{key:?} is both set and removed"),
+        ));
+    }
+    let base = write::base_revision(&headers, request.base_revision)?;
+    let command = Command::PatchValues {
+        service,
+        environment,
+        set: request.set,
+        remove: request.remove_keys,
+        base,
+    };
+    let change = state
+        .engine
+        .write(command, write::ACTOR, &write::reason(request.reason)?)
+        .await?;
+    Ok(written(StatusCode::OK, change))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchemaWrite {
+    schema: BTreeMap<String, KeySpec>,
+    #[serde(default)]
+    base_revision: Option<u64>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn put_schema(
+    State(state): State<AppState>,
+    PathParams(service): PathParams<String>,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let request: SchemaWrite = body.parse()?;
+    let base = write::base_revision(&headers, request.base_revision)?;
+    let change = state
+        .engine
+        .write(
+            Command::PutSchema {
+                service,
+                schema: request.schema,
+                base,
+            },
+            write::ACTOR,
+            &write::reason(request.reason)?,
+        )
+        .await?;
+    Ok(written(StatusCode::OK, change))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlagWrite {
+    flag: Flag,
+    #[serde(default)]
+    base_revision: Option<u64>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn put_flag(
+    State(state): State<AppState>,
+    PathParams((service, key)): PathParams<(String, String)>,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let request: FlagWrite = body.parse()?;
+    let base = write::base_revision(&headers, request.base_revision)?;
+    let command = Command::PutFlag {
+        service,
+        key,
+        flag: request.flag,
+        base,
+    };
+    let change = state
+        .engine
+        .write(command, write::ACTOR, &write::reason(request.reason)?)
+        .await?;
+    Ok(written(StatusCode::OK, change))
+}
+
+async fn delete_flag(
+    State(state): State<AppState>,
+    PathParams((service, key)): PathParams<(String, String)>,
+    headers: HeaderMap,
+    Params(query): Params<ReasonQuery>,
+) -> Result<Response, ApiError> {
+    let base = write::base_revision(&headers, None)?;
+    let change = state
+        .engine
+        .write(
+            Command::DeleteFlag { service, key, base },
+            write::ACTOR,
+            &write::reason(query.reason)?,
+        )
+        .await?;
+    Ok(written(StatusCode::OK, change))
+}
+
+async fn history(
+    State(state): State<AppState>,
+    PathParams(service): PathParams<String>,
+    Params(page): Params<super::changes::PageQuery>,
+) -> Result<Json<Page>, ApiError> {
+    let query = ChangeQuery {
+        service: Some(service),
+        ..page.into_query()?
+    };
+    super::changes::page(&state, query).await.map(Json)
+}

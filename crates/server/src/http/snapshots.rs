@@ -1,0 +1,160 @@
+//! Distribution: `GET /api/v1/environments/{env}/snapshot[/{service}]`.
+//!
+//! Each answer is a precomputed, sealed blob: `ETag` is its checksum, so
+//! `If-None-Match` gets `304`; `?index=R&wait=30s` blocks until the
+//! snapshot's revision passes `R` (at most 300 s) and then answers — or
+//! answers with the unchanged snapshot when the wait runs out.
+
+use std::time::Duration;
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde::Deserialize;
+use setpoint_core::time::parse_duration;
+
+use super::{AppState, Params, PathParams};
+use crate::ApiError;
+
+/// The longest a long-poll may wait.
+pub const MAX_WAIT: Duration = Duration::from_mins(5);
+/// The wait when `index` is given without `wait`.
+const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+
+/// The snapshot routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/environments/{environment}/snapshot", get(environment))
+        .route(
+            "/environments/{environment}/snapshot/{service}",
+            get(service),
+        )
+}
+
+/// Long-poll parameters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Watch {
+    /// Answer once the revision is above this.
+    index: Option<u64>,
+    /// How long to wait for that, e.g. `30s` (at most `300s`).
+    wait: Option<String>,
+}
+
+impl Watch {
+    fn wait(&self) -> Result<Duration, ApiError> {
+        let Some(text) = &self.wait else {
+            return Ok(DEFAULT_WAIT);
+        };
+        let millis = parse_duration(text)
+            .map_err(|e| ApiError::bad_request("invalid_query", format!("`wait`: {e}")))?;
+        let wait = Duration::from_millis(millis);
+        if wait > MAX_WAIT {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "`wait` is at most 300s",
+            ));
+        }
+        Ok(wait)
+    }
+}
+
+/// A sealed blob with its checksum and revision.
+struct Sealed {
+    json: Bytes,
+    checksum: String,
+    revision: u64,
+}
+
+async fn environment(
+    State(state): State<AppState>,
+    PathParams(environment): PathParams<String>,
+    Params(watch): Params<Watch>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    serve(&state, &environment, None, &watch, &headers).await
+}
+
+async fn service(
+    State(state): State<AppState>,
+    PathParams((environment, service)): PathParams<(String, String)>,
+    Params(watch): Params<Watch>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    serve(&state, &environment, Some(&service), &watch, &headers).await
+}
+
+async fn serve(
+    state: &AppState,
+    environment: &str,
+    service: Option<&str>,
+    watch: &Watch,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let wait = watch.wait()?;
+    let mut rx =
+        state.engine.snapshots().watch(environment).ok_or_else(|| {
+            ApiError::NotFound(format!("environment {environment:?} does not exist"))
+        })?;
+    let pick = |snapshot: &crate::snapshots::EnvSnapshot| -> Option<Sealed> {
+        match service {
+            None => Some(Sealed {
+                json: snapshot.json.clone(),
+                checksum: snapshot.checksum.clone(),
+                revision: snapshot.revision,
+            }),
+            Some(name) => snapshot.services.get(name).map(|part| Sealed {
+                json: part.json.clone(),
+                checksum: part.checksum.clone(),
+                revision: part.revision,
+            }),
+        }
+    };
+    let not_found = || {
+        ApiError::NotFound(format!(
+            "service {:?} is not in {environment:?}",
+            service.unwrap_or_default()
+        ))
+    };
+    if let Some(index) = watch.index {
+        let current = pick(&rx.borrow()).map(|s| s.revision);
+        if current.is_some_and(|r| r <= index) {
+            // Runs out quietly: the answer is then the unchanged snapshot.
+            let _ = tokio::time::timeout(
+                wait,
+                rx.wait_for(|snapshot| pick(snapshot).is_none_or(|s| s.revision > index)),
+            )
+            .await;
+        }
+    }
+    let sealed = pick(&rx.borrow_and_update()).ok_or_else(not_found)?;
+    Ok(respond(sealed, headers))
+}
+
+fn respond(sealed: Sealed, headers: &HeaderMap) -> Response {
+    let etag = format!("\"{}\"", sealed.checksum);
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        });
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], sealed.json).into_response()
+    };
+    let response_headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        response_headers.insert(header::ETAG, value);
+    }
+    response_headers.insert("x-setpoint-revision", HeaderValue::from(sealed.revision));
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}

@@ -1,0 +1,155 @@
+//! Materialized snapshots: for each environment, the sealed canonical JSON
+//! of every live service, rebuilt by the writer after each commit and
+//! swapped in atomically. Readers clone an `Arc` and never wait for writers;
+//! long-polls and watchers wait on the environment's `watch` channel.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, RwLock},
+};
+
+use axum::body::Bytes;
+use setpoint_core::{ServiceSnapshot, Snapshot};
+use tokio::sync::watch;
+
+use crate::world::World;
+
+/// One environment's snapshot, serialized once.
+#[derive(Debug)]
+pub struct EnvSnapshot {
+    /// The environment.
+    pub environment: String,
+    /// The revision of the last change that altered this environment.
+    pub revision: u64,
+    /// The sha256 of the canonical content (also the `ETag`).
+    pub checksum: String,
+    /// The sealed JSON, served as is.
+    pub json: Bytes,
+    /// Per service, for `…/snapshot/{service}`.
+    pub services: BTreeMap<String, ServicePart>,
+}
+
+/// One service's part of an environment snapshot, sealed on its own.
+#[derive(Debug, Clone)]
+pub struct ServicePart {
+    /// The resolved service.
+    pub snapshot: Arc<ServiceSnapshot>,
+    /// The revision of the last change that altered this part.
+    pub revision: u64,
+    /// The sha256 of its canonical content.
+    pub checksum: String,
+    /// The sealed JSON of a snapshot holding only this service.
+    pub json: Bytes,
+}
+
+/// All environments' snapshots.
+#[derive(Debug, Default)]
+pub struct Snapshots {
+    environments: RwLock<BTreeMap<String, watch::Sender<Arc<EnvSnapshot>>>>,
+}
+
+impl Snapshots {
+    /// A receiver for an environment's snapshot, if the environment exists.
+    pub fn watch(&self, environment: &str) -> Option<watch::Receiver<Arc<EnvSnapshot>>> {
+        self.environments
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(environment)
+            .map(watch::Sender::subscribe)
+    }
+
+    /// The current snapshot of an environment.
+    pub fn current(&self, environment: &str) -> Option<Arc<EnvSnapshot>> {
+        self.watch(environment).map(|rx| rx.borrow().clone())
+    }
+
+    /// Rebuilds every environment from `world`, publishing only those whose
+    /// content changed (so their watchers wake and revisions move).
+    pub fn update(&self, world: &World) {
+        let mut environments = self
+            .environments
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for name in world.environments.keys() {
+            let previous = environments.get(name).map(|tx| tx.borrow().clone());
+            if let Some(next) = build(name, world, previous.as_deref()) {
+                match environments.get(name) {
+                    Some(tx) => {
+                        tx.send_replace(Arc::new(next));
+                    }
+                    None => {
+                        environments.insert(name.clone(), watch::Sender::new(Arc::new(next)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The environment's new snapshot, or `None` when nothing in it changed.
+fn build(name: &str, world: &World, previous: Option<&EnvSnapshot>) -> Option<EnvSnapshot> {
+    let no_states = BTreeMap::new();
+    let mut services = BTreeMap::new();
+    let mut changed = previous.is_none();
+    for (service, record) in &world.services {
+        if record.tombstone.is_some() {
+            continue;
+        }
+        let snapshot = record.doc.snapshot(name, &no_states);
+        let reused = previous
+            .and_then(|p| p.services.get(service))
+            .filter(|part| *part.snapshot == snapshot);
+        let part = if let Some(part) = reused {
+            part.clone()
+        } else {
+            changed = true;
+            seal_service(name, service, snapshot, world.revision)
+        };
+        services.insert(service.clone(), part);
+    }
+    if let Some(previous) = previous {
+        changed |= previous.services.len() != services.len();
+        if !changed {
+            return None;
+        }
+    }
+    // Whatever changed, this snapshot includes every change up to now.
+    let revision = world.revision;
+    let snapshot = Snapshot {
+        environment: name.to_string(),
+        revision,
+        services: services
+            .iter()
+            .map(|(k, part)| (k.clone(), (*part.snapshot).clone()))
+            .collect(),
+    };
+    let sealed = snapshot.seal();
+    Some(EnvSnapshot {
+        environment: name.to_string(),
+        revision,
+        checksum: sealed.checksum,
+        json: Bytes::from(sealed.json),
+        services,
+    })
+}
+
+fn seal_service(
+    environment: &str,
+    service: &str,
+    snapshot: ServiceSnapshot,
+    revision: u64,
+) -> ServicePart {
+    let snapshot = Arc::new(snapshot);
+    let sealed = Snapshot {
+        environment: environment.to_string(),
+        revision,
+        services: BTreeMap::from([(service.to_string(), (*snapshot).clone())]),
+    }
+    .seal();
+    ServicePart {
+        snapshot,
+        revision,
+        checksum: sealed.checksum,
+        json: Bytes::from(sealed.json),
+    }
+}

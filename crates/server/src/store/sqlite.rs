@@ -1,0 +1,243 @@
+//! The embedded default: one SQLite file under `--data`, in WAL mode with
+//! `synchronous = FULL`, so an acknowledged write survives a crash.
+
+use std::{collections::BTreeMap, path::Path, str::FromStr, sync::Arc, time::Duration};
+
+use serde_json::Value;
+use setpoint_core::{Change, ChangeKind};
+use sqlx::{
+    QueryBuilder, Row, Sqlite,
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
+};
+
+use super::{Batch, ChangeQuery, Store, StoreError};
+use crate::world::{EnvironmentRecord, ServiceRecord, Tombstone, World};
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `dir/setpoint.db` and migrates it.
+    pub async fn open(dir: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(StoreError::new)?
+            .filename(dir.join("setpoint.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(StoreError::new)?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(StoreError::new)?;
+        Ok(Self { pool })
+    }
+}
+
+fn to_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(StoreError::new)
+}
+
+fn to_u64(n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(StoreError::new)
+}
+
+fn json_text(value: Option<&Value>) -> Option<String> {
+    value.map(Value::to_string)
+}
+
+fn parse_json(text: Option<String>) -> Result<Option<Value>, StoreError> {
+    text.map(|t| serde_json::from_str(&t))
+        .transpose()
+        .map_err(StoreError::new)
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn load(&self) -> Result<World, StoreError> {
+        let revision: i64 = sqlx::query_scalar("SELECT revision FROM meta WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::new)?;
+        let mut world = World {
+            revision: to_u64(revision)?,
+            ..World::default()
+        };
+        for row in sqlx::query("SELECT name, description, revision FROM environments")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::new)?
+        {
+            let record = EnvironmentRecord {
+                name: row.get("name"),
+                description: row.get("description"),
+                revision: to_u64(row.get("revision"))?,
+            };
+            world
+                .environments
+                .insert(record.name.clone(), Arc::new(record));
+        }
+        let mut services = BTreeMap::new();
+        for row in sqlx::query("SELECT name, doc, revision, deleted_at, reclaim_at FROM services")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::new)?
+        {
+            let doc: String = row.get("doc");
+            let deleted_at: Option<String> = row.get("deleted_at");
+            let reclaim_at: Option<String> = row.get("reclaim_at");
+            let record = ServiceRecord {
+                doc: serde_json::from_str(&doc).map_err(StoreError::new)?,
+                revision: to_u64(row.get("revision"))?,
+                tombstone: deleted_at
+                    .zip(reclaim_at)
+                    .map(|(deleted_at, reclaim_at)| Tombstone {
+                        deleted_at,
+                        reclaim_at,
+                    }),
+            };
+            services.insert(row.get::<String, _>("name"), Arc::new(record));
+        }
+        world.services = services;
+        Ok(world)
+    }
+
+    async fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        // IMMEDIATE takes the write lock up front, so two writers (say, a
+        // second process on the same file) queue instead of deadlocking.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::new)?;
+        for change in &batch.changes {
+            sqlx::query(
+                "INSERT INTO changes (revision, service, item, environment, actor, at, reason, kind, before, after) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(to_i64(change.revision)?)
+            .bind(&change.service)
+            .bind(&change.item)
+            .bind(&change.environment)
+            .bind(&change.actor)
+            .bind(&change.at)
+            .bind(&change.reason)
+            .bind(change.kind.as_str())
+            .bind(json_text(change.before.as_ref()))
+            .bind(json_text(change.after.as_ref()))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::new)?;
+        }
+        for env in &batch.environments {
+            sqlx::query("INSERT INTO environments (name, description, revision) VALUES (?, ?, ?)")
+                .bind(&env.name)
+                .bind(&env.description)
+                .bind(to_i64(env.revision)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::new)?;
+        }
+        for service in &batch.services {
+            let doc = serde_json::to_string(&service.doc).map_err(StoreError::new)?;
+            let tombstone = service.tombstone.as_ref();
+            sqlx::query(
+                "INSERT INTO services (name, doc, revision, deleted_at, reclaim_at) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, revision = excluded.revision, \
+                 deleted_at = excluded.deleted_at, reclaim_at = excluded.reclaim_at",
+            )
+            .bind(&service.doc.service)
+            .bind(doc)
+            .bind(to_i64(service.revision)?)
+            .bind(tombstone.map(|t| &t.deleted_at))
+            .bind(tombstone.map(|t| &t.reclaim_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::new)?;
+        }
+        for name in &batch.removed_services {
+            sqlx::query("DELETE FROM services WHERE name = ?")
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::new)?;
+        }
+        sqlx::query("UPDATE meta SET revision = ? WHERE id = 1")
+            .bind(to_i64(batch.revision)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::new)?;
+        tx.commit().await.map_err(StoreError::new)
+    }
+
+    async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError> {
+        let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT revision, service, item, environment, actor, at, reason, kind, before, after FROM changes WHERE 1 = 1",
+        );
+        if let Some(service) = &query.service {
+            sql.push(" AND service = ").push_bind(service.clone());
+        }
+        if let Some(environment) = &query.environment {
+            sql.push(" AND (environment IS NULL OR environment = ")
+                .push_bind(environment.clone())
+                .push(")");
+        }
+        if let Some(actor) = &query.actor {
+            sql.push(" AND actor = ").push_bind(actor.clone());
+        }
+        if let Some(kind) = query.kind {
+            sql.push(" AND kind = ").push_bind(kind.as_str());
+        }
+        if let Some(since) = &query.since {
+            sql.push(" AND at >= ").push_bind(since.clone());
+        }
+        if let Some(until) = &query.until {
+            sql.push(" AND at < ").push_bind(until.clone());
+        }
+        if let Some(before) = query.before_revision {
+            sql.push(" AND revision < ").push_bind(to_i64(before)?);
+        }
+        if let Some(after) = query.after_revision {
+            sql.push(" AND revision > ").push_bind(to_i64(after)?);
+            sql.push(" ORDER BY revision ASC");
+        } else {
+            sql.push(" ORDER BY revision DESC");
+        }
+        sql.push(" LIMIT ").push_bind(i64::from(query.limit));
+        let rows = sql
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::new)?;
+        rows.into_iter()
+            .map(|row| {
+                let kind: String = row.get("kind");
+                Ok(Change {
+                    revision: to_u64(row.get("revision"))?,
+                    service: row.get("service"),
+                    item: row.get("item"),
+                    environment: row.get("environment"),
+                    actor: row.get("actor"),
+                    at: row.get("at"),
+                    reason: row.get("reason"),
+                    kind: ChangeKind::parse(&kind).ok_or_else(|| {
+                        StoreError::new(format!("unknown change kind {kind:?} in the log"))
+                    })?,
+                    before: parse_json(row.get("before"))?,
+                    after: parse_json(row.get("after"))?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,778 @@
+//! The current state of everything, and the commands that change it.
+//!
+//! [`World::apply`] is the one place where writes are checked (base
+//! revision, existence, validation through `setpoint-core`) and turned into
+//! change-log entries. It is pure over its inputs — the writer passes the
+//! time in — so it is tested without a database.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use serde::Serialize;
+use serde_json::Value;
+use setpoint_core::{
+    Change, ChangeKind, FieldPath, Flag, KeySpec, Limits, ServiceDoc, Values, Violation,
+    ViolationKind, validate::is_valid_name, validate_document,
+};
+
+/// Everything Setpoint knows, at one revision. Cloning is cheap: records
+/// are shared until changed.
+#[derive(Debug, Clone, Default)]
+pub struct World {
+    /// The latest revision in the change log.
+    pub revision: u64,
+    /// Environments by name.
+    pub environments: BTreeMap<String, Arc<EnvironmentRecord>>,
+    /// Services by name, tombstoned ones included.
+    pub services: BTreeMap<String, Arc<ServiceRecord>>,
+}
+
+/// An environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvironmentRecord {
+    /// Its name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// The revision that created it.
+    pub revision: u64,
+}
+
+/// A service's current state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceRecord {
+    /// The document.
+    pub doc: ServiceDoc,
+    /// The revision of the last change to this service: what writes must
+    /// name as their base.
+    pub revision: u64,
+    /// Set while the service is deleted but not yet reclaimed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tombstone: Option<Tombstone>,
+}
+
+/// A deleted service awaiting reclamation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tombstone {
+    /// When it was deleted (RFC 3339).
+    pub deleted_at: String,
+    /// When it will be removed for good (RFC 3339).
+    pub reclaim_at: String,
+}
+
+/// A write, as the API receives it.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Create an environment.
+    CreateEnvironment {
+        /// Name.
+        name: String,
+        /// What it is for.
+        description: String,
+    },
+    /// Create a service from a whole document.
+    CreateService {
+        /// The document.
+        doc: ServiceDoc,
+    },
+    /// Replace a service's whole document.
+    ReplaceService {
+        /// The new document (its name must match).
+        doc: ServiceDoc,
+        /// The service revision the edit was based on.
+        base: u64,
+    },
+    /// Set and remove values of one environment, atomically.
+    PatchValues {
+        /// Service.
+        service: String,
+        /// Environment.
+        environment: String,
+        /// Keys to set.
+        set: Values,
+        /// Keys to reset to their default.
+        remove: Vec<String>,
+        /// The service revision the edit was based on.
+        base: u64,
+    },
+    /// Replace a service's schema; refused if stored values would break.
+    PutSchema {
+        /// Service.
+        service: String,
+        /// The new schema.
+        schema: BTreeMap<String, KeySpec>,
+        /// The service revision the edit was based on.
+        base: u64,
+    },
+    /// Create or replace a flag.
+    PutFlag {
+        /// Service.
+        service: String,
+        /// Flag key.
+        key: String,
+        /// The flag.
+        flag: Flag,
+        /// The service revision the edit was based on.
+        base: u64,
+    },
+    /// Remove a flag.
+    DeleteFlag {
+        /// Service.
+        service: String,
+        /// Flag key.
+        key: String,
+        /// The service revision the edit was based on.
+        base: u64,
+    },
+    /// Tombstone a service.
+    DeleteService {
+        /// Service.
+        service: String,
+        /// The service revision the deletion was based on.
+        base: u64,
+    },
+    /// Bring a tombstoned service back.
+    RestoreService {
+        /// Service.
+        service: String,
+    },
+    /// Remove a tombstoned service for good, once its reclaim time passed.
+    ReclaimService {
+        /// Service.
+        service: String,
+    },
+}
+
+/// Who writes, why and when.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    /// The actor recorded in the change log.
+    pub actor: String,
+    /// Their reason.
+    pub reason: String,
+    /// Now, as RFC 3339.
+    pub at: String,
+    /// When tombstones created now are reclaimed, as RFC 3339.
+    pub reclaim_at: String,
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    /// The target does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The target exists already.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The write was based on an older revision.
+    #[error("the service changed since revision {base}: it is now at revision {current}")]
+    Conflict {
+        /// The revision the write named.
+        base: u64,
+        /// The current revision.
+        current: u64,
+        /// The current state, so the client can rebase.
+        state: Box<Value>,
+    },
+    /// The result would break the domain's rules.
+    #[error("{} problem(s) found", .0.len())]
+    Invalid(Vec<Violation>),
+}
+
+impl World {
+    /// The names of the environments, for validation.
+    pub fn environment_names(&self) -> Vec<String> {
+        self.environments.keys().cloned().collect()
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            environments: Some(self.environment_names()),
+            ..Limits::default()
+        }
+    }
+
+    /// A live (not tombstoned) service, checked against the write's base.
+    fn live(&self, name: &str, base: u64) -> Result<&Arc<ServiceRecord>, Refusal> {
+        let record = self
+            .services
+            .get(name)
+            .filter(|r| r.tombstone.is_none())
+            .ok_or_else(|| Refusal::NotFound(format!("service {name:?} does not exist")))?;
+        if record.revision != base {
+            return Err(Refusal::Conflict {
+                base,
+                current: record.revision,
+                state: Box::new(serde_json::to_value(&**record).unwrap_or(Value::Null)),
+            });
+        }
+        Ok(record)
+    }
+
+    /// Applies `command`: on success the world moves to the next revision
+    /// and the change to log is returned; on refusal nothing changes.
+    pub fn apply(&mut self, command: Command, meta: &Meta) -> Result<Change, Refusal> {
+        let revision = self.revision + 1;
+        let entry = match command {
+            Command::CreateEnvironment { name, description } => {
+                self.create_environment(name, description, revision)?
+            }
+            Command::CreateService { doc } => self.create_service(doc, revision)?,
+            Command::ReplaceService { doc, base } => self.replace_service(doc, base, revision)?,
+            Command::PatchValues {
+                service,
+                environment,
+                set,
+                remove,
+                base,
+            } => self.patch_values(service, environment, set, &remove, base, revision)?,
+            Command::PutSchema {
+                service,
+                schema,
+                base,
+            } => self.put_schema(service, schema, base, revision)?,
+            Command::PutFlag {
+                service,
+                key,
+                flag,
+                base,
+            } => self.put_flag(service, key, flag, base, revision)?,
+            Command::DeleteFlag { service, key, base } => {
+                self.delete_flag(service, key, base, revision)?
+            }
+            Command::DeleteService { service, base } => {
+                self.delete_service(service, base, meta, revision)?
+            }
+            Command::RestoreService { service } => self.restore_service(service, revision)?,
+            Command::ReclaimService { service } => self.reclaim_service(service, meta)?,
+        };
+        self.revision = revision;
+        Ok(Change {
+            revision,
+            service: entry.service,
+            item: entry.item,
+            environment: entry.environment,
+            actor: meta.actor.clone(),
+            at: meta.at.clone(),
+            reason: meta.reason.clone(),
+            kind: entry.kind,
+            before: entry.before,
+            after: entry.after,
+        })
+    }
+
+    fn create_environment(
+        &mut self,
+        name: String,
+        description: String,
+        revision: u64,
+    ) -> Result<Entry, Refusal> {
+        if !is_valid_name(&name) {
+            return Err(Refusal::Invalid(vec![Violation::new(
+                FieldPath::root().key("name"),
+                ViolationKind::InvalidName {
+                    what: "environment",
+                    name,
+                },
+            )]));
+        }
+        if self.environments.contains_key(&name) {
+            return Err(Refusal::AlreadyExists(format!(
+                "environment {name:?} exists"
+            )));
+        }
+        let record = EnvironmentRecord {
+            name: name.clone(),
+            description,
+            revision,
+        };
+        let after = to_value(&record);
+        self.environments.insert(name.clone(), Arc::new(record));
+        Ok(Entry {
+            environment: Some(name),
+            ..Entry::new(ChangeKind::EnvironmentCreated, None, None, Some(after))
+        })
+    }
+
+    fn create_service(&mut self, doc: ServiceDoc, revision: u64) -> Result<Entry, Refusal> {
+        let name = doc.service.clone();
+        if let Some(existing) = self.services.get(&name) {
+            let state = if existing.tombstone.is_some() {
+                "is deleted (restore it instead)"
+            } else {
+                "exists"
+            };
+            return Err(Refusal::AlreadyExists(format!("service {name:?} {state}")));
+        }
+        self.check(&doc)?;
+        let after = to_value(&doc);
+        self.put(doc, revision, None);
+        Ok(Entry::new(
+            ChangeKind::ServiceCreated,
+            Some(name),
+            None,
+            Some(after),
+        ))
+    }
+
+    fn replace_service(
+        &mut self,
+        doc: ServiceDoc,
+        base: u64,
+        revision: u64,
+    ) -> Result<Entry, Refusal> {
+        let name = doc.service.clone();
+        let before = to_value(&self.live(&name, base)?.doc);
+        self.check(&doc)?;
+        let after = to_value(&doc);
+        self.put(doc, revision, None);
+        Ok(Entry::new(
+            ChangeKind::ServiceReplaced,
+            Some(name),
+            Some(before),
+            Some(after),
+        ))
+    }
+
+    fn patch_values(
+        &mut self,
+        service: String,
+        environment: String,
+        set: Values,
+        remove: &[String],
+        base: u64,
+        revision: u64,
+    ) -> Result<Entry, Refusal> {
+        let record = self.live(&service, base)?;
+        if !self.environments.contains_key(&environment) {
+            return Err(Refusal::NotFound(format!(
+                "environment {environment:?} does not exist"
+            )));
+        }
+        let mut doc = record.doc.clone();
+        let values = doc.values.entry(environment.clone()).or_default();
+        let before = to_value(&*values);
+        for key in remove {
+            values.remove(key);
+        }
+        values.extend(set);
+        let after = to_value(&*values);
+        if values.is_empty() {
+            doc.values.remove(&environment);
+        }
+        self.check(&doc)?;
+        self.put(doc, revision, None);
+        Ok(Entry {
+            environment: Some(environment),
+            ..Entry::new(
+                ChangeKind::ValuesChanged,
+                Some(service),
+                Some(before),
+                Some(after),
+            )
+        })
+    }
+
+    fn put_schema(
+        &mut self,
+        service: String,
+        schema: BTreeMap<String, KeySpec>,
+        base: u64,
+        revision: u64,
+    ) -> Result<Entry, Refusal> {
+        let mut doc = self.live(&service, base)?.doc.clone();
+        let before = to_value(&doc.schema);
+        doc.schema = schema;
+        self.check(&doc)?;
+        let after = to_value(&doc.schema);
+        self.put(doc, revision, None);
+        Ok(Entry::new(
+            ChangeKind::SchemaChanged,
+            Some(service),
+            Some(before),
+            Some(after),
+        ))
+    }
+
+    fn put_flag(
+        &mut self,
+        service: String,
+        key: String,
+        flag: Flag,
+        base: u64,
+        revision: u64,
+    ) -> Result<Entry, Refusal> {
+        let mut doc = self.live(&service, base)?.doc.clone();
+        let after = to_value(&flag);
+        let before = doc.flags.insert(key.clone(), flag).map(|f| to_value(&f));
+        self.check(&doc)?;
+        self.put(doc, revision, None);
+        Ok(Entry {
+            item: Some(key),
+            ..Entry::new(ChangeKind::FlagChanged, Some(service), before, Some(after))
+        })
+    }
+
+    fn delete_flag(
+        &mut self,
+        service: String,
+        key: String,
+        base: u64,
+        revision: u64,
+    ) -> Result<Entry, Refusal> {
+        let mut doc = self.live(&service, base)?.doc.clone();
+        let before = doc.flags.remove(&key).ok_or_else(|| {
+            Refusal::NotFound(format!("flag {key:?} does not exist in {service:?}"))
+        })?;
+        self.put(doc, revision, None);
+        Ok(Entry {
+            item: Some(key),
+            ..Entry::new(
+                ChangeKind::FlagChanged,
+                Some(service),
+                Some(to_value(&before)),
+                None,
+            )
+        })
+    }
+
+    fn delete_service(
+        &mut self,
+        service: String,
+        base: u64,
+        meta: &Meta,
+        revision: u64,
+    ) -> Result<Entry, Refusal> {
+        let doc = self.live(&service, base)?.doc.clone();
+        let tombstone = Tombstone {
+            deleted_at: meta.at.clone(),
+            reclaim_at: meta.reclaim_at.clone(),
+        };
+        let after = to_value(&tombstone);
+        self.put(doc, revision, Some(tombstone));
+        Ok(Entry::new(
+            ChangeKind::ServiceTombstoned,
+            Some(service),
+            None,
+            Some(after),
+        ))
+    }
+
+    fn restore_service(&mut self, service: String, revision: u64) -> Result<Entry, Refusal> {
+        let record = self
+            .services
+            .get(&service)
+            .filter(|r| r.tombstone.is_some())
+            .ok_or_else(|| {
+                Refusal::NotFound(format!("no deleted service {service:?} to restore"))
+            })?;
+        let doc = record.doc.clone();
+        let before = to_value(&record.tombstone);
+        // Environments may have gone meanwhile; a restore must not bring
+        // back a document that no longer validates.
+        self.check(&doc)?;
+        self.put(doc, revision, None);
+        Ok(Entry::new(
+            ChangeKind::ServiceRestored,
+            Some(service),
+            Some(before),
+            None,
+        ))
+    }
+
+    fn reclaim_service(&mut self, service: String, meta: &Meta) -> Result<Entry, Refusal> {
+        let due = self
+            .services
+            .get(&service)
+            .and_then(|r| r.tombstone.as_ref())
+            .is_some_and(|t| t.reclaim_at <= meta.at);
+        if !due {
+            return Err(Refusal::NotFound(format!(
+                "no deleted service {service:?} is due for reclaiming"
+            )));
+        }
+        let before = self.services.remove(&service).map(|r| to_value(&r.doc));
+        Ok(Entry::new(
+            ChangeKind::ServiceReclaimed,
+            Some(service),
+            before,
+            None,
+        ))
+    }
+
+    fn check(&self, doc: &ServiceDoc) -> Result<(), Refusal> {
+        let violations = validate_document(doc, &self.limits());
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal::Invalid(violations))
+        }
+    }
+
+    fn put(&mut self, doc: ServiceDoc, revision: u64, tombstone: Option<Tombstone>) {
+        self.services.insert(
+            doc.service.clone(),
+            Arc::new(ServiceRecord {
+                doc,
+                revision,
+                tombstone,
+            }),
+        );
+    }
+}
+
+/// What a command logs, before the writer stamps it with who, when, why.
+struct Entry {
+    kind: ChangeKind,
+    service: Option<String>,
+    environment: Option<String>,
+    item: Option<String>,
+    before: Option<Value>,
+    after: Option<Value>,
+}
+
+impl Entry {
+    fn new(
+        kind: ChangeKind,
+        service: Option<String>,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> Self {
+        Self {
+            kind,
+            service,
+            environment: None,
+            item: None,
+            before,
+            after,
+        }
+    }
+}
+
+fn to_value<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn meta() -> Meta {
+        Meta {
+            actor: "alice".into(),
+            reason: "test".into(),
+            at: "2026-11-22T10:00:00.000Z".into(),
+            reclaim_at: "2026-11-29T10:00:00.000Z".into(),
+        }
+    }
+
+    fn world() -> World {
+        let mut world = World::default();
+        for env in ["dev", "staging", "prod"] {
+            world
+                .apply(
+                    Command::CreateEnvironment {
+                        name: env.into(),
+                        description: String::new(),
+                    },
+                    &meta(),
+                )
+                .expect("environment");
+        }
+        let doc =
+            serde_json::from_str(include_str!("../../../examples/checkout.json")).expect("example");
+        world
+            .apply(
+                Command::CreateService {
+                    doc: ServiceDoc {
+                        values: BTreeMap::new(),
+                        ..doc
+                    },
+                },
+                &meta(),
+            )
+            .expect("service");
+        world
+    }
+
+    #[test]
+    fn a_stale_base_is_a_conflict_and_changes_nothing() {
+        let mut world = world();
+        let before = world.clone();
+        let refusal = world
+            .apply(
+                Command::PatchValues {
+                    service: "checkout".into(),
+                    environment: "prod".into(),
+                    set: BTreeMap::from([("throttle.rps".into(), json!(900))]),
+                    remove: vec![],
+                    base: 1,
+                },
+                &meta(),
+            )
+            .expect_err("stale");
+        assert!(
+            matches!(
+                refusal,
+                Refusal::Conflict {
+                    base: 1,
+                    current: 4,
+                    ..
+                }
+            ),
+            "{refusal:?}"
+        );
+        assert_eq!(world.revision, before.revision);
+    }
+
+    #[test]
+    fn patching_values_logs_before_and_after() {
+        let mut world = world();
+        let change = world
+            .apply(
+                Command::PatchValues {
+                    service: "checkout".into(),
+                    environment: "prod".into(),
+                    set: BTreeMap::from([("throttle.rps".into(), json!(900))]),
+                    remove: vec!["maintenance".into()],
+                    base: 4,
+                },
+                &meta(),
+            )
+            .expect("applies");
+        assert_eq!(change.revision, 5);
+        assert_eq!(change.kind, ChangeKind::ValuesChanged);
+        assert_eq!(change.before, Some(json!({})));
+        assert_eq!(change.after, Some(json!({"throttle.rps": 900})));
+        assert_eq!(world.services["checkout"].revision, 5);
+    }
+
+    #[test]
+    fn a_schema_change_that_breaks_stored_values_is_refused_naming_them() {
+        let mut world = world();
+        world
+            .apply(
+                Command::PatchValues {
+                    service: "checkout".into(),
+                    environment: "prod".into(),
+                    set: BTreeMap::from([("throttle.rps".into(), json!(5000))]),
+                    remove: vec![],
+                    base: 4,
+                },
+                &meta(),
+            )
+            .expect("applies");
+        let mut schema = world.services["checkout"].doc.schema.clone();
+        schema.get_mut("throttle.rps").expect("key").max = Some(json!(1000));
+        let refusal = world
+            .apply(
+                Command::PutSchema {
+                    service: "checkout".into(),
+                    schema,
+                    base: 5,
+                },
+                &meta(),
+            )
+            .expect_err("breaks prod's value");
+        let Refusal::Invalid(violations) = refusal else {
+            panic!("expected Invalid, got {refusal:?}")
+        };
+        assert_eq!(violations.len(), 1);
+        assert_eq!(
+            violations[0].path.to_string(),
+            r#"values.prod["throttle.rps"]"#
+        );
+        assert_eq!(violations[0].code(), "above_max");
+    }
+
+    #[test]
+    fn values_for_unknown_environments_are_refused() {
+        let mut world = world();
+        let refusal = world
+            .apply(
+                Command::PatchValues {
+                    service: "checkout".into(),
+                    environment: "qa".into(),
+                    set: BTreeMap::new(),
+                    remove: vec![],
+                    base: 4,
+                },
+                &meta(),
+            )
+            .expect_err("no such environment");
+        assert!(matches!(refusal, Refusal::NotFound(_)));
+    }
+
+    #[test]
+    fn tombstoned_services_can_be_restored_but_not_edited() {
+        let mut world = world();
+        world
+            .apply(
+                Command::DeleteService {
+                    service: "checkout".into(),
+                    base: 4,
+                },
+                &meta(),
+            )
+            .expect("deletes");
+        assert!(world.services["checkout"].tombstone.is_some());
+        let refusal = world
+            .apply(
+                Command::DeleteFlag {
+                    service: "checkout".into(),
+                    key: "new-checkout-flow".into(),
+                    base: 5,
+                },
+                &meta(),
+            )
+            .expect_err("deleted");
+        assert!(matches!(refusal, Refusal::NotFound(_)));
+        let change = world
+            .apply(
+                Command::RestoreService {
+                    service: "checkout".into(),
+                },
+                &meta(),
+            )
+            .expect("restores");
+        assert_eq!(change.kind, ChangeKind::ServiceRestored);
+        assert!(world.services["checkout"].tombstone.is_none());
+    }
+
+    #[test]
+    fn reclaiming_waits_for_the_reclaim_time() {
+        let mut world = world();
+        world
+            .apply(
+                Command::DeleteService {
+                    service: "checkout".into(),
+                    base: 4,
+                },
+                &meta(),
+            )
+            .expect("deletes");
+        let early = world.apply(
+            Command::ReclaimService {
+                service: "checkout".into(),
+            },
+            &meta(),
+        );
+        assert!(matches!(early, Err(Refusal::NotFound(_))), "{early:?}");
+        let later = Meta {
+            at: "2026-11-29T10:00:00.000Z".into(),
+            ..meta()
+        };
+        let change = world
+            .apply(
+                Command::ReclaimService {
+                    service: "checkout".into(),
+                },
+                &later,
+            )
+            .expect("due");
+        assert_eq!(change.kind, ChangeKind::ServiceReclaimed);
+        assert!(!world.services.contains_key("checkout"));
+    }
+}

@@ -1,0 +1,527 @@
+//! Writes, conflicts, the change log and distribution, through `app()`.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use common::TestApp;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn patch(set: &Value, base: u64) -> Value {
+    json!({"set": set, "base_revision": base, "reason": "test"})
+}
+
+#[tokio::test]
+async fn a_value_patch_is_applied_logged_and_served() {
+    let app = TestApp::seeded().await;
+    let base = app.revision("checkout").await;
+    let reply = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/prod",
+            &[],
+            Some(json!({"set": {"maintenance": true}, "remove_keys": ["throttle.rps"], "base_revision": base, "reason": "incident 42"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let revision = reply.json["revision"].as_u64().expect("revision");
+    assert_eq!(reply.headers["etag"], format!("\"{revision}\""));
+    assert_eq!(reply.json["kind"], "values_changed");
+    assert_eq!(reply.json["before"]["throttle.rps"], 2000);
+    assert_eq!(
+        reply.json["after"],
+        json!({"maintenance": true, "routing.weights": {"eu-central": 15, "us-east": 60, "us-west": 25}})
+    );
+
+    let snapshot = app.get("/api/v1/environments/prod/snapshot/checkout").await;
+    assert_eq!(snapshot.status, StatusCode::OK);
+    let config = &snapshot.json["services"]["checkout"]["config"];
+    assert_eq!(config["maintenance"], true);
+    assert_eq!(
+        config["throttle.rps"], 500,
+        "removed keys fall back to the default"
+    );
+    setpoint_core::snapshot::verify(snapshot.text.as_bytes()).expect("checksum verifies");
+
+    let log = app
+        .get("/api/v1/changes?service=checkout&kind=values_changed")
+        .await;
+    assert_eq!(log.json["changes"][0]["reason"], "incident 42");
+    assert_eq!(log.json["changes"][0]["actor"], "unauthenticated");
+}
+
+#[tokio::test]
+async fn a_stale_base_gets_409_with_the_current_state() {
+    let app = TestApp::seeded().await;
+    let base = app.revision("checkout").await;
+    let first = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/prod",
+            &[],
+            Some(patch(&json!({"throttle.rps": 900}), base)),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    let second = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/prod",
+            &[],
+            Some(patch(&json!({"throttle.rps": 700}), base)),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.text);
+    assert_eq!(second.json["error"]["code"], "stale_revision");
+    assert_eq!(
+        second.json["error"]["current"]["doc"]["values"]["prod"]["throttle.rps"],
+        900
+    );
+    assert_eq!(
+        second.json["error"]["current"]["revision"],
+        first.json["revision"]
+    );
+}
+
+#[tokio::test]
+async fn if_match_works_as_the_base_revision() {
+    let app = TestApp::seeded().await;
+    let base = app.revision("checkout").await.to_string();
+    let quoted = format!("\"{base}\"");
+    let body = json!({"set": {"throttle.rps": 900}});
+    let ok = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/prod",
+            &[("if-match", &quoted)],
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    let stale = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/prod",
+            &[("if-match", &quoted)],
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    let missing = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/prod",
+            &[],
+            Some(body),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing.json["error"]["code"], "missing_base_revision");
+}
+
+#[tokio::test]
+async fn invalid_values_get_422_and_change_nothing() {
+    let app = TestApp::seeded().await;
+    let base = app.revision("checkout").await;
+    let reply = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/prod",
+            &[],
+            Some(patch(&json!({"throttle.rps": 0, "nope": 1}), base)),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
+    let paths: Vec<&str> = reply.json["error"]["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["path"].as_str())
+        .collect();
+    assert_eq!(
+        paths,
+        vec!["values.prod.nope", r#"values.prod["throttle.rps"]"#]
+    );
+    assert_eq!(app.revision("checkout").await, base);
+}
+
+#[tokio::test]
+async fn a_schema_change_that_would_break_values_names_them() {
+    let app = TestApp::seeded().await;
+    let base = app.revision("checkout").await;
+    let mut schema = app.get("/api/v1/services/checkout").await.json["doc"]["schema"].clone();
+    schema["throttle.rps"]["max"] = json!(1000);
+    let reply = app
+        .request(
+            Method::PUT,
+            "/api/v1/services/checkout/schema",
+            &[],
+            Some(json!({"schema": schema, "base_revision": base})),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
+    assert_eq!(
+        reply.json["error"]["details"][0]["path"],
+        r#"values.prod["throttle.rps"]"#
+    );
+}
+
+#[tokio::test]
+async fn deleted_services_leave_snapshots_and_can_be_restored() {
+    let app = TestApp::seeded().await;
+    let base = app.revision("checkout").await.to_string();
+    let reply = app
+        .request(
+            Method::DELETE,
+            "/api/v1/services/checkout?reason=retired",
+            &[("if-match", &base)],
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert!(app.get("/api/v1/services").await.json[0]["tombstone"]["reclaim_at"].is_string());
+    assert_eq!(
+        app.get("/api/v1/environments/prod/snapshot/checkout")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let restored = app
+        .post(
+            "/api/v1/services/checkout/restore",
+            json!({"reason": "still used"}),
+        )
+        .await;
+    assert_eq!(restored.status, StatusCode::OK, "{}", restored.text);
+    assert_eq!(
+        app.get("/api/v1/environments/prod/snapshot/checkout")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn flags_are_put_and_deleted() {
+    let app = TestApp::seeded().await;
+    let base = app.revision("checkout").await;
+    let flag = json!({"variants": {"a": "A", "b": "B"}, "off": "a",
+                      "environments": {"prod": {"enabled": true, "default": {"split": {"weights": [{"variant": "a", "weight": 10}, {"variant": "b", "weight": 90}]}}}}});
+    let reply = app
+        .request(
+            Method::PUT,
+            "/api/v1/services/checkout/flags/exp",
+            &[],
+            Some(json!({"flag": flag, "base_revision": base})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["item"], "exp");
+    let snapshot = app.get("/api/v1/environments/prod/snapshot").await;
+    assert_eq!(
+        snapshot.json["services"]["checkout"]["flags"]["exp"]["salt"],
+        "exp"
+    );
+    let revision = reply.json["revision"]
+        .as_u64()
+        .expect("revision")
+        .to_string();
+    let deleted = app
+        .request(
+            Method::DELETE,
+            "/api/v1/services/checkout/flags/exp",
+            &[("if-match", &revision)],
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
+    assert!(app.get("/api/v1/environments/prod/snapshot").await.json["services"]["checkout"]["flags"]["exp"].is_null());
+}
+
+#[tokio::test]
+async fn snapshots_carry_an_etag_and_answer_304() {
+    let app = TestApp::seeded().await;
+    let first = app.get("/api/v1/environments/prod/snapshot").await;
+    assert_eq!(first.status, StatusCode::OK);
+    let etag = first.headers["etag"].to_str().expect("ascii").to_string();
+    assert_eq!(
+        etag,
+        format!("\"{}\"", first.json["checksum"].as_str().expect("checksum"))
+    );
+    let again = app
+        .request(
+            Method::GET,
+            "/api/v1/environments/prod/snapshot",
+            &[("if-none-match", &etag)],
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert!(again.text.is_empty());
+    // A change to staging does not alter prod's snapshot.
+    let base = app.revision("checkout").await;
+    app.request(
+        Method::PATCH,
+        "/api/v1/services/checkout/values/staging",
+        &[],
+        Some(patch(&json!({"throttle.rps": 42}), base)),
+    )
+    .await;
+    let after = app
+        .request(
+            Method::GET,
+            "/api/v1/environments/prod/snapshot",
+            &[("if-none-match", &etag)],
+            None,
+        )
+        .await;
+    assert_eq!(after.status, StatusCode::NOT_MODIFIED);
+    let staging = app.get("/api/v1/environments/staging/snapshot").await;
+    assert_eq!(
+        staging.json["services"]["checkout"]["config"]["throttle.rps"],
+        42
+    );
+}
+
+#[tokio::test]
+async fn a_long_poll_wakes_on_change_and_times_out_without_one() {
+    let app = TestApp::seeded().await;
+    let current = app.get("/api/v1/environments/prod/snapshot").await.json["revision"]
+        .as_u64()
+        .expect("revision");
+
+    let started = std::time::Instant::now();
+    let idle = app
+        .get(&format!(
+            "/api/v1/environments/prod/snapshot?index={current}&wait=200ms"
+        ))
+        .await;
+    assert_eq!(idle.status, StatusCode::OK);
+    assert_eq!(
+        idle.json["revision"], current,
+        "no change: the same snapshot"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(200), "it waited");
+
+    let waiting = {
+        let app_router = app.router.clone();
+        let uri = format!("/api/v1/environments/prod/snapshot?index={current}&wait=30s");
+        tokio::spawn(async move {
+            let response = app_router
+                .oneshot(
+                    axum::http::Request::get(uri)
+                        .body(axum::body::Body::empty())
+                        .expect("request"),
+                )
+                .await
+                .expect("response");
+            let bytes = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .expect("body")
+                .to_bytes();
+            serde_json::from_slice::<Value>(&bytes).expect("json")
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!waiting.is_finished(), "it blocks while nothing changes");
+    let base = app.revision("checkout").await;
+    app.request(
+        Method::PATCH,
+        "/api/v1/services/checkout/values/prod",
+        &[],
+        Some(patch(&json!({"throttle.rps": 901}), base)),
+    )
+    .await;
+    let woken = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("wakes")
+        .expect("joins");
+    assert!(woken["revision"].as_u64() > Some(current));
+    assert_eq!(woken["services"]["checkout"]["config"]["throttle.rps"], 901);
+
+    let too_long = app
+        .get("/api/v1/environments/prod/snapshot?index=1&wait=301s")
+        .await;
+    assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_change_log_pages_with_a_cursor_and_filters() {
+    let app = TestApp::seeded().await;
+    for n in 0..5 {
+        let base = app.revision("checkout").await;
+        let reply = app
+            .request(
+                Method::PATCH,
+                "/api/v1/services/checkout/values/dev",
+                &[],
+                Some(patch(&json!({"throttle.rps": 100 + n}), base)),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+    }
+    let first = app.get("/api/v1/changes?limit=3").await;
+    let revisions: Vec<u64> = first.json["changes"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["revision"].as_u64())
+        .collect();
+    assert_eq!(revisions.len(), 3);
+    assert!(revisions.windows(2).all(|w| w[0] > w[1]), "newest first");
+    let cursor = first.json["next_cursor"].as_str().expect("a next page");
+    let second = app
+        .get(&format!("/api/v1/changes?limit=3&cursor={cursor}"))
+        .await;
+    let next: Vec<u64> = second.json["changes"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["revision"].as_u64())
+        .collect();
+    assert!(
+        next.iter().all(|r| *r < revisions[2]),
+        "older than the first page"
+    );
+
+    let prod = app
+        .get("/api/v1/changes?environment=prod&kind=values_changed")
+        .await;
+    assert_eq!(prod.json["changes"].as_array().expect("list").len(), 0);
+    let dev = app
+        .get("/api/v1/services/checkout/history?kind=values_changed")
+        .await;
+    assert_eq!(dev.json["changes"].as_array().expect("list").len(), 5);
+    for bad in [
+        "/api/v1/changes?kind=nope",
+        "/api/v1/changes?limit=0",
+        "/api/v1/changes?since=yesterday",
+        "/api/v1/changes?cursor=x",
+        "/api/v1/changes?colour=red",
+    ] {
+        let reply = app.get(bad).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            reply.text
+        );
+        assert_eq!(reply.json["error"]["code"], "invalid_query", "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_writers_on_one_base_exactly_one_wins() {
+    let app = TestApp::seeded().await;
+    let base = app.revision("checkout").await;
+    let writers = (0..32).map(|n| {
+        let app_router = app.router.clone();
+        tokio::spawn(async move {
+            let body = json!({"set": {"throttle.rps": 1000 + n}, "base_revision": base});
+            let request = axum::http::Request::patch("/api/v1/services/checkout/values/prod")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .expect("request");
+            app_router
+                .oneshot(request)
+                .await
+                .expect("response")
+                .status()
+        })
+    });
+    let statuses = futures_util::future::join_all(writers).await;
+    let ok = statuses
+        .iter()
+        .filter(|s| matches!(s, Ok(StatusCode::OK)))
+        .count();
+    let conflicts = statuses
+        .iter()
+        .filter(|s| matches!(s, Ok(StatusCode::CONFLICT)))
+        .count();
+    assert_eq!((ok, conflicts), (1, 31), "{statuses:?}");
+    assert_eq!(app.revision("checkout").await, base + 1);
+    let log = app
+        .get("/api/v1/changes?service=checkout&kind=values_changed")
+        .await;
+    assert_eq!(
+        log.json["changes"].as_array().expect("list").len(),
+        1,
+        "nothing lost, nothing doubled"
+    );
+}
+
+#[tokio::test]
+async fn events_stream_changes_and_resume_from_last_event_id() {
+    let app = TestApp::seeded().await;
+    let resume_from = app.get("/api/v1/environments/prod/snapshot").await.json["revision"]
+        .as_u64()
+        .expect("revision");
+    let base = app.revision("checkout").await;
+    app.request(
+        Method::PATCH,
+        "/api/v1/services/checkout/values/prod",
+        &[],
+        Some(patch(&json!({"throttle.rps": 111}), base)),
+    )
+    .await;
+    app.request(
+        Method::PATCH,
+        "/api/v1/services/checkout/values/dev",
+        &[],
+        Some(patch(&json!({"throttle.rps": 222}), base + 1)),
+    )
+    .await;
+
+    let request = axum::http::Request::get("/api/v1/environments/prod/events")
+        .header("last-event-id", resume_from.to_string())
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let response = app.router.clone().oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body().into_data_stream();
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    // The missed prod change is replayed; the dev change is not prod's.
+    while !seen.contains("\"throttle.rps\":111") {
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("replayed in time")
+            .expect("open")
+            .expect("chunk");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains(&format!("id: {}", base + 1)), "{seen}");
+    assert!(!seen.contains("222"), "{seen}");
+
+    // And it stays live.
+    app.request(
+        Method::PATCH,
+        "/api/v1/services/checkout/values/prod",
+        &[],
+        Some(patch(&json!({"throttle.rps": 333}), base + 2)),
+    )
+    .await;
+    while !seen.contains("333") {
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("live in time")
+            .expect("open")
+            .expect("chunk");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains(&format!("id: {}", base + 3)), "{seen}");
+}
