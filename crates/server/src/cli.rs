@@ -9,6 +9,8 @@ use tracing_subscriber::EnvFilter;
 use std::sync::Arc;
 
 use crate::{
+    auth::Role,
+    bootstrap,
     engine::{Engine, EngineConfig},
     http::{AppState, app},
     store::SqliteStore,
@@ -30,6 +32,58 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check service documents offline; exits non-zero when any is invalid.
     Validate(ValidateArgs),
+    /// Manage console users in the store under `--data`.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage machine tokens in the store under `--data`.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `setpoint user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user, or reset an existing user's password and role. The
+    /// password is read from `SETPOINT_PASSWORD` or the first line of stdin.
+    Add {
+        /// Login name.
+        username: String,
+        /// viewer, rollout, editor, operator or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Limit the role to these services (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        services: Option<Vec<String>>,
+        /// Directory of the embedded store.
+        #[arg(long, env = "SETPOINT_DATA", default_value = "./data")]
+        data: PathBuf,
+    },
+}
+
+/// `setpoint token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (once; only its hash is kept).
+    Create {
+        /// What it is for, e.g. `agent-eu-1`.
+        name: String,
+        /// viewer, rollout, editor, operator or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Limit the role to these services (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        services: Option<Vec<String>>,
+        /// Limit the token to one environment.
+        #[arg(long)]
+        environment: Option<String>,
+        /// Directory of the embedded store.
+        #[arg(long, env = "SETPOINT_DATA", default_value = "./data")]
+        data: PathBuf,
+    },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text).ok_or_else(|| "use viewer, rollout, editor, operator or admin".to_string())
 }
 
 /// Options of `setpoint serve`.
@@ -44,6 +98,15 @@ pub struct ServeArgs {
     /// Directory of the built console (trunk's `dist/`).
     #[arg(long, env = "SETPOINT_CONSOLE_DIR", default_value = "./dist")]
     pub console_dir: PathBuf,
+    /// Seed an empty store with demo environments, services, flags and breakers.
+    #[arg(long, env = "SETPOINT_DEMO")]
+    pub demo: bool,
+    /// Mark session cookies `Secure` (set when serving behind TLS).
+    #[arg(long, env = "SETPOINT_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// Days a deleted service stays restorable.
+    #[arg(long, env = "SETPOINT_RECLAIM_DAYS", default_value_t = 7)]
+    pub reclaim_days: u64,
 }
 
 /// Options of `setpoint validate`.
@@ -80,13 +143,23 @@ pub async fn serve(args: ServeArgs) -> std::io::Result<()> {
             "no built console found; the API runs, the console will not (build it with `trunk build --release`)"
         );
     }
-    let store = SqliteStore::open(&args.data)
+    let store = Arc::new(
+        SqliteStore::open(&args.data)
+            .await
+            .map_err(std::io::Error::other)?,
+    );
+    bootstrap::ensure_admin(&*store, &args.data).await?;
+    let config = EngineConfig {
+        reclaim_after: std::time::Duration::from_hours(24 * args.reclaim_days),
+    };
+    let engine = Engine::start(store.clone(), config)
         .await
         .map_err(std::io::Error::other)?;
-    let engine = Engine::start(Arc::new(store), EngineConfig::default())
-        .await
-        .map_err(std::io::Error::other)?;
-    let state = AppState::new(engine, args.console_dir);
+    if args.demo {
+        bootstrap::seed_demo(&engine).await?;
+    }
+    let mut state = AppState::new(engine, store, args.console_dir);
+    state.secure_cookies = args.secure_cookies;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "setpoint is listening");
@@ -117,4 +190,62 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Runs `setpoint user …`.
+pub async fn user(command: UserCommand) -> std::io::Result<()> {
+    let UserCommand::Add {
+        username,
+        role,
+        services,
+        data,
+    } = command;
+    let password = if let Ok(password) = std::env::var("SETPOINT_PASSWORD") {
+        password
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if password.chars().count() < 12 {
+        return Err(std::io::Error::other(
+            "a password needs at least 12 characters",
+        ));
+    }
+    let store = SqliteStore::open(&data)
+        .await
+        .map_err(std::io::Error::other)?;
+    bootstrap::put_user(&store, &username, &password, role, services).await?;
+    println!("user {username:?} saved with role {}", role.as_str());
+    Ok(())
+}
+
+/// Runs `setpoint token …`.
+pub async fn token(command: TokenCommand) -> std::io::Result<()> {
+    let TokenCommand::Create {
+        name,
+        role,
+        services,
+        environment,
+        data,
+    } = command;
+    let store = SqliteStore::open(&data)
+        .await
+        .map_err(std::io::Error::other)?;
+    let request = crate::http::NewToken {
+        name,
+        role,
+        services,
+        environment,
+    };
+    let (token, bearer) = crate::http::issue_token(&store, request, "cli")
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    eprintln!(
+        "token {:?} created with role {}; it is shown only now:",
+        token.name,
+        token.role.as_str()
+    );
+    println!("{bearer}");
+    Ok(())
 }

@@ -6,6 +6,7 @@
 //! - [`http`]: the router, cut by domain — each module owns its routes,
 //!   wire types and handlers; [`http::app`] only merges them.
 //! - [`error`]: the one error type and its JSON envelope.
+//! - [`auth`]: roles, permissions, credentials; who a request acts as.
 //! - [`world`]: the current state and the commands that change it — every
 //!   write rule lives here.
 //! - [`engine`]: the single writer (group commit), and the fan-out of its
@@ -16,6 +17,8 @@
 //!
 //! Validation itself lives in `setpoint-core`, shared with the console.
 
+pub mod auth;
+pub mod bootstrap;
 pub mod cli;
 pub mod console;
 pub mod engine;

@@ -20,5 +20,17 @@ async fn main() -> ExitCode {
             }
         }
         Command::Validate(args) => setpoint_server::validate_files::run(&args),
+        Command::User(command) => report(setpoint_server::cli::user(command).await),
+        Command::Token(command) => report(setpoint_server::cli::token(command).await),
+    }
+}
+
+fn report(result: std::io::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("setpoint: {error}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -14,8 +14,12 @@ use setpoint_server::{AppState, app};
 use tower::ServiceExt;
 
 async fn test_app(console: &std::path::Path) -> Router {
-    let engine = TestApp::new().await.engine;
-    app(AppState::new(engine, console.to_path_buf()))
+    let test = TestApp::new().await;
+    app(AppState::new(
+        test.engine,
+        test.store,
+        console.to_path_buf(),
+    ))
 }
 
 async fn send(

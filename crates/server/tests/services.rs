@@ -50,7 +50,7 @@ async fn a_value_patch_is_applied_logged_and_served() {
         .get("/api/v1/changes?service=checkout&kind=values_changed")
         .await;
     assert_eq!(log.json["changes"][0]["reason"], "incident 42");
-    assert_eq!(log.json["changes"][0]["actor"], "unauthenticated");
+    assert_eq!(log.json["changes"][0]["actor"], "token:test-admin");
 }
 
 #[tokio::test]
@@ -319,10 +319,12 @@ async fn a_long_poll_wakes_on_change_and_times_out_without_one() {
     let waiting = {
         let app_router = app.router.clone();
         let uri = format!("/api/v1/environments/prod/snapshot?index={current}&wait=30s");
+        let bearer = format!("Bearer {}", app.admin);
         tokio::spawn(async move {
             let response = app_router
                 .oneshot(
                     axum::http::Request::get(uri)
+                        .header("authorization", bearer)
                         .body(axum::body::Body::empty())
                         .expect("request"),
                 )
@@ -429,10 +431,12 @@ async fn concurrent_writers_on_one_base_exactly_one_wins() {
     let base = app.revision("checkout").await;
     let writers = (0..32).map(|n| {
         let app_router = app.router.clone();
+        let bearer = format!("Bearer {}", app.admin);
         tokio::spawn(async move {
             let body = json!({"set": {"throttle.rps": 1000 + n}, "base_revision": base});
             let request = axum::http::Request::patch("/api/v1/services/checkout/values/prod")
                 .header("content-type", "application/json")
+                .header("authorization", &bearer)
                 .body(axum::body::Body::from(body.to_string()))
                 .expect("request");
             app_router
@@ -487,6 +491,7 @@ async fn events_stream_changes_and_resume_from_last_event_id() {
 
     let request = axum::http::Request::get("/api/v1/environments/prod/events")
         .header("last-event-id", resume_from.to_string())
+        .header("authorization", format!("Bearer {}", app.admin))
         .body(axum::body::Body::empty())
         .expect("request");
     let response = app.router.clone().oneshot(request).await.expect("response");

@@ -9,7 +9,11 @@ use setpoint_core::{
 };
 
 use super::{AppState, Params};
-use crate::{ApiError, store::ChangeQuery};
+use crate::{
+    ApiError,
+    auth::{Permission, Principal},
+    store::ChangeQuery,
+};
 
 /// The change-log route.
 pub fn router() -> Router<AppState> {
@@ -115,7 +119,14 @@ pub async fn page(state: &AppState, query: ChangeQuery) -> Result<Page, ApiError
 
 async fn list(
     State(state): State<AppState>,
+    principal: Principal,
     Params(query): Params<PageQuery>,
 ) -> Result<Json<Page>, ApiError> {
-    page(&state, query.into_query()?).await.map(Json)
+    let query = query.into_query()?;
+    principal.require(
+        Permission::Read,
+        query.service.as_deref(),
+        query.environment.as_deref(),
+    )?;
+    page(&state, query).await.map(Json)
 }

@@ -4,7 +4,11 @@ use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde::{Deserialize, Serialize};
 
 use super::{AppState, JsonBody, write};
-use crate::{ApiError, world::Command};
+use crate::{
+    ApiError,
+    auth::{Permission, Principal},
+    world::Command,
+};
 
 /// The environment routes.
 pub fn router() -> Router<AppState> {
@@ -22,9 +26,13 @@ struct EnvironmentView {
     snapshot_revision: Option<u64>,
 }
 
-async fn list(State(state): State<AppState>) -> Json<Vec<EnvironmentView>> {
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<EnvironmentView>>, ApiError> {
+    principal.require(Permission::Read, None, None)?;
     let world = state.engine.world();
-    Json(
+    Ok(Json(
         world
             .environments
             .values()
@@ -39,7 +47,7 @@ async fn list(State(state): State<AppState>) -> Json<Vec<EnvironmentView>> {
                     .map(|s| s.revision),
             })
             .collect(),
-    )
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,8 +62,10 @@ struct CreateEnvironment {
 
 async fn create(
     State(state): State<AppState>,
+    principal: Principal,
     body: JsonBody,
 ) -> Result<(StatusCode, Json<setpoint_core::Change>), ApiError> {
+    principal.require(Permission::Administer, None, None)?;
     let request: CreateEnvironment = body.parse()?;
     let command = Command::CreateEnvironment {
         name: request.name,
@@ -63,7 +73,7 @@ async fn create(
     };
     let change = state
         .engine
-        .write(command, write::ACTOR, &write::reason(request.reason)?)
+        .write(command, &principal.actor, &write::reason(request.reason)?)
         .await?;
     Ok((StatusCode::CREATED, Json(change)))
 }

@@ -19,7 +19,12 @@ use setpoint_core::Change;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::{AppState, PathParams};
-use crate::{ApiError, engine::Engine, store::ChangeQuery};
+use crate::{
+    ApiError,
+    auth::{Permission, Principal},
+    engine::Engine,
+    store::ChangeQuery,
+};
 
 /// How many changes one catch-up read fetches.
 const PAGE: u32 = 500;
@@ -96,9 +101,11 @@ impl Follower {
 
 async fn events(
     State(state): State<AppState>,
+    principal: Principal,
     PathParams(environment): PathParams<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    principal.require(Permission::Read, None, Some(&environment))?;
     if !state.engine.world().environments.contains_key(&environment) {
         return Err(ApiError::NotFound(format!(
             "environment {environment:?} does not exist"

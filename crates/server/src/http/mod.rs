@@ -6,6 +6,7 @@ mod environments;
 mod events;
 mod extract;
 mod health;
+mod people;
 mod services;
 mod snapshots;
 mod validate;
@@ -15,23 +16,34 @@ use std::{path::PathBuf, sync::Arc};
 
 use axum::{Router, extract::DefaultBodyLimit};
 
-use crate::{ApiError, console, engine::Engine};
+use crate::{ApiError, auth::LoginLimiter, console, engine::Engine, store::Accounts};
 
 pub use extract::{JsonBody, MAX_BODY_BYTES, Params, PathParams};
+pub use people::{NewToken, issue_token};
 
 /// Shared state of every handler. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The engine: state, writes, snapshots, change stream.
     pub engine: Arc<Engine>,
+    /// Users, tokens and sessions.
+    pub accounts: Arc<dyn Accounts>,
+    /// Failed-login throttling.
+    pub limiter: Arc<LoginLimiter>,
+    /// Whether session cookies are marked `Secure` (behind TLS).
+    pub secure_cookies: bool,
     console_dir: Arc<PathBuf>,
 }
 
 impl AppState {
-    /// State over `engine`, serving the console built into `console_dir`.
-    pub fn new(engine: Arc<Engine>, console_dir: PathBuf) -> Self {
+    /// State over `engine` and `accounts`, serving the console built into
+    /// `console_dir`.
+    pub fn new(engine: Arc<Engine>, accounts: Arc<dyn Accounts>, console_dir: PathBuf) -> Self {
         Self {
             engine,
+            accounts,
+            limiter: Arc::new(LoginLimiter::default()),
+            secure_cookies: false,
             console_dir: Arc::new(console_dir),
         }
     }
@@ -46,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .merge(changes::router())
         .merge(snapshots::router())
         .merge(events::router())
+        .merge(people::router())
         .fallback(|| async { ApiError::NotFound("no such API route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()

@@ -16,6 +16,7 @@ use setpoint_core::{Change, Flag, KeySpec, ServiceDoc, Values};
 use super::{AppState, JsonBody, Params, PathParams, changes::Page, write};
 use crate::{
     ApiError,
+    auth::{Permission, Principal},
     store::ChangeQuery,
     world::{Command, ServiceRecord, Tombstone},
 };
@@ -52,9 +53,13 @@ struct ServiceSummary {
     tombstone: Option<Tombstone>,
 }
 
-async fn list(State(state): State<AppState>) -> Json<Vec<ServiceSummary>> {
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<ServiceSummary>>, ApiError> {
+    principal.require(Permission::Read, None, None)?;
     let world = state.engine.world();
-    Json(
+    Ok(Json(
         world
             .services
             .values()
@@ -69,7 +74,7 @@ async fn list(State(state): State<AppState>) -> Json<Vec<ServiceSummary>> {
                 tombstone: record.tombstone.clone(),
             })
             .collect(),
-    )
+    ))
 }
 
 /// A service with its revision in the `ETag`, for `If-Match` on the next edit.
@@ -87,8 +92,10 @@ fn written(status: StatusCode, change: Change) -> Response {
 
 async fn show(
     State(state): State<AppState>,
+    principal: Principal,
     PathParams(service): PathParams<String>,
 ) -> Result<Response, ApiError> {
+    principal.require(Permission::Read, Some(&service), None)?;
     let world = state.engine.world();
     let record: &ServiceRecord = world
         .services
@@ -107,15 +114,24 @@ struct DocumentWrite {
     reason: Option<String>,
 }
 
-async fn create(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
+async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
     let request: DocumentWrite = body.parse()?;
+    principal.require(
+        Permission::Administer,
+        Some(&request.document.service),
+        None,
+    )?;
     let change = state
         .engine
         .write(
             Command::CreateService {
                 doc: request.document,
             },
-            write::ACTOR,
+            &principal.actor,
             &write::reason(request.reason)?,
         )
         .await?;
@@ -124,10 +140,12 @@ async fn create(State(state): State<AppState>, body: JsonBody) -> Result<Respons
 
 async fn replace(
     State(state): State<AppState>,
+    principal: Principal,
     PathParams(service): PathParams<String>,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
+    principal.require(Permission::Administer, Some(&service), None)?;
     let request: DocumentWrite = body.parse()?;
     if request.document.service != service {
         return Err(ApiError::bad_request(
@@ -146,7 +164,7 @@ async fn replace(
                 doc: request.document,
                 base,
             },
-            write::ACTOR,
+            &principal.actor,
             &write::reason(request.reason)?,
         )
         .await?;
@@ -162,16 +180,18 @@ struct ReasonQuery {
 
 async fn remove(
     State(state): State<AppState>,
+    principal: Principal,
     PathParams(service): PathParams<String>,
     headers: HeaderMap,
     Params(query): Params<ReasonQuery>,
 ) -> Result<Response, ApiError> {
+    principal.require(Permission::Administer, Some(&service), None)?;
     let base = write::base_revision(&headers, None)?;
     let change = state
         .engine
         .write(
             Command::DeleteService { service, base },
-            write::ACTOR,
+            &principal.actor,
             &write::reason(query.reason)?,
         )
         .await?;
@@ -187,15 +207,17 @@ struct ReasonBody {
 
 async fn restore(
     State(state): State<AppState>,
+    principal: Principal,
     PathParams(service): PathParams<String>,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
+    principal.require(Permission::Administer, Some(&service), None)?;
     let request: ReasonBody = body.parse()?;
     let change = state
         .engine
         .write(
             Command::RestoreService { service },
-            write::ACTOR,
+            &principal.actor,
             &write::reason(request.reason)?,
         )
         .await?;
@@ -218,10 +240,12 @@ struct ValuesPatch {
 
 async fn patch_values(
     State(state): State<AppState>,
+    principal: Principal,
     PathParams((service, environment)): PathParams<(String, String)>,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
+    principal.require(Permission::Edit, Some(&service), Some(&environment))?;
     let request: ValuesPatch = body.parse()?;
     if let Some(key) = request
         .remove_keys
@@ -243,7 +267,7 @@ async fn patch_values(
     };
     let change = state
         .engine
-        .write(command, write::ACTOR, &write::reason(request.reason)?)
+        .write(command, &principal.actor, &write::reason(request.reason)?)
         .await?;
     Ok(written(StatusCode::OK, change))
 }
@@ -260,10 +284,12 @@ struct SchemaWrite {
 
 async fn put_schema(
     State(state): State<AppState>,
+    principal: Principal,
     PathParams(service): PathParams<String>,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
+    principal.require(Permission::Administer, Some(&service), None)?;
     let request: SchemaWrite = body.parse()?;
     let base = write::base_revision(&headers, request.base_revision)?;
     let change = state
@@ -274,7 +300,7 @@ async fn put_schema(
                 schema: request.schema,
                 base,
             },
-            write::ACTOR,
+            &principal.actor,
             &write::reason(request.reason)?,
         )
         .await?;
@@ -293,11 +319,29 @@ struct FlagWrite {
 
 async fn put_flag(
     State(state): State<AppState>,
+    principal: Principal,
     PathParams((service, key)): PathParams<(String, String)>,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let request: FlagWrite = body.parse()?;
+    let existing = state
+        .engine
+        .world()
+        .services
+        .get(&service)
+        .and_then(|r| r.doc.flags.get(&key).cloned());
+    match targeting_changes(existing.as_ref(), &request.flag) {
+        Some(environments) if environments.is_empty() => {
+            principal.require(Permission::Rollout, Some(&service), None)?;
+        }
+        Some(environments) => {
+            for environment in &environments {
+                principal.require(Permission::Rollout, Some(&service), Some(environment))?;
+            }
+        }
+        None => principal.require(Permission::Edit, Some(&service), None)?,
+    }
     let base = write::base_revision(&headers, request.base_revision)?;
     let command = Command::PutFlag {
         service,
@@ -307,23 +351,25 @@ async fn put_flag(
     };
     let change = state
         .engine
-        .write(command, write::ACTOR, &write::reason(request.reason)?)
+        .write(command, &principal.actor, &write::reason(request.reason)?)
         .await?;
     Ok(written(StatusCode::OK, change))
 }
 
 async fn delete_flag(
     State(state): State<AppState>,
+    principal: Principal,
     PathParams((service, key)): PathParams<(String, String)>,
     headers: HeaderMap,
     Params(query): Params<ReasonQuery>,
 ) -> Result<Response, ApiError> {
+    principal.require(Permission::Edit, Some(&service), None)?;
     let base = write::base_revision(&headers, None)?;
     let change = state
         .engine
         .write(
             Command::DeleteFlag { service, key, base },
-            write::ACTOR,
+            &principal.actor,
             &write::reason(query.reason)?,
         )
         .await?;
@@ -332,12 +378,34 @@ async fn delete_flag(
 
 async fn history(
     State(state): State<AppState>,
+    principal: Principal,
     PathParams(service): PathParams<String>,
     Params(page): Params<super::changes::PageQuery>,
 ) -> Result<Json<Page>, ApiError> {
+    principal.require(Permission::Read, Some(&service), None)?;
     let query = ChangeQuery {
         service: Some(service),
         ..page.into_query()?
     };
     super::changes::page(&state, query).await.map(Json)
+}
+
+/// The environments whose targeting `new` changes, when targeting is all
+/// it changes of an existing flag — what the `rollout` role may do.
+fn targeting_changes(existing: Option<&Flag>, new: &Flag) -> Option<Vec<String>> {
+    let existing = existing?;
+    let same_shape = existing.variants == new.variants
+        && existing.off == new.off
+        && existing.salt == new.salt
+        && existing.description == new.description;
+    if !same_shape {
+        return None;
+    }
+    let changed: std::collections::BTreeSet<&String> = existing
+        .environments
+        .keys()
+        .chain(new.environments.keys())
+        .filter(|env| existing.environments.get(*env) != new.environments.get(*env))
+        .collect();
+    Some(changed.into_iter().cloned().collect())
 }

@@ -19,7 +19,10 @@ use serde::Deserialize;
 use setpoint_core::time::parse_duration;
 
 use super::{AppState, Params, PathParams};
-use crate::ApiError;
+use crate::{
+    ApiError,
+    auth::{Permission, Principal},
+};
 
 /// The longest a long-poll may wait.
 pub const MAX_WAIT: Duration = Duration::from_mins(5);
@@ -73,19 +76,23 @@ struct Sealed {
 
 async fn environment(
     State(state): State<AppState>,
+    principal: Principal,
     PathParams(environment): PathParams<String>,
     Params(watch): Params<Watch>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    principal.require(Permission::Read, None, Some(&environment))?;
     serve(&state, &environment, None, &watch, &headers).await
 }
 
 async fn service(
     State(state): State<AppState>,
+    principal: Principal,
     PathParams((environment, service)): PathParams<(String, String)>,
     Params(watch): Params<Watch>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    principal.require(Permission::Read, Some(&service), Some(&environment))?;
     serve(&state, &environment, Some(&service), &watch, &headers).await
 }
 

@@ -5,10 +5,6 @@ use axum::http::{HeaderMap, header};
 
 use crate::ApiError;
 
-/// Who writes. Until people and roles land, every write is recorded as
-/// this actor (see docs/roadmap.md).
-pub const ACTOR: &str = "unauthenticated";
-
 /// The base revision of a write: `If-Match: "N"` or the body's
 /// `base_revision`. One is required; when both are given they must agree.
 pub fn base_revision(headers: &HeaderMap, body: Option<u64>) -> Result<u64, ApiError> {

@@ -5,6 +5,8 @@
 
 mod sqlite;
 
+use crate::auth::Role;
+
 use std::sync::Arc;
 
 use setpoint_core::{Change, ChangeKind};
@@ -74,4 +76,80 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn commit(&self, batch: &Batch) -> Result<(), StoreError>;
     /// Reads the change log.
     async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError>;
+}
+
+/// A person who logs in to the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Login name.
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Role.
+    pub role: Role,
+    /// Services the role applies to; `None` means all.
+    pub services: Option<Vec<String>>,
+    /// When created (RFC 3339).
+    pub created_at: String,
+}
+
+/// A machine credential. The secret itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// Public identifier, part of the bearer string.
+    pub id: String,
+    /// What it is for, e.g. `agent-eu-1`.
+    pub name: String,
+    /// sha256 of the secret.
+    pub secret_hash: String,
+    /// Role.
+    pub role: Role,
+    /// Services the role applies to; `None` means all.
+    pub services: Option<Vec<String>>,
+    /// The one environment it may act in, if limited.
+    pub environment: Option<String>,
+    /// Who created it.
+    pub created_by: String,
+    /// When (RFC 3339).
+    pub created_at: String,
+}
+
+/// A console login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// sha256 of the cookie's secret.
+    pub id_hash: String,
+    /// Whose.
+    pub username: String,
+    /// The CSRF token writes must echo.
+    pub csrf: String,
+    /// When it ends (RFC 3339).
+    pub expires_at: String,
+}
+
+/// Where users, tokens and sessions are kept.
+#[async_trait::async_trait]
+pub trait Accounts: Send + Sync + std::fmt::Debug + 'static {
+    /// How many users exist.
+    async fn user_count(&self) -> Result<u64, StoreError>;
+    /// Creates or replaces a user.
+    async fn put_user(&self, user: &User) -> Result<(), StoreError>;
+    /// One user.
+    async fn user(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// All users.
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
+    /// Creates a token.
+    async fn put_token(&self, token: &Token) -> Result<(), StoreError>;
+    /// One token by id.
+    async fn token(&self, id: &str) -> Result<Option<Token>, StoreError>;
+    /// All tokens.
+    async fn tokens(&self) -> Result<Vec<Token>, StoreError>;
+    /// Revokes a token; whether it existed.
+    async fn delete_token(&self, id: &str) -> Result<bool, StoreError>;
+    /// Creates a session.
+    async fn put_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// A session that has not expired by `now` (RFC 3339).
+    async fn session(&self, id_hash: &str, now: &str) -> Result<Option<Session>, StoreError>;
+    /// Ends a session (and forgets expired ones).
+    async fn delete_session(&self, id_hash: &str, now: &str) -> Result<(), StoreError>;
 }

@@ -12,7 +12,8 @@ use sqlx::{
     },
 };
 
-use super::{Batch, ChangeQuery, Store, StoreError};
+use super::{Accounts, Batch, ChangeQuery, Session, Store, StoreError, Token, User};
+use crate::auth::Role;
 use crate::world::{EnvironmentRecord, ServiceRecord, Tombstone, World};
 
 /// The SQLite store.
@@ -239,5 +240,182 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+}
+
+fn services_text(services: Option<&Vec<String>>) -> Result<Option<String>, StoreError> {
+    services
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(StoreError::new)
+}
+
+fn services_of(text: Option<String>) -> Result<Option<Vec<String>>, StoreError> {
+    text.map(|t| serde_json::from_str(&t))
+        .transpose()
+        .map_err(StoreError::new)
+}
+
+fn role_of(text: &str) -> Result<Role, StoreError> {
+    Role::parse(text).ok_or_else(|| StoreError::new(format!("unknown role {text:?} in the store")))
+}
+
+fn user_of(row: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
+    Ok(User {
+        username: row.get("username"),
+        password_hash: row.get("password_hash"),
+        role: role_of(row.get("role"))?,
+        services: services_of(row.get("services"))?,
+        created_at: row.get("created_at"),
+    })
+}
+
+fn token_of(row: &sqlx::sqlite::SqliteRow) -> Result<Token, StoreError> {
+    Ok(Token {
+        id: row.get("id"),
+        name: row.get("name"),
+        secret_hash: row.get("secret_hash"),
+        role: role_of(row.get("role"))?,
+        services: services_of(row.get("services"))?,
+        environment: row.get("environment"),
+        created_by: row.get("created_by"),
+        created_at: row.get("created_at"),
+    })
+}
+
+#[async_trait::async_trait]
+impl Accounts for SqliteStore {
+    async fn user_count(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::new)?;
+        to_u64(count)
+    }
+
+    async fn put_user(&self, user: &User) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (username, password_hash, role, services, created_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, \
+             services = excluded.services",
+        )
+        .bind(&user.username)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(services_text(user.services.as_ref())?)
+        .bind(&user.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::new)?;
+        Ok(())
+    }
+
+    async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        sqlx::query("SELECT * FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::new)?
+            .as_ref()
+            .map(user_of)
+            .transpose()
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        sqlx::query("SELECT * FROM users ORDER BY username")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::new)?
+            .iter()
+            .map(user_of)
+            .collect()
+    }
+
+    async fn put_token(&self, token: &Token) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO tokens (id, name, secret_hash, role, services, environment, created_by, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&token.id)
+        .bind(&token.name)
+        .bind(&token.secret_hash)
+        .bind(token.role.as_str())
+        .bind(services_text(token.services.as_ref())?)
+        .bind(&token.environment)
+        .bind(&token.created_by)
+        .bind(&token.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::new)?;
+        Ok(())
+    }
+
+    async fn token(&self, id: &str) -> Result<Option<Token>, StoreError> {
+        sqlx::query("SELECT * FROM tokens WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::new)?
+            .as_ref()
+            .map(token_of)
+            .transpose()
+    }
+
+    async fn tokens(&self) -> Result<Vec<Token>, StoreError> {
+        sqlx::query("SELECT * FROM tokens ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::new)?
+            .iter()
+            .map(token_of)
+            .collect()
+    }
+
+    async fn delete_token(&self, id: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM tokens WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::new)?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn put_session(&self, session: &Session) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, username, csrf, expires_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&session.id_hash)
+        .bind(&session.username)
+        .bind(&session.csrf)
+        .bind(&session.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::new)?;
+        Ok(())
+    }
+
+    async fn session(&self, id_hash: &str, now: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE id_hash = ? AND expires_at > ?")
+            .bind(id_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::new)?;
+        Ok(row.map(|row| Session {
+            id_hash: row.get("id_hash"),
+            username: row.get("username"),
+            csrf: row.get("csrf"),
+            expires_at: row.get("expires_at"),
+        }))
+    }
+
+    async fn delete_session(&self, id_hash: &str, now: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = ? OR expires_at <= ?")
+            .bind(id_hash)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::new)?;
+        Ok(())
     }
 }

@@ -12,17 +12,22 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use setpoint_server::{
     AppState, app,
+    auth::Role,
     engine::{Engine, EngineConfig},
+    http::{NewToken, issue_token},
     store::SqliteStore,
 };
 use tower::ServiceExt;
 
 pub const EXAMPLE: &str = include_str!("../../../../examples/checkout.json");
 
-/// A running app over its own store, in a temporary directory.
+/// A running app over its own store, in a temporary directory. Requests
+/// carry an admin token unless they say otherwise.
 pub struct TestApp {
     pub router: Router,
     pub engine: Arc<Engine>,
+    pub store: Arc<SqliteStore>,
+    pub admin: String,
     pub dir: tempfile::TempDir,
 }
 
@@ -38,19 +43,44 @@ pub struct Reply {
 impl TestApp {
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(dir.path()).await.expect("store opens");
-        let engine = Engine::start(Arc::new(store), EngineConfig::default())
+        let store = Arc::new(SqliteStore::open(dir.path()).await.expect("store opens"));
+        let engine = Engine::start(store.clone(), EngineConfig::default())
             .await
             .expect("engine starts");
         let router = app(AppState::new(
             Arc::clone(&engine),
+            store.clone(),
             dir.path().join("no-console"),
         ));
-        Self {
+        let mut app = Self {
             router,
             engine,
+            store,
+            admin: String::new(),
             dir,
-        }
+        };
+        app.admin = app.token("test-admin", Role::Admin, None, None).await;
+        app
+    }
+
+    /// A bearer string for a new token.
+    pub async fn token(
+        &self,
+        name: &str,
+        role: Role,
+        services: Option<&[&str]>,
+        environment: Option<&str>,
+    ) -> String {
+        let request = NewToken {
+            name: name.into(),
+            role,
+            services: services.map(|s| s.iter().map(|s| (*s).to_string()).collect()),
+            environment: environment.map(str::to_owned),
+        };
+        issue_token(&*self.store, request, "test")
+            .await
+            .expect("token")
+            .1
     }
 
     /// With environments dev, staging and prod, and the example service.
@@ -78,8 +108,16 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> Reply {
+        let bearer = format!("Bearer {}", self.admin);
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        let has_credentials = headers.iter().any(|(name, _)| {
+            name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("cookie")
+        });
+        if !has_credentials {
+            all.push(("authorization", &bearer));
+        }
         let mut request = Request::builder().method(method).uri(uri);
-        for (name, value) in headers {
+        for (name, value) in &all {
             request = request.header(*name, *value);
         }
         let body = match body {

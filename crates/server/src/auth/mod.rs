@@ -1,0 +1,206 @@
+//! People and machines: roles, who may do what, credentials.
+//!
+//! Every request to the API names a [`Principal`] — a user with a session
+//! cookie or a machine with a bearer token — and every handler asks it for a
+//! [`Permission`] on a service (and environment) before acting. The console
+//! hides what a role cannot do, but this module is what enforces it.
+
+mod credentials;
+mod extract;
+mod rate_limit;
+
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+pub use credentials::{hash_password, new_secret, sha256_hex, verify_password};
+pub use extract::{CSRF_HEADER, SESSION_COOKIE, cookie as extract_cookie};
+pub use rate_limit::LoginLimiter;
+
+use crate::ApiError;
+
+/// Roles, from least to most trusted; each includes those below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads everything (auditors, services reading snapshots).
+    Viewer,
+    /// Also changes flag targeting (product managers).
+    Rollout,
+    /// Also changes config values and whole flags.
+    Editor,
+    /// Also trips and closes breakers.
+    Operator,
+    /// Also services, schemas, environments, users and tokens.
+    Admin,
+}
+
+impl Role {
+    /// The name used in the API and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Rollout => "rollout",
+            Self::Editor => "editor",
+            Self::Operator => "operator",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// The role named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Viewer,
+            Self::Rollout,
+            Self::Editor,
+            Self::Operator,
+            Self::Admin,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == name)
+    }
+}
+
+/// What a request wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Read state, snapshots and history.
+    Read,
+    /// Change the targeting of existing flags.
+    Rollout,
+    /// Change config values; create, reshape or delete flags.
+    Edit,
+    /// Trip and close breakers.
+    Operate,
+    /// Change services, schemas, environments, users and tokens.
+    Administer,
+}
+
+impl Permission {
+    fn least_role(self) -> Role {
+        match self {
+            Self::Read => Role::Viewer,
+            Self::Rollout => Role::Rollout,
+            Self::Edit => Role::Editor,
+            Self::Operate => Role::Operator,
+            Self::Administer => Role::Admin,
+        }
+    }
+}
+
+/// Who a request acts as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    /// `user:<name>` or `token:<name>`: what the change log records.
+    pub actor: String,
+    /// The user name or token name.
+    pub name: String,
+    /// The role.
+    pub role: Role,
+    /// The services it may act on; `None` means all.
+    pub services: Option<Vec<String>>,
+    /// The one environment a token is limited to, if any.
+    pub environment: Option<String>,
+}
+
+impl Principal {
+    /// Whether it may do `permission` on `service` (or globally, for `None`)
+    /// in `environment` (or across environments, for `None`).
+    pub fn can(
+        &self,
+        permission: Permission,
+        service: Option<&str>,
+        environment: Option<&str>,
+    ) -> bool {
+        if self.role < permission.least_role() {
+            return false;
+        }
+        let service_ok = match (&self.services, service) {
+            (None, _) => true,
+            (Some(list), Some(service)) => list.iter().any(|s| s == service),
+            // A scoped principal holds no global powers, except reading.
+            (Some(_), None) => permission == Permission::Read,
+        };
+        let environment_ok = match (&self.environment, environment) {
+            (None, _) => true,
+            (Some(mine), Some(env)) => mine == env,
+            (Some(_), None) => permission == Permission::Read,
+        };
+        service_ok && environment_ok
+    }
+
+    /// [`Principal::can`], as a `403` with a message when not.
+    pub fn require(
+        &self,
+        permission: Permission,
+        service: Option<&str>,
+        environment: Option<&str>,
+    ) -> Result<(), ApiError> {
+        if self.can(permission, service, environment) {
+            return Ok(());
+        }
+        let mut what = match permission {
+            Permission::Read => "read".to_string(),
+            Permission::Rollout => "change flag rollouts".to_string(),
+            Permission::Edit => "edit config and flags".to_string(),
+            Permission::Operate => "operate breakers".to_string(),
+            Permission::Administer => "administer".to_string(),
+        };
+        if let Some(service) = service {
+            let _ = write!(what, " in {service:?}");
+        }
+        if let Some(environment) = environment {
+            let _ = write!(what, " in environment {environment:?}");
+        }
+        Err(ApiError::Forbidden(format!(
+            "{} ({}) may not {what}",
+            self.actor,
+            self.role.as_str()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: Role, services: Option<&[&str]>, environment: Option<&str>) -> Principal {
+        Principal {
+            actor: "user:x".into(),
+            name: "x".into(),
+            role,
+            services: services.map(|s| s.iter().map(|s| (*s).to_string()).collect()),
+            environment: environment.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn roles_include_the_ones_below() {
+        let editor = principal(Role::Editor, None, None);
+        assert!(editor.can(Permission::Read, Some("a"), None));
+        assert!(editor.can(Permission::Rollout, Some("a"), None));
+        assert!(editor.can(Permission::Edit, Some("a"), Some("prod")));
+        assert!(!editor.can(Permission::Operate, Some("a"), None));
+        assert!(!editor.can(Permission::Administer, None, None));
+    }
+
+    #[test]
+    fn scopes_limit_services_and_environments() {
+        let scoped = principal(Role::Admin, Some(&["checkout"]), None);
+        assert!(scoped.can(Permission::Administer, Some("checkout"), None));
+        assert!(!scoped.can(Permission::Edit, Some("search"), None));
+        assert!(
+            !scoped.can(Permission::Administer, None, None),
+            "no global powers"
+        );
+        assert!(scoped.can(Permission::Read, None, None));
+
+        let staging_only = principal(Role::Editor, None, Some("staging"));
+        assert!(staging_only.can(Permission::Edit, Some("a"), Some("staging")));
+        assert!(!staging_only.can(Permission::Edit, Some("a"), Some("prod")));
+        assert!(
+            !staging_only.can(Permission::Edit, Some("a"), None),
+            "cross-environment edits are out"
+        );
+    }
+}

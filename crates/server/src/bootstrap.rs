@@ -1,0 +1,117 @@
+//! First start: the initial admin, and (with `--demo`) demo data.
+
+use std::{path::Path, sync::Arc};
+
+use setpoint_core::{ServiceDoc, time::format_timestamp};
+
+use crate::{
+    auth::{Role, hash_password, new_secret},
+    engine::{Engine, now_millis},
+    store::{Accounts, User},
+    world::Command,
+};
+
+/// Where a generated admin password is kept, like Jenkins'
+/// `initialAdminPassword`, until someone changes it.
+pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+/// Creates or resets a user.
+pub async fn put_user(
+    accounts: &dyn Accounts,
+    username: &str,
+    password: &str,
+    role: Role,
+    services: Option<Vec<String>>,
+) -> std::io::Result<()> {
+    let password = password.to_string();
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(std::io::Error::other)?;
+    let user = User {
+        username: username.to_string(),
+        password_hash,
+        role,
+        services,
+        created_at: format_timestamp(now_millis()),
+    };
+    accounts
+        .put_user(&user)
+        .await
+        .map_err(std::io::Error::other)
+}
+
+/// With no users at all, creates `admin` with `SETPOINT_ADMIN_PASSWORD`, or
+/// with a generated password that is printed once and kept in
+/// `<data>/initial-admin-password` (readable by the owner only).
+pub async fn ensure_admin(accounts: &dyn Accounts, data: &Path) -> std::io::Result<()> {
+    if accounts.user_count().await.map_err(std::io::Error::other)? > 0 {
+        return Ok(());
+    }
+    let (password, generated) = match std::env::var("SETPOINT_ADMIN_PASSWORD") {
+        Ok(password) if password.chars().count() >= 12 => (password, false),
+        Ok(_) => {
+            return Err(std::io::Error::other(
+                "SETPOINT_ADMIN_PASSWORD needs at least 12 characters",
+            ));
+        }
+        Err(_) => (new_secret()[..24].to_string(), true),
+    };
+    put_user(accounts, "admin", &password, Role::Admin, None).await?;
+    if generated {
+        let file = data.join(INITIAL_PASSWORD_FILE);
+        std::fs::write(&file, format!("{password}\n"))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        }
+        println!(
+            "Created user admin with password {password} (also in {})",
+            file.display()
+        );
+    } else {
+        println!("Created user admin with the password from SETPOINT_ADMIN_PASSWORD");
+    }
+    Ok(())
+}
+
+/// The demo services, as service documents.
+pub const DEMO_SERVICES: [&str; 6] = [
+    include_str!("../../../examples/checkout.json"),
+    include_str!("../demo/search.json"),
+    include_str!("../demo/payments-gateway.json"),
+    include_str!("../demo/recommendations.json"),
+    include_str!("../demo/notifications.json"),
+    include_str!("../demo/inventory.json"),
+];
+
+/// Seeds `dev`, `staging`, `prod` and the demo services into an empty store.
+/// A store that already has environments is left alone.
+pub async fn seed_demo(engine: &Arc<Engine>) -> std::io::Result<()> {
+    if !engine.world().environments.is_empty() {
+        return Ok(());
+    }
+    let write = |command| async move {
+        engine
+            .write(command, "setpoint", "demo data")
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    };
+    for (name, description) in [
+        ("dev", "Developers' shared environment"),
+        ("staging", "Pre-production, mirrors prod"),
+        ("prod", "Production"),
+    ] {
+        write(Command::CreateEnvironment {
+            name: name.into(),
+            description: description.into(),
+        })
+        .await?;
+    }
+    for text in DEMO_SERVICES {
+        let doc: ServiceDoc = serde_json::from_str(text).map_err(std::io::Error::other)?;
+        write(Command::CreateService { doc }).await?;
+    }
+    tracing::info!("seeded demo data");
+    Ok(())
+}

@@ -1,0 +1,379 @@
+//! Sessions, the caller's identity, users and tokens.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{delete, get, post},
+};
+use serde::{Deserialize, Serialize};
+use setpoint_core::{time::format_timestamp, validate::is_valid_name};
+
+use super::{AppState, JsonBody, PathParams};
+use crate::{
+    ApiError,
+    auth::{
+        Permission, Principal, Role, SESSION_COOKIE, hash_password, new_secret, sha256_hex,
+        verify_password,
+    },
+    engine::now_millis,
+    store::{Session, Token, User},
+};
+
+/// How long a console session lasts.
+const SESSION_MILLIS: i64 = 12 * 3600 * 1000;
+
+/// The people routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/session", post(login).delete(logout))
+        .route("/me", get(me))
+        .route("/users", get(list_users).post(create_user))
+        .route("/tokens", get(list_tokens).post(create_token))
+        .route("/tokens/{id}", delete(revoke_token))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+/// Who the caller is and what it may do.
+#[derive(Debug, Serialize)]
+struct Me {
+    actor: String,
+    name: String,
+    role: Role,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    services: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environment: Option<String>,
+    /// For sessions: the value writes must send in `x-csrf-token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
+}
+
+fn session_cookie(secret: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+async fn login(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
+    let request: Login = body.parse()?;
+    state
+        .limiter
+        .check(&request.username)
+        .map_err(ApiError::TooManyAttempts)?;
+    let user = state.accounts.user(&request.username).await?;
+    // Verify even for unknown users, so timing does not reveal which exist.
+    let hash = user
+        .as_ref()
+        .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
+    let password = request.password.clone();
+    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let Some(user) = user.filter(|_| matches) else {
+        state.limiter.failed(&request.username);
+        return Err(ApiError::Unauthenticated(
+            "wrong user name or password".into(),
+        ));
+    };
+    state.limiter.succeeded(&user.username);
+    let secret = new_secret();
+    let csrf = new_secret();
+    let now = now_millis();
+    state
+        .accounts
+        .put_session(&Session {
+            id_hash: sha256_hex(&secret),
+            username: user.username.clone(),
+            csrf: csrf.clone(),
+            expires_at: format_timestamp(now + SESSION_MILLIS),
+        })
+        .await?;
+    let me = Me {
+        actor: format!("user:{}", user.username),
+        name: user.username,
+        role: user.role,
+        services: user.services,
+        environment: None,
+        csrf_token: Some(csrf),
+    };
+    let mut response = (StatusCode::OK, Json(me)).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&secret, SESSION_MILLIS / 1000, state.secure_cookies),
+    );
+    Ok(response)
+}
+
+/// A hash of a random password, verified against for unknown users.
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password(&new_secret()));
+
+async fn logout(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+) -> Result<Response, ApiError> {
+    if let Some(secret) = crate::auth::extract_cookie(&parts, SESSION_COOKIE) {
+        let now = format_timestamp(now_millis());
+        state
+            .accounts
+            .delete_session(&sha256_hex(secret), &now)
+            .await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie("", 0, state.secure_cookies),
+    );
+    Ok(response)
+}
+
+async fn me(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+    principal: Principal,
+) -> Result<Json<Me>, ApiError> {
+    let csrf_token = match crate::auth::extract_cookie(&parts, SESSION_COOKIE) {
+        Some(secret) if parts.headers.get(header::AUTHORIZATION).is_none() => {
+            let now = format_timestamp(now_millis());
+            state
+                .accounts
+                .session(&sha256_hex(secret), &now)
+                .await?
+                .map(|s| s.csrf)
+        }
+        _ => None,
+    };
+    Ok(Json(Me {
+        actor: principal.actor,
+        name: principal.name,
+        role: principal.role,
+        services: principal.services,
+        environment: principal.environment,
+        csrf_token,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+struct UserView {
+    username: String,
+    role: Role,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    services: Option<Vec<String>>,
+    created_at: String,
+}
+
+impl From<User> for UserView {
+    fn from(user: User) -> Self {
+        Self {
+            username: user.username,
+            role: user.role,
+            services: user.services,
+            created_at: user.created_at,
+        }
+    }
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    principal.require(Permission::Administer, None, None)?;
+    Ok(Json(
+        state
+            .accounts
+            .users()
+            .await?
+            .into_iter()
+            .map(UserView::from)
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    username: String,
+    password: String,
+    role: Role,
+    #[serde(default)]
+    services: Option<Vec<String>>,
+}
+
+/// The rules a new password must meet.
+pub fn check_password(password: &str) -> Result<(), ApiError> {
+    if password.chars().count() < 12 {
+        return Err(ApiError::bad_request(
+            "weak_password",
+            "a password needs at least 12 characters",
+        ));
+    }
+    Ok(())
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    principal.require(Permission::Administer, None, None)?;
+    let request: NewUser = body.parse()?;
+    if !is_valid_name(&request.username) {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "a user name is 1–128 letters, digits, '.', '_' or '-'",
+        ));
+    }
+    check_password(&request.password)?;
+    if state.accounts.user(&request.username).await?.is_some() {
+        return Err(ApiError::Conflict {
+            code: "already_exists",
+            message: format!("user {:?} exists", request.username),
+            current: None,
+        });
+    }
+    let password = request.password;
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let user = User {
+        username: request.username,
+        password_hash,
+        role: request.role,
+        services: request.services,
+        created_at: format_timestamp(now_millis()),
+    };
+    state.accounts.put_user(&user).await?;
+    tracing::info!(actor = %principal.actor, user = %user.username, role = user.role.as_str(), "user created");
+    Ok((StatusCode::CREATED, Json(UserView::from(user))).into_response())
+}
+
+#[derive(Debug, Serialize)]
+struct TokenView {
+    id: String,
+    name: String,
+    role: Role,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    services: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environment: Option<String>,
+    created_by: String,
+    created_at: String,
+    /// Only in the creation response: the bearer string, shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
+impl From<Token> for TokenView {
+    fn from(token: Token) -> Self {
+        Self {
+            id: token.id,
+            name: token.name,
+            role: token.role,
+            services: token.services,
+            environment: token.environment,
+            created_by: token.created_by,
+            created_at: token.created_at,
+            token: None,
+        }
+    }
+}
+
+async fn list_tokens(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
+    principal.require(Permission::Administer, None, None)?;
+    Ok(Json(
+        state
+            .accounts
+            .tokens()
+            .await?
+            .into_iter()
+            .map(TokenView::from)
+            .collect(),
+    ))
+}
+
+/// A token request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// What it is for.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// Services it may act on; absent for all.
+    #[serde(default)]
+    pub services: Option<Vec<String>>,
+    /// The one environment it may act in.
+    #[serde(default)]
+    pub environment: Option<String>,
+}
+
+/// Creates a token; returns its record and the bearer string (shown once).
+pub async fn issue_token(
+    accounts: &dyn crate::store::Accounts,
+    request: NewToken,
+    created_by: &str,
+) -> Result<(Token, String), ApiError> {
+    if !is_valid_name(&request.name) {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "a token name is 1–128 letters, digits, '.', '_' or '-'",
+        ));
+    }
+    let id = new_secret()[..16].to_string();
+    let secret = new_secret();
+    let token = Token {
+        id: id.clone(),
+        name: request.name,
+        secret_hash: sha256_hex(&secret),
+        role: request.role,
+        services: request.services,
+        environment: request.environment,
+        created_by: created_by.to_string(),
+        created_at: format_timestamp(now_millis()),
+    };
+    accounts.put_token(&token).await?;
+    Ok((token, format!("sp_{id}_{secret}")))
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    principal.require(Permission::Administer, None, None)?;
+    let request: NewToken = body.parse()?;
+    let (token, bearer) = issue_token(&*state.accounts, request, &principal.actor).await?;
+    tracing::info!(actor = %principal.actor, token = %token.name, role = token.role.as_str(), "token created");
+    let view = TokenView {
+        token: Some(bearer),
+        ..TokenView::from(token)
+    };
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(id): PathParams<String>,
+) -> Result<StatusCode, ApiError> {
+    principal.require(Permission::Administer, None, None)?;
+    if state.accounts.delete_token(&id).await? {
+        tracing::info!(actor = %principal.actor, token = %id, "token revoked");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("token {id:?} does not exist")))
+    }
+}

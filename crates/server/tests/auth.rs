@@ -1,0 +1,502 @@
+//! People and roles: every role against every write, sessions, CSRF,
+//! throttling, scopes.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{EXAMPLE, TestApp};
+use serde_json::{Value, json};
+use setpoint_server::auth::Role;
+
+const ROLES: [Role; 5] = [
+    Role::Viewer,
+    Role::Rollout,
+    Role::Editor,
+    Role::Operator,
+    Role::Admin,
+];
+
+/// One write endpoint: the least role allowed, and how to call it on a
+/// seeded app at its current revision.
+struct Write {
+    name: &'static str,
+    least: Role,
+    method: Method,
+    uri: &'static str,
+    body: fn(revision: u64) -> Option<Value>,
+    if_match: bool,
+}
+
+fn flag_with_prod_split(on: u32) -> Value {
+    json!({"description": "The single-page checkout", "variants": {"on": true, "off": false}, "off": "off",
+           "environments": {
+               "prod": {"enabled": true, "default": {"split": {"weights": [{"variant": "on", "weight": on}, {"variant": "off", "weight": 100 - on}]}}},
+               "staging": {"enabled": true, "default": {"variant": "on"}}}})
+}
+
+#[expect(clippy::too_many_lines, reason = "one table row per write endpoint")]
+fn writes() -> Vec<Write> {
+    vec![
+        Write {
+            name: "create environment",
+            least: Role::Admin,
+            method: Method::POST,
+            uri: "/api/v1/environments",
+            body: |_| Some(json!({"name": "qa"})),
+            if_match: false,
+        },
+        Write {
+            name: "create service",
+            least: Role::Admin,
+            method: Method::POST,
+            uri: "/api/v1/services",
+            body: |_| Some(json!({"document": {"service": "fresh"}})),
+            if_match: false,
+        },
+        Write {
+            name: "replace service",
+            least: Role::Admin,
+            method: Method::PUT,
+            uri: "/api/v1/services/checkout",
+            body: |r| {
+                let mut doc: Value = serde_json::from_str(EXAMPLE).expect("example");
+                doc["owners"] = json!(["x"]);
+                Some(json!({"document": doc, "base_revision": r}))
+            },
+            if_match: false,
+        },
+        Write {
+            name: "patch values",
+            least: Role::Editor,
+            method: Method::PATCH,
+            uri: "/api/v1/services/checkout/values/prod",
+            body: |r| Some(json!({"set": {"throttle.rps": 901}, "base_revision": r})),
+            if_match: false,
+        },
+        Write {
+            name: "put schema",
+            least: Role::Admin,
+            method: Method::PUT,
+            uri: "/api/v1/services/checkout/schema",
+            body: |r| {
+                let doc: Value = serde_json::from_str(EXAMPLE).expect("example");
+                Some(json!({"schema": doc["schema"], "base_revision": r}))
+            },
+            if_match: false,
+        },
+        Write {
+            name: "change a rollout",
+            least: Role::Rollout,
+            method: Method::PUT,
+            uri: "/api/v1/services/checkout/flags/new-checkout-flow",
+            body: |r| Some(json!({"flag": flag_with_prod_split(50), "base_revision": r})),
+            if_match: false,
+        },
+        Write {
+            name: "create a flag",
+            least: Role::Editor,
+            method: Method::PUT,
+            uri: "/api/v1/services/checkout/flags/brand-new",
+            body: |r| Some(json!({"flag": flag_with_prod_split(10), "base_revision": r})),
+            if_match: false,
+        },
+        Write {
+            name: "delete a flag",
+            least: Role::Editor,
+            method: Method::DELETE,
+            uri: "/api/v1/services/checkout/flags/new-checkout-flow",
+            body: |_| None,
+            if_match: true,
+        },
+        Write {
+            name: "delete service",
+            least: Role::Admin,
+            method: Method::DELETE,
+            uri: "/api/v1/services/checkout",
+            body: |_| None,
+            if_match: true,
+        },
+        Write {
+            name: "create token",
+            least: Role::Admin,
+            method: Method::POST,
+            uri: "/api/v1/tokens",
+            body: |_| Some(json!({"name": "agent", "role": "viewer"})),
+            if_match: false,
+        },
+        Write {
+            name: "create user",
+            least: Role::Admin,
+            method: Method::POST,
+            uri: "/api/v1/users",
+            body: |_| {
+                Some(
+                    json!({"username": "carol", "password": "a long enough password", "role": "viewer"}),
+                )
+            },
+            if_match: false,
+        },
+    ]
+}
+
+#[tokio::test]
+async fn every_role_against_every_write_is_allowed_or_403_and_nothing_else() {
+    let mut failures = Vec::new();
+    for write in writes() {
+        for role in ROLES {
+            let app = TestApp::seeded().await;
+            let token = format!("Bearer {}", app.token("caller", role, None, None).await);
+            let revision = app.revision("checkout").await.to_string();
+            let mut headers = vec![("authorization", token.as_str())];
+            if write.if_match {
+                headers.push(("if-match", revision.as_str()));
+            }
+            let body = (write.body)(revision.parse().expect("number"));
+            let reply = app
+                .request(write.method.clone(), write.uri, &headers, body)
+                .await;
+            let allowed = role >= write.least;
+            let ok = if allowed {
+                reply.status.is_success()
+            } else {
+                reply.status == StatusCode::FORBIDDEN
+            };
+            if !ok {
+                failures.push(format!(
+                    "{} as {}: {} {}",
+                    write.name,
+                    role.as_str(),
+                    reply.status,
+                    reply.text
+                ));
+            }
+            if !allowed {
+                assert_eq!(reply.json["error"]["code"], "forbidden");
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn reads_need_credentials() {
+    let app = TestApp::seeded().await;
+    for uri in [
+        "/api/v1/services",
+        "/api/v1/environments/prod/snapshot",
+        "/api/v1/changes",
+        "/api/v1/me",
+    ] {
+        let anonymous = app
+            .request(Method::GET, uri, &[("cookie", "other=1")], None)
+            .await;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(anonymous.json["error"]["code"], "unauthenticated");
+        let forged = app
+            .request(
+                Method::GET,
+                uri,
+                &[("authorization", "Bearer sp_0000_1111")],
+                None,
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::UNAUTHORIZED, "{uri}");
+    }
+    let viewer = format!(
+        "Bearer {}",
+        app.token("auditor", Role::Viewer, None, None).await
+    );
+    let me = app
+        .request(
+            Method::GET,
+            "/api/v1/me",
+            &[("authorization", &viewer)],
+            None,
+        )
+        .await;
+    assert_eq!(me.json["actor"], "token:auditor");
+    assert_eq!(me.json["role"], "viewer");
+}
+
+#[tokio::test]
+async fn scoped_tokens_stay_in_their_services_and_environment() {
+    let app = TestApp::seeded().await;
+    let base = app.revision("checkout").await;
+    let patch = json!({"set": {"throttle.rps": 777}, "base_revision": base});
+    let other_service = format!(
+        "Bearer {}",
+        app.token("search-editor", Role::Editor, Some(&["search"]), None)
+            .await
+    );
+    let reply = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/prod",
+            &[("authorization", &other_service)],
+            Some(patch.clone()),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+
+    let staging_only = format!(
+        "Bearer {}",
+        app.token("staging-agent", Role::Editor, None, Some("staging"))
+            .await
+    );
+    let reply = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/prod",
+            &[("authorization", &staging_only)],
+            Some(patch.clone()),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let reply = app
+        .request(
+            Method::GET,
+            "/api/v1/environments/prod/snapshot",
+            &[("authorization", &staging_only)],
+            None,
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::FORBIDDEN,
+        "it cannot read prod either"
+    );
+    let reply = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/staging",
+            &[("authorization", &staging_only)],
+            Some(patch),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn a_rollout_user_changes_one_environment_not_the_flag_itself() {
+    let app = TestApp::seeded().await;
+    let rollout = format!(
+        "Bearer {}",
+        app.token("pm", Role::Rollout, None, None).await
+    );
+    let base = app.revision("checkout").await;
+    let mut reshaped = flag_with_prod_split(50);
+    reshaped["variants"]["maybe"] = json!(true);
+    let reply = app
+        .request(
+            Method::PUT,
+            "/api/v1/services/checkout/flags/new-checkout-flow",
+            &[("authorization", &rollout)],
+            Some(json!({"flag": reshaped, "base_revision": base})),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::FORBIDDEN,
+        "adding a variant is an edit"
+    );
+    let mut two_envs = flag_with_prod_split(50);
+    two_envs["environments"]["staging"]["enabled"] = json!(false);
+    let reply = app
+        .request(
+            Method::PUT,
+            "/api/v1/services/checkout/flags/new-checkout-flow",
+            &[("authorization", &rollout)],
+            Some(json!({"flag": two_envs, "base_revision": base})),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "rollouts in several environments are still rollouts: {}",
+        reply.text
+    );
+}
+
+fn cookie_of(reply: &common::Reply) -> String {
+    let set_cookie = reply.headers["set-cookie"].to_str().expect("ascii");
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    set_cookie.split(';').next().expect("pair").to_string()
+}
+
+#[tokio::test]
+async fn sessions_log_in_need_csrf_for_writes_and_log_out() {
+    let app = TestApp::seeded().await;
+    let created = app
+        .post(
+            "/api/v1/users",
+            json!({"username": "erin", "password": "correct horse battery", "role": "editor"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+
+    let wrong = app
+        .request(
+            Method::POST,
+            "/api/v1/session",
+            &[("cookie", "x=1")],
+            Some(json!({"username": "erin", "password": "nope"})),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let login = app
+        .request(
+            Method::POST,
+            "/api/v1/session",
+            &[("cookie", "x=1")],
+            Some(json!({"username": "erin", "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    let cookie = cookie_of(&login);
+    let csrf = login.json["csrf_token"].as_str().expect("csrf").to_string();
+
+    let me = app
+        .request(Method::GET, "/api/v1/me", &[("cookie", &cookie)], None)
+        .await;
+    assert_eq!(me.json["actor"], "user:erin");
+    assert_eq!(me.json["csrf_token"], csrf.as_str());
+
+    let base = app.revision("checkout").await;
+    let patch =
+        json!({"set": {"throttle.rps": 1234}, "base_revision": base, "reason": "from the console"});
+    let no_csrf = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/prod",
+            &[("cookie", &cookie)],
+            Some(patch.clone()),
+        )
+        .await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
+    let bad_csrf = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/prod",
+            &[("cookie", &cookie), ("x-csrf-token", "guess")],
+            Some(patch.clone()),
+        )
+        .await;
+    assert_eq!(bad_csrf.status, StatusCode::FORBIDDEN);
+    let ok = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/prod",
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+            Some(patch),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    assert_eq!(ok.json["actor"], "user:erin");
+
+    let logout = app
+        .request(
+            Method::DELETE,
+            "/api/v1/session",
+            &[("cookie", &cookie)],
+            None,
+        )
+        .await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+    let after = app
+        .request(Method::GET, "/api/v1/me", &[("cookie", &cookie)], None)
+        .await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled() {
+    let app = TestApp::seeded().await;
+    app.post(
+        "/api/v1/users",
+        json!({"username": "frank", "password": "correct horse battery", "role": "viewer"}),
+    )
+    .await;
+    for _ in 0..5 {
+        let reply = app
+            .request(
+                Method::POST,
+                "/api/v1/session",
+                &[("cookie", "x=1")],
+                Some(json!({"username": "frank", "password": "guess"})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let locked = app
+        .request(
+            Method::POST,
+            "/api/v1/session",
+            &[("cookie", "x=1")],
+            Some(json!({"username": "frank", "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(locked.json["error"]["code"], "too_many_attempts");
+}
+
+#[tokio::test]
+async fn tokens_are_shown_once_and_stored_hashed() {
+    let app = TestApp::seeded().await;
+    let created = app
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "agent-eu", "role": "viewer", "environment": "prod"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let bearer = created.json["token"]
+        .as_str()
+        .expect("shown once")
+        .to_string();
+    let listed = app.get("/api/v1/tokens").await;
+    assert!(
+        !listed.text.contains(&bearer[20..]),
+        "the secret is never listed"
+    );
+    let secret = bearer.rsplit('_').next().expect("secret");
+    let raw = std::fs::read(app.dir.path().join("setpoint.db")).expect("db file");
+    assert!(
+        !String::from_utf8_lossy(&raw).contains(secret),
+        "the secret is not in the database"
+    );
+
+    let id = created.json["id"].as_str().expect("id");
+    let auth = format!("Bearer {bearer}");
+    assert_eq!(
+        app.request(
+            Method::GET,
+            "/api/v1/environments/prod/snapshot",
+            &[("authorization", &auth)],
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.request(Method::DELETE, &format!("/api/v1/tokens/{id}"), &[], None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.request(
+            Method::GET,
+            "/api/v1/environments/prod/snapshot",
+            &[("authorization", &auth)],
+            None
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED,
+        "revoked"
+    );
+}
