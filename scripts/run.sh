@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds the console and the server in release
-# mode, and starts Setpoint. Ctrl-C stops it.
+# mode, and starts Setpoint on the embedded SQLite store with demo data.
+# Ctrl-C stops it.
 #
 #   SETPOINT_LISTEN=0.0.0.0:8080 scripts/run.sh   to listen elsewhere
+#   SETPOINT_ADMIN_PASSWORD=…  scripts/run.sh     to choose the first admin password
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,4 +16,8 @@ PATH="$PWD/node_modules/.bin:$PATH" trunk build --release --offline
 printf '\033[1m==> %s\033[0m\n' "building the server (release)"
 cargo build --release -p setpoint-server
 
-exec "$target_dir/release/setpoint" serve --console-dir dist --data "${SETPOINT_DATA:-./data}"
+data=${SETPOINT_DATA:-./data}
+if [[ -f "$data/initial-admin-password" ]]; then
+  printf 'Log in as admin with password %s (from %s)\n' "$(cat "$data/initial-admin-password")" "$data/initial-admin-password"
+fi
+exec "$target_dir/release/setpoint" serve --demo --console-dir dist --data "$data"

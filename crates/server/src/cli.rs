@@ -32,6 +32,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check service documents offline; exits non-zero when any is invalid.
     Validate(ValidateArgs),
+    /// Replay the change log and check it reproduces the current state.
+    Verify {
+        /// Directory of the embedded store.
+        #[arg(long, env = "SETPOINT_DATA", default_value = "./data")]
+        data: PathBuf,
+    },
     /// Manage console users in the store under `--data`.
     #[command(subcommand)]
     User(UserCommand),
@@ -248,4 +254,30 @@ pub async fn token(command: TokenCommand) -> std::io::Result<()> {
     );
     println!("{bearer}");
     Ok(())
+}
+
+/// Runs `setpoint verify`: `Ok(false)` when the log and the state disagree.
+pub async fn verify(data: &std::path::Path) -> std::io::Result<bool> {
+    let store = SqliteStore::open(data)
+        .await
+        .map_err(std::io::Error::other)?;
+    let report = crate::verify::verify(&store)
+        .await
+        .map_err(std::io::Error::other)?;
+    for problem in &report.problems {
+        println!("problem: {problem}");
+    }
+    if report.problems.is_empty() {
+        println!(
+            "ok: {} changes replayed; the log reproduces the current state",
+            report.changes
+        );
+    } else {
+        println!(
+            "{} problem(s) in {} changes",
+            report.problems.len(),
+            report.changes
+        );
+    }
+    Ok(report.problems.is_empty())
 }

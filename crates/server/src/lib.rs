@@ -14,6 +14,7 @@
 //! - [`store`]: storage behind a narrow trait; SQLite embedded.
 //! - [`console`]: serves the built browser console with an SPA fallback.
 //! - [`validate_files`]: the offline validator teams run in CI.
+//! - [`verify`]: replays the change log and checks it reproduces the state.
 //!
 //! Validation itself lives in `setpoint-core`, shared with the console.
 
@@ -27,6 +28,7 @@ pub mod http;
 pub mod snapshots;
 pub mod store;
 pub mod validate_files;
+pub mod verify;
 pub mod world;
 
 pub use error::ApiError;

@@ -20,6 +20,11 @@ async fn main() -> ExitCode {
             }
         }
         Command::Validate(args) => setpoint_server::validate_files::run(&args),
+        Command::Verify { data } => match setpoint_server::cli::verify(&data).await {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(error) => report(Err(error)),
+        },
         Command::User(command) => report(setpoint_server::cli::user(command).await),
         Command::Token(command) => report(setpoint_server::cli::token(command).await),
     }

@@ -7,7 +7,7 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use setpoint_core::{
     Change, ChangeKind, FieldPath, Flag, KeySpec, Limits, ServiceDoc, Values, Violation,
@@ -27,7 +27,7 @@ pub struct World {
 }
 
 /// An environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentRecord {
     /// Its name.
     pub name: String,
@@ -51,7 +51,7 @@ pub struct ServiceRecord {
 }
 
 /// A deleted service awaiting reclamation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tombstone {
     /// When it was deleted (RFC 3339).
     pub deleted_at: String,

@@ -530,3 +530,52 @@ async fn events_stream_changes_and_resume_from_last_event_id() {
     }
     assert!(seen.contains(&format!("id: {}", base + 3)), "{seen}");
 }
+
+#[tokio::test]
+async fn verify_replays_the_log_and_catches_a_state_that_drifted() {
+    let app = TestApp::seeded().await;
+    let base = app.revision("checkout").await;
+    let flag = json!({"variants": {"a": 1, "b": 2}, "off": "a", "environments": {}});
+    app.request(
+        Method::PUT,
+        "/api/v1/services/checkout/flags/f",
+        &[],
+        Some(json!({"flag": flag, "base_revision": base})),
+    )
+    .await;
+    app.request(
+        Method::PATCH,
+        "/api/v1/services/checkout/values/prod",
+        &[],
+        Some(patch(&json!({"maintenance": true}), base + 1)),
+    )
+    .await;
+    let report = setpoint_server::verify::verify(&*app.store)
+        .await
+        .expect("verifies");
+    assert_eq!(report.problems, Vec::<String>::new());
+    assert_eq!(report.changes, 6);
+
+    // Edit the state behind the log's back.
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        app.dir.path().join("setpoint.db").display()
+    ))
+    .await
+    .expect("opens");
+    sqlx::query(
+        "UPDATE services SET doc = replace(doc, '\"maintenance\":true', '\"maintenance\":false')",
+    )
+    .execute(&pool)
+    .await
+    .expect("tampers");
+    let report = setpoint_server::verify::verify(&*app.store)
+        .await
+        .expect("verifies");
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(
+        report.problems[0].contains("\"checkout\" differs"),
+        "{:?}",
+        report.problems
+    );
+}

@@ -1,0 +1,232 @@
+//! `setpoint verify`: replays the change log from the first revision and
+//! checks that it reproduces the current state, which is written beside the
+//! log in the same transactions. A mismatch means the log cannot be trusted
+//! as the history of the state — the one thing it must never be.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use setpoint_core::{Change, ChangeKind, Values};
+
+use crate::{
+    store::{ChangeQuery, Store, StoreError},
+    world::{EnvironmentRecord, ServiceRecord, Tombstone, World},
+};
+
+/// What verification found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Changes replayed.
+    pub changes: u64,
+    /// Problems; empty when the log and the state agree.
+    pub problems: Vec<String>,
+}
+
+/// Replays the whole log of `store` and compares it with the stored state.
+pub async fn verify(store: &dyn Store) -> Result<Report, StoreError> {
+    let mut replayed = World::default();
+    let mut report = Report::default();
+    let mut after = 0;
+    loop {
+        let page = store
+            .changes(&ChangeQuery {
+                after_revision: Some(after),
+                limit: 1000,
+                ..ChangeQuery::default()
+            })
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.revision;
+        for change in &page {
+            report.changes += 1;
+            if change.revision != replayed.revision + 1 {
+                report.problems.push(format!(
+                    "revision {} follows {}: the log has a gap",
+                    change.revision, replayed.revision
+                ));
+            }
+            if let Err(problem) = replay(&mut replayed, change) {
+                report
+                    .problems
+                    .push(format!("revision {}: {problem}", change.revision));
+            }
+            replayed.revision = change.revision;
+        }
+    }
+    let stored = store.load().await?;
+    compare(&replayed, &stored, &mut report.problems);
+    Ok(report)
+}
+
+fn parse<T: DeserializeOwned>(value: Option<&Value>, what: &str) -> Result<T, String> {
+    let value = value.ok_or_else(|| format!("{what} is missing"))?;
+    serde_json::from_value(value.clone()).map_err(|e| format!("{what} does not parse: {e}"))
+}
+
+/// Applies one logged change to `world`, from its recorded `after` state.
+fn replay(world: &mut World, change: &Change) -> Result<(), String> {
+    let service = || {
+        change
+            .service
+            .clone()
+            .ok_or_else(|| "a service change names no service".to_string())
+    };
+    let record = |world: &World, name: &str| {
+        world
+            .services
+            .get(name)
+            .map(|r| (**r).clone())
+            .ok_or_else(|| format!("service {name:?} does not exist at this point"))
+    };
+    let put = |world: &mut World, mut record: ServiceRecord| {
+        record.revision = change.revision;
+        world
+            .services
+            .insert(record.doc.service.clone(), Arc::new(record));
+    };
+    match change.kind {
+        ChangeKind::EnvironmentCreated => {
+            let env: EnvironmentRecord = parse(change.after.as_ref(), "the environment")?;
+            world.environments.insert(env.name.clone(), Arc::new(env));
+        }
+        ChangeKind::ServiceCreated => {
+            let doc = parse(change.after.as_ref(), "the document")?;
+            put(
+                world,
+                ServiceRecord {
+                    doc,
+                    revision: 0,
+                    tombstone: None,
+                },
+            );
+        }
+        ChangeKind::ServiceReplaced | ChangeKind::Rollback | ChangeKind::ServiceUpdated => {
+            let name = service()?;
+            let tombstone = record(world, &name)?.tombstone;
+            put(
+                world,
+                ServiceRecord {
+                    doc: parse(change.after.as_ref(), "the document")?,
+                    revision: 0,
+                    tombstone,
+                },
+            );
+        }
+        ChangeKind::ValuesChanged => {
+            let mut current = record(world, &service()?)?;
+            let env = change
+                .environment
+                .clone()
+                .ok_or("a values change names no environment")?;
+            let values: Values = parse(change.after.as_ref(), "the values")?;
+            if values.is_empty() {
+                current.doc.values.remove(&env);
+            } else {
+                current.doc.values.insert(env, values);
+            }
+            put(world, current);
+        }
+        ChangeKind::SchemaChanged => {
+            let mut current = record(world, &service()?)?;
+            current.doc.schema = parse(change.after.as_ref(), "the schema")?;
+            put(world, current);
+        }
+        ChangeKind::FlagChanged => {
+            let mut current = record(world, &service()?)?;
+            let key = change.item.clone().ok_or("a flag change names no flag")?;
+            match &change.after {
+                Some(after) => {
+                    current
+                        .doc
+                        .flags
+                        .insert(key, parse(Some(after), "the flag")?);
+                }
+                None => {
+                    current.doc.flags.remove(&key);
+                }
+            }
+            put(world, current);
+        }
+        ChangeKind::BreakerDefined => {
+            let mut current = record(world, &service()?)?;
+            let name = change
+                .item
+                .clone()
+                .ok_or("a breaker change names no breaker")?;
+            match &change.after {
+                Some(after) => {
+                    current
+                        .doc
+                        .breakers
+                        .insert(name, parse(Some(after), "the breaker")?);
+                }
+                None => {
+                    current.doc.breakers.remove(&name);
+                }
+            }
+            put(world, current);
+        }
+        ChangeKind::ServiceTombstoned => {
+            let mut current = record(world, &service()?)?;
+            current.tombstone = Some(parse::<Tombstone>(change.after.as_ref(), "the tombstone")?);
+            put(world, current);
+        }
+        ChangeKind::ServiceRestored => {
+            let mut current = record(world, &service()?)?;
+            current.tombstone = None;
+            put(world, current);
+        }
+        ChangeKind::ServiceReclaimed => {
+            world.services.remove(&service()?);
+        }
+        // Breaker states are not part of the service document.
+        ChangeKind::BreakerTransition => {}
+    }
+    Ok(())
+}
+
+fn compare(replayed: &World, stored: &World, problems: &mut Vec<String>) {
+    if replayed.revision != stored.revision {
+        problems.push(format!(
+            "the log ends at revision {} but the state is at {}",
+            replayed.revision, stored.revision
+        ));
+    }
+    let names = |w: &World| w.environments.keys().cloned().collect::<Vec<_>>();
+    if names(replayed) != names(stored) {
+        problems.push(format!(
+            "environments differ: log {:?}, state {:?}",
+            names(replayed),
+            names(stored)
+        ));
+    }
+    let all: BTreeMap<&String, ()> = replayed
+        .services
+        .keys()
+        .chain(stored.services.keys())
+        .map(|k| (k, ()))
+        .collect();
+    for name in all.keys() {
+        match (replayed.services.get(*name), stored.services.get(*name)) {
+            (Some(a), Some(b)) if a == b => {}
+            (Some(a), Some(b)) => problems.push(format!(
+                "service {name:?} differs: the log gives revision {}, the state has revision {}{}",
+                a.revision,
+                b.revision,
+                if a.doc == b.doc {
+                    " (documents equal)"
+                } else {
+                    " and a different document"
+                }
+            )),
+            (Some(_), None) => problems.push(format!(
+                "service {name:?} is in the log but not in the state"
+            )),
+            (None, Some(_)) => problems.push(format!(
+                "service {name:?} is in the state but not in the log"
+            )),
+            (None, None) => {}
+        }
+    }
+}
