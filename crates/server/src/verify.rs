@@ -3,7 +3,10 @@
 //! log in the same transactions. A mismatch means the log cannot be trusted
 //! as the history of the state — the one thing it must never be.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -186,6 +189,27 @@ fn replay(world: &mut World, change: &Change) -> Result<(), String> {
     Ok(())
 }
 
+/// Sets the change's item to its `after`, or removes it when there is none.
+fn replace_item<T: DeserializeOwned>(
+    items: &mut BTreeMap<String, T>,
+    change: &Change,
+    what: &str,
+) -> Result<(), String> {
+    let key = change
+        .item
+        .clone()
+        .ok_or_else(|| format!("a {what} change names no {what}"))?;
+    match &change.after {
+        Some(after) => {
+            items.insert(key, parse(Some(after), what)?);
+        }
+        None => {
+            items.remove(&key);
+        }
+    }
+    Ok(())
+}
+
 fn compare(replayed: &World, stored: &World, problems: &mut Vec<String>) {
     if replayed.revision != stored.revision {
         problems.push(format!(
@@ -201,14 +225,13 @@ fn compare(replayed: &World, stored: &World, problems: &mut Vec<String>) {
             names(stored)
         ));
     }
-    let all: BTreeMap<&String, ()> = replayed
+    let all: BTreeSet<&String> = replayed
         .services
         .keys()
         .chain(stored.services.keys())
-        .map(|k| (k, ()))
         .collect();
-    for name in all.keys() {
-        match (replayed.services.get(*name), stored.services.get(*name)) {
+    for name in all {
+        match (replayed.services.get(name), stored.services.get(name)) {
             (Some(a), Some(b)) if a == b => {}
             (Some(a), Some(b)) => problems.push(format!(
                 "service {name:?} differs: the log gives revision {}, the state has revision {}{}",
