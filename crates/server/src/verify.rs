@@ -137,37 +137,12 @@ fn replay(world: &mut World, change: &Change) -> Result<(), String> {
         }
         ChangeKind::FlagChanged => {
             let mut current = record(world, &service()?)?;
-            let key = change.item.clone().ok_or("a flag change names no flag")?;
-            match &change.after {
-                Some(after) => {
-                    current
-                        .doc
-                        .flags
-                        .insert(key, parse(Some(after), "the flag")?);
-                }
-                None => {
-                    current.doc.flags.remove(&key);
-                }
-            }
+            replace_item(&mut current.doc.flags, change, "flag")?;
             put(world, current);
         }
         ChangeKind::BreakerDefined => {
             let mut current = record(world, &service()?)?;
-            let name = change
-                .item
-                .clone()
-                .ok_or("a breaker change names no breaker")?;
-            match &change.after {
-                Some(after) => {
-                    current
-                        .doc
-                        .breakers
-                        .insert(name, parse(Some(after), "the breaker")?);
-                }
-                None => {
-                    current.doc.breakers.remove(&name);
-                }
-            }
+            replace_item(&mut current.doc.breakers, change, "breaker")?;
             put(world, current);
         }
         ChangeKind::ServiceTombstoned => {
