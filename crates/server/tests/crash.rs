@@ -80,6 +80,58 @@ fn call(
     Ok((status, json))
 }
 
+type Acknowledged = Mutex<Vec<(String, u64, i64)>>;
+
+/// Patches one key of `service` in `dev` over and over, recording every
+/// acknowledged revision and value, until stopped or the server dies.
+fn write_until_stopped(
+    address: &str,
+    token: &str,
+    service: &str,
+    acknowledged: &Acknowledged,
+    stop: &AtomicBool,
+) {
+    let Ok((200, record)) = call(
+        address,
+        "GET",
+        &format!("/api/v1/services/{service}"),
+        token,
+        None,
+    ) else {
+        return;
+    };
+    let mut base = record["revision"].as_u64().expect("revision");
+    let key = match service {
+        "notifications" => "sms.daily_cap",
+        "inventory" => "low_stock.threshold",
+        _ => "throttle.rps",
+    };
+    let mut n: i64 = 100;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let body = json!({"set": {key: n}, "base_revision": base, "reason": "crash test"});
+        match call(
+            address,
+            "PATCH",
+            &format!("/api/v1/services/{service}/values/dev"),
+            token,
+            Some(&body),
+        ) {
+            Ok((200, change)) => {
+                base = change["revision"].as_u64().expect("revision");
+                acknowledged
+                    .lock()
+                    .expect("lock")
+                    .push((service.to_string(), base, n));
+            }
+            // The server died mid-request (no response, or an empty one):
+            // not acknowledged.
+            Err(_) | Ok((0, _)) => return,
+            Ok((status, body)) => panic!("unexpected {status}: {body}"),
+        }
+    }
+}
+
 #[test]
 fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -95,7 +147,7 @@ fn acknowledged_writes_survive_kill_9() {
         .to_string();
 
     let (mut server, address) = start(dir.path());
-    let acknowledged = Arc::new(Mutex::new(Vec::<(String, u64, i64)>::new()));
+    let acknowledged: Arc<Acknowledged> = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = ["checkout", "search", "inventory", "notifications"]
         .into_iter()
@@ -107,48 +159,7 @@ fn acknowledged_writes_survive_kill_9() {
                 Arc::clone(&stop),
             );
             std::thread::spawn(move || {
-                let Ok((200, record)) = call(
-                    &address,
-                    "GET",
-                    &format!("/api/v1/services/{service}"),
-                    &token,
-                    None,
-                ) else {
-                    return;
-                };
-                let mut base = record["revision"].as_u64().expect("revision");
-                let key = if service == "notifications" {
-                    "sms.daily_cap"
-                } else if service == "inventory" {
-                    "low_stock.threshold"
-                } else {
-                    "throttle.rps"
-                };
-                let mut n: i64 = 100;
-                while !stop.load(Ordering::Relaxed) {
-                    n += 1;
-                    let body =
-                        json!({"set": {key: n}, "base_revision": base, "reason": "crash test"});
-                    match call(
-                        &address,
-                        "PATCH",
-                        &format!("/api/v1/services/{service}/values/dev"),
-                        &token,
-                        Some(&body),
-                    ) {
-                        Ok((200, change)) => {
-                            base = change["revision"].as_u64().expect("revision");
-                            acknowledged
-                                .lock()
-                                .expect("lock")
-                                .push((service.to_string(), base, n));
-                        }
-                        // The server died mid-request (no response, or an
-                        // empty one): not acknowledged.
-                        Err(_) | Ok((0, _)) => return,
-                        Ok((status, body)) => panic!("unexpected {status}: {body}"),
-                    }
-                }
+                write_until_stopped(&address, &token, service, &acknowledged, &stop)
             })
         })
         .collect();
