@@ -159,7 +159,7 @@ fn acknowledged_writes_survive_kill_9() {
                 Arc::clone(&stop),
             );
             std::thread::spawn(move || {
-                write_until_stopped(&address, &token, service, &acknowledged, &stop)
+                write_until_stopped(&address, &token, service, &acknowledged, &stop);
             })
         })
         .collect();
