@@ -144,6 +144,11 @@ impl Engine {
         self.changes.subscribe()
     }
 
+    /// The store, for reads the engine does not cache.
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
     /// Reads the change log.
     pub async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError> {
         self.store.changes(query).await

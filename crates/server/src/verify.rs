@@ -10,7 +10,7 @@ use std::{
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use setpoint_core::{Change, ChangeKind, Values};
+use setpoint_core::{Change, ChangeKind, ServiceDoc, Values};
 
 use crate::{
     store::{ChangeQuery, Store, StoreError},
@@ -60,6 +60,42 @@ pub async fn verify(store: &dyn Store) -> Result<Report, StoreError> {
     let stored = store.load().await?;
     compare(&replayed, &stored, &mut report.problems);
     Ok(report)
+}
+
+/// The document of `service` as it was right after revision `revision`,
+/// rebuilt from the log; `None` if the service did not exist then.
+pub async fn service_at(
+    store: &dyn Store,
+    service: &str,
+    revision: u64,
+) -> Result<Result<Option<ServiceDoc>, String>, StoreError> {
+    let mut world = World::default();
+    let mut after = 0;
+    'pages: loop {
+        let page = store
+            .changes(&ChangeQuery {
+                service: Some(service.to_string()),
+                after_revision: Some(after),
+                limit: 1000,
+                ..ChangeQuery::default()
+            })
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.revision;
+        for change in &page {
+            if change.revision > revision {
+                break 'pages;
+            }
+            if let Err(problem) = replay(&mut world, change) {
+                return Ok(Err(format!("revision {}: {problem}", change.revision)));
+            }
+        }
+    }
+    Ok(Ok(world
+        .services
+        .get(service)
+        .filter(|r| r.tombstone.is_none())
+        .map(|r| r.doc.clone())))
 }
 
 fn parse<T: DeserializeOwned>(value: Option<&Value>, what: &str) -> Result<T, String> {

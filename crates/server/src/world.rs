@@ -135,6 +135,14 @@ pub enum Command {
         /// Service.
         service: String,
     },
+    /// Restore a service's document to an earlier state (computed by the
+    /// caller from the log).
+    Rollback {
+        /// The restored document.
+        doc: ServiceDoc,
+        /// The service revision the rollback was based on.
+        base: u64,
+    },
     /// Remove a tombstoned service for good, once its reclaim time passed.
     ReclaimService {
         /// Service.
@@ -244,6 +252,7 @@ impl World {
                 self.delete_service(service, base, meta, revision)?
             }
             Command::RestoreService { service } => self.restore_service(service, revision)?,
+            Command::Rollback { doc, base } => self.rollback(doc, base, revision)?,
             Command::ReclaimService { service } => self.reclaim_service(service, meta)?,
         };
         self.revision = revision;
@@ -477,6 +486,21 @@ impl World {
             Some(service),
             Some(before),
             None,
+        ))
+    }
+
+    fn rollback(&mut self, doc: ServiceDoc, base: u64, revision: u64) -> Result<Entry, Refusal> {
+        let name = doc.service.clone();
+        let before = to_value(&self.live(&name, base)?.doc);
+        // The old state must still hold today: environments may have gone.
+        self.check(&doc)?;
+        let after = to_value(&doc);
+        self.put(doc, revision, None);
+        Ok(Entry::new(
+            ChangeKind::Rollback,
+            Some(name),
+            Some(before),
+            Some(after),
         ))
     }
 

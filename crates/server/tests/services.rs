@@ -579,3 +579,82 @@ async fn verify_replays_the_log_and_catches_a_state_that_drifted() {
         report.problems
     );
 }
+
+#[tokio::test]
+async fn rollback_previews_its_diff_then_restores_as_a_new_change() {
+    let app = TestApp::seeded().await;
+    let created = app.revision("checkout").await;
+    let prod = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/prod",
+            &[],
+            Some(patch(&json!({"throttle.rps": 3000}), created)),
+        )
+        .await;
+    assert_eq!(prod.status, StatusCode::OK);
+    let reply = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/dev",
+            &[],
+            Some(patch(&json!({"throttle.rps": 40}), created + 1)),
+        )
+        .await;
+    let latest = reply.json["revision"].as_u64().expect("revision");
+
+    let preview = app
+        .post(
+            "/api/v1/services/checkout/rollback",
+            json!({"to_revision": created, "environment": "prod", "dry_run": true}),
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.text);
+    assert_eq!(
+        preview.json["diff"],
+        json!([{"path": "values.prod[\"throttle.rps\"]", "op": "changed", "before": 3000, "after": 2000}])
+    );
+    assert_eq!(
+        app.revision("checkout").await,
+        latest,
+        "a dry run writes nothing"
+    );
+
+    let applied = app
+        .post(
+            "/api/v1/services/checkout/rollback",
+            json!({"to_revision": created, "environment": "prod", "base_revision": latest, "reason": "bad rollout"}),
+        )
+        .await;
+    assert_eq!(applied.status, StatusCode::OK, "{}", applied.text);
+    let doc = app.get("/api/v1/services/checkout").await.json["doc"].clone();
+    assert_eq!(doc["values"]["prod"]["throttle.rps"], 2000, "prod is back");
+    assert_eq!(doc["values"]["dev"]["throttle.rps"], 40, "dev is untouched");
+    let log = app.get("/api/v1/changes?kind=rollback").await;
+    assert_eq!(
+        log.json["changes"][0]["reason"],
+        format!("rollback to revision {created}: bad rollout")
+    );
+
+    let whole = app
+        .post(
+            "/api/v1/services/checkout/rollback",
+            json!({"to_revision": created, "base_revision": app.revision("checkout").await}),
+        )
+        .await;
+    assert_eq!(whole.status, StatusCode::OK, "{}", whole.text);
+    assert!(app.get("/api/v1/services/checkout").await.json["doc"]["values"]["dev"].is_null());
+    let report = setpoint_server::verify::verify(&*app.store)
+        .await
+        .expect("verifies");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+
+    let before_it_existed = app
+        .post(
+            "/api/v1/services/checkout/rollback",
+            json!({"to_revision": 1, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(before_it_existed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(before_it_existed.json["error"]["code"], "invalid_revision");
+}

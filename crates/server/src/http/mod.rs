@@ -7,6 +7,7 @@ mod events;
 mod extract;
 mod health;
 mod people;
+mod rollback;
 mod services;
 mod snapshots;
 mod validate;
@@ -59,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .merge(snapshots::router())
         .merge(events::router())
         .merge(people::router())
+        .merge(rollback::router())
         .fallback(|| async { ApiError::NotFound("no such API route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()

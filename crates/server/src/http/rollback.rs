@@ -1,0 +1,160 @@
+//! `POST /api/v1/services/{service}/rollback`: restore a service — or one
+//! environment of it — to its state right after an earlier revision, as a
+//! new change. `dry_run` returns the diff without writing.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use serde::{Deserialize, Serialize};
+use setpoint_core::{DiffEntry, ServiceDoc, diff_services};
+
+use super::{AppState, JsonBody, PathParams, write};
+use crate::{
+    ApiError,
+    auth::{Permission, Principal},
+    verify::service_at,
+    world::Command,
+};
+
+/// The rollback route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/services/{service}/rollback", post(rollback))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackRequest {
+    /// Restore the state right after this revision.
+    to_revision: u64,
+    /// Only this environment's values and flag targeting.
+    #[serde(default)]
+    environment: Option<String>,
+    /// Only show what would change.
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default)]
+    base_revision: Option<u64>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Preview {
+    dry_run: bool,
+    /// The revision written (absent for a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revision: Option<u64>,
+    diff: Vec<DiffEntry>,
+}
+
+/// `current` with `environment`'s values and flag targeting taken from `old`.
+fn restore_environment(current: &ServiceDoc, old: &ServiceDoc, environment: &str) -> ServiceDoc {
+    let mut doc = current.clone();
+    match old.values.get(environment) {
+        Some(values) => {
+            doc.values.insert(environment.to_string(), values.clone());
+        }
+        None => {
+            doc.values.remove(environment);
+        }
+    }
+    for (key, flag) in &mut doc.flags {
+        match old
+            .flags
+            .get(key)
+            .and_then(|f| f.environments.get(environment))
+        {
+            Some(targeting) => {
+                flag.environments
+                    .insert(environment.to_string(), targeting.clone());
+            }
+            None => {
+                flag.environments.remove(environment);
+            }
+        }
+    }
+    doc
+}
+
+async fn rollback(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(service): PathParams<String>,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let request: RollbackRequest = body.parse()?;
+    // A whole-service rollback can change the schema: admins only. One
+    // environment's values and targeting: editors.
+    match &request.environment {
+        Some(environment) => {
+            principal.require(Permission::Edit, Some(&service), Some(environment))?
+        }
+        None => principal.require(Permission::Administer, Some(&service), None)?,
+    }
+    let world = state.engine.world();
+    let current = world
+        .services
+        .get(&service)
+        .filter(|r| r.tombstone.is_none())
+        .ok_or_else(|| ApiError::NotFound(format!("service {service:?} does not exist")))?;
+    if request.to_revision > world.revision {
+        return Err(ApiError::bad_request(
+            "invalid_revision",
+            format!("revision {} is in the future", request.to_revision),
+        ));
+    }
+    let old = service_at(state.engine.store(), &service, request.to_revision)
+        .await?
+        .map_err(|problem| ApiError::Internal(problem.into()))?
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_revision",
+                format!(
+                    "{service:?} did not exist right after revision {}",
+                    request.to_revision
+                ),
+            )
+        })?;
+    let target = match &request.environment {
+        Some(environment) => restore_environment(&current.doc, &old, environment),
+        None => old,
+    };
+    let diff = diff_services(&current.doc, &target);
+    if request.dry_run {
+        return Ok(Json(Preview {
+            dry_run: true,
+            revision: None,
+            diff,
+        })
+        .into_response());
+    }
+    let base = write::base_revision(&headers, request.base_revision)?;
+    let reason = write::reason(request.reason)?;
+    let reason = format!(
+        "rollback to revision {}{}{reason}",
+        request.to_revision,
+        if reason.is_empty() { "" } else { ": " }
+    );
+    let change = state
+        .engine
+        .write(
+            Command::Rollback { doc: target, base },
+            &principal.actor,
+            &reason,
+        )
+        .await?;
+    Ok((
+        StatusCode::OK,
+        Json(Preview {
+            dry_run: false,
+            revision: Some(change.revision),
+            diff,
+        }),
+    )
+        .into_response())
+}
