@@ -41,6 +41,14 @@ impl FieldPath {
         next
     }
 
+    /// `other`, taken as relative to this path.
+    #[must_use]
+    pub fn join(&self, other: &Self) -> Self {
+        let mut next = self.clone();
+        next.0.extend(other.0.iter().cloned());
+        next
+    }
+
     /// The steps from the root.
     pub fn segments(&self) -> &[Segment] {
         &self.0

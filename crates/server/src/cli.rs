@@ -32,6 +32,23 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check service documents offline; exits non-zero when any is invalid.
     Validate(ValidateArgs),
+    /// Print everything (environments and services) as one document.
+    Export {
+        /// Directory of the embedded store.
+        #[arg(long, env = "SETPOINT_DATA", default_value = "./data")]
+        data: PathBuf,
+    },
+    /// Apply an export document all or nothing (with the server stopped).
+    Import {
+        /// The export document.
+        file: PathBuf,
+        /// Directory of the embedded store.
+        #[arg(long, env = "SETPOINT_DATA", default_value = "./data")]
+        data: PathBuf,
+        /// Why, for the change log.
+        #[arg(long, default_value = "import")]
+        reason: String,
+    },
     /// Replay the change log and check it reproduces the current state.
     Verify {
         /// Directory of the embedded store.
@@ -149,6 +166,7 @@ pub async fn serve(args: ServeArgs) -> std::io::Result<()> {
             "no built console found; the API runs, the console will not (build it with `trunk build --release`)"
         );
     }
+    let _lock = lock_data(&args.data)?;
     let store = Arc::new(
         SqliteStore::open(&args.data)
             .await
@@ -280,4 +298,89 @@ pub async fn verify(data: &std::path::Path) -> std::io::Result<bool> {
         );
     }
     Ok(report.problems.is_empty())
+}
+
+/// Takes the data directory's lock for as long as the returned file lives:
+/// one server (or offline import) per store, because the server keeps the
+/// current state in memory and would not see another writer's changes.
+pub fn lock_data(data: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::create_dir_all(data)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(data.join("setpoint.lock"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(std::io::Error::other(format!(
+            "{} is in use by a running setpoint server; stop it first (or use the HTTP API)",
+            data.display()
+        ))),
+        Err(std::fs::TryLockError::Error(error)) => Err(error),
+    }
+}
+
+/// Runs `setpoint export`.
+pub async fn export(data: &std::path::Path) -> std::io::Result<()> {
+    let store = SqliteStore::open(data)
+        .await
+        .map_err(std::io::Error::other)?;
+    let world = crate::store::Store::load(&store)
+        .await
+        .map_err(std::io::Error::other)?;
+    let export = crate::http::transfer::export_of(&world);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&export).map_err(std::io::Error::other)?
+    );
+    Ok(())
+}
+
+/// Runs `setpoint import`.
+pub async fn import(
+    file: &std::path::Path,
+    data: &std::path::Path,
+    reason: &str,
+) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(file)?;
+    let export: crate::http::transfer::Export =
+        setpoint_core::validate::parse(&text).map_err(|violations| {
+            std::io::Error::other(
+                violations
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })?;
+    let _lock = lock_data(data)?;
+    let store = Arc::new(
+        SqliteStore::open(data)
+            .await
+            .map_err(std::io::Error::other)?,
+    );
+    let engine = Engine::start(store, EngineConfig::default())
+        .await
+        .map_err(std::io::Error::other)?;
+    let describe = |error: crate::ApiError| {
+        let details = match &error {
+            crate::ApiError::Validation(violations) => {
+                violations.iter().map(|v| format!("\n  {v}")).collect()
+            }
+            _ => String::new(),
+        };
+        std::io::Error::other(format!("{error}{details}"))
+    };
+    let commands =
+        crate::http::transfer::import_commands(&engine.world(), export).map_err(describe)?;
+    let changes = engine
+        .write_all(commands, "cli", reason)
+        .await
+        .map_err(|e| describe(e.into()))?;
+    println!(
+        "imported: {} change(s), now at revision {}",
+        changes.len(),
+        engine.world().revision
+    );
+    Ok(())
 }

@@ -37,10 +37,11 @@ pub enum WriteError {
 }
 
 struct Job {
-    command: Command,
+    /// Applied all or nothing, in order.
+    commands: Vec<Command>,
     actor: String,
     reason: String,
-    reply: oneshot::Sender<Result<Change, WriteError>>,
+    reply: oneshot::Sender<Result<Vec<Change>, WriteError>>,
 }
 
 /// Tunables.
@@ -114,9 +115,21 @@ impl Engine {
         actor: &str,
         reason: &str,
     ) -> Result<Change, WriteError> {
+        let mut changes = self.write_all(vec![command], actor, reason).await?;
+        changes.pop().ok_or(WriteError::Stopped)
+    }
+
+    /// Queues commands that succeed or fail together, committed in one
+    /// transaction; the first refusal refuses them all.
+    pub async fn write_all(
+        &self,
+        commands: Vec<Command>,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Vec<Change>, WriteError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            command,
+            commands,
             actor: actor.to_string(),
             reason: reason.to_string(),
             reply,
@@ -185,12 +198,23 @@ async fn write_loop(
                 at: at.clone(),
                 reclaim_at: reclaim_at.clone(),
             };
-            match world.apply(job.command, &meta) {
-                Ok(change) => {
-                    batch.changes.push(change.clone());
-                    accepted.push((job.reply, change));
+            // A refused command leaves the world as it was; only a job of
+            // several commands needs a copy to undo the ones before it.
+            let before = (job.commands.len() > 1).then(|| world.clone());
+            let applied: Result<Vec<Change>, Refusal> = job
+                .commands
+                .into_iter()
+                .map(|command| world.apply(command, &meta))
+                .collect();
+            match applied {
+                Ok(changes) => {
+                    batch.changes.extend(changes.iter().cloned());
+                    accepted.push((job.reply, changes));
                 }
                 Err(refusal) => {
+                    if let Some(before) = before {
+                        world = before;
+                    }
                     let _ = job.reply.send(Err(refusal.into()));
                 }
             }
@@ -204,10 +228,11 @@ async fn write_loop(
                 let world = Arc::new(world);
                 snapshots.update(&world);
                 world_tx.send_replace(world);
-                for (reply, change) in accepted {
-                    let change = Arc::new(change);
-                    let _ = changes_tx.send(Arc::clone(&change));
-                    let _ = reply.send(Ok((*change).clone()));
+                for (reply, changes) in accepted {
+                    for change in &changes {
+                        let _ = changes_tx.send(Arc::new(change.clone()));
+                    }
+                    let _ = reply.send(Ok(changes));
                 }
             }
             Err(error) => {

@@ -20,6 +20,10 @@ async fn main() -> ExitCode {
             }
         }
         Command::Validate(args) => setpoint_server::validate_files::run(&args),
+        Command::Export { data } => report(setpoint_server::cli::export(&data).await),
+        Command::Import { file, data, reason } => {
+            report(setpoint_server::cli::import(&file, &data, &reason).await)
+        }
         Command::Verify { data } => match setpoint_server::cli::verify(&data).await {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,

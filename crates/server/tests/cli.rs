@@ -60,3 +60,88 @@ fn validate_reports_unreadable_files() {
     let line: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
     assert_eq!(line["valid"], false);
 }
+
+#[test]
+fn export_import_and_verify_offline_and_the_lock_keeps_two_writers_apart() {
+    use std::io::{BufRead, BufReader};
+    let source = tempfile::tempdir().expect("tempdir");
+    // A demo server fills the source store, then stops.
+    let mut server = setpoint()
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--console-dir",
+            "/nonexistent",
+            "--data",
+        ])
+        .arg(source.path())
+        .env("SETPOINT_ADMIN_PASSWORD", "a-long-test-password")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
+    while !lines
+        .next()
+        .expect("a line")
+        .expect("utf-8")
+        .contains("running at")
+    {}
+
+    let export = setpoint()
+        .arg("export")
+        .arg("--data")
+        .arg(source.path())
+        .output()
+        .expect("export runs");
+    assert!(export.status.success(), "{export:?}");
+    let file = source.path().join("export.json");
+    std::fs::write(&file, &export.stdout).expect("write");
+    let while_running = setpoint()
+        .arg("import")
+        .arg(&file)
+        .arg("--data")
+        .arg(source.path())
+        .output()
+        .expect("runs");
+    assert!(!while_running.status.success());
+    assert!(
+        String::from_utf8_lossy(&while_running.stderr)
+            .contains("in use by a running setpoint server"),
+        "{while_running:?}"
+    );
+    server.kill().expect("stop");
+    server.wait().expect("reaped");
+
+    let target = tempfile::tempdir().expect("tempdir");
+    let import = setpoint()
+        .arg("import")
+        .arg(&file)
+        .arg("--data")
+        .arg(target.path())
+        .output()
+        .expect("import runs");
+    assert!(import.status.success(), "{import:?}");
+    assert!(
+        String::from_utf8_lossy(&import.stdout).contains("imported: 9 change(s)"),
+        "{import:?}"
+    );
+    let verify = setpoint()
+        .arg("verify")
+        .arg("--data")
+        .arg(target.path())
+        .output()
+        .expect("verify runs");
+    assert!(verify.status.success(), "{verify:?}");
+    let exported_again = setpoint()
+        .arg("export")
+        .arg("--data")
+        .arg(target.path())
+        .output()
+        .expect("export runs");
+    let first: serde_json::Value = serde_json::from_slice(&export.stdout).expect("json");
+    let second: serde_json::Value = serde_json::from_slice(&exported_again.stdout).expect("json");
+    assert_eq!(first["services"], second["services"]);
+}

@@ -658,3 +658,64 @@ async fn rollback_previews_its_diff_then_restores_as_a_new_change() {
     assert_eq!(before_it_existed.status, StatusCode::BAD_REQUEST);
     assert_eq!(before_it_existed.json["error"]["code"], "invalid_revision");
 }
+
+#[tokio::test]
+async fn export_and_import_round_trip_all_or_nothing() {
+    let source = TestApp::seeded().await;
+    let export = source.get("/api/v1/export").await;
+    assert_eq!(export.status, StatusCode::OK);
+    assert_eq!(export.json["format"], "setpoint/1");
+
+    let target = TestApp::new().await;
+    let mut broken = export.json.clone();
+    let mut second: Value = broken["services"][0].clone();
+    second["service"] = json!("second");
+    second["values"]["prod"]["throttle.rps"] = json!(-1);
+    broken["services"]
+        .as_array_mut()
+        .expect("list")
+        .push(second);
+    let refused = target
+        .post("/api/v1/import", json!({"document": broken}))
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    assert_eq!(
+        refused.json["error"]["details"][0]["path"],
+        r#"services[1].values.prod["throttle.rps"]"#
+    );
+    assert_eq!(
+        target.get("/api/v1/environments").await.json,
+        json!([]),
+        "nothing was imported"
+    );
+
+    let imported = target
+        .post(
+            "/api/v1/import",
+            json!({"document": export.json, "reason": "migration"}),
+        )
+        .await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.text);
+    assert_eq!(
+        imported.json["changes"].as_array().expect("changes").len(),
+        4,
+        "3 environments and 1 service"
+    );
+    let again = target.get("/api/v1/export").await.json;
+    assert_eq!(again["services"], export.json["services"]);
+    assert_eq!(again["environments"], export.json["environments"]);
+
+    let noop = target
+        .post("/api/v1/import", json!({"document": export.json}))
+        .await;
+    assert_eq!(
+        noop.json["changes"],
+        json!([]),
+        "importing the same state changes nothing"
+    );
+}

@@ -10,6 +10,7 @@ mod people;
 mod rollback;
 mod services;
 mod snapshots;
+pub mod transfer;
 mod validate;
 mod write;
 
@@ -61,6 +62,7 @@ pub fn app(state: AppState) -> Router {
         .merge(events::router())
         .merge(people::router())
         .merge(rollback::router())
+        .merge(transfer::router())
         .fallback(|| async { ApiError::NotFound("no such API route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()

@@ -1,0 +1,175 @@
+//! Export and import of everything — environments and service documents —
+//! as one document. An import is validated whole and applied all or
+//! nothing, in one transaction.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+};
+use serde::{Deserialize, Serialize};
+use setpoint_core::{Change, FieldPath, Limits, ServiceDoc, validate_document};
+
+use super::{AppState, JsonBody, write};
+use crate::{
+    ApiError,
+    auth::{Permission, Principal},
+    world::{Command, World},
+};
+
+/// The format tag of export documents.
+pub const FORMAT: &str = "setpoint/1";
+
+/// The transfer routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/export", get(export))
+        .route("/import", post(import))
+}
+
+/// Everything, as one document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Export {
+    /// Always `setpoint/1`.
+    pub format: String,
+    /// The revision exported (informational on import).
+    #[serde(default)]
+    pub revision: u64,
+    /// Environments.
+    pub environments: Vec<EnvironmentSpec>,
+    /// Live services (deleted ones are not exported).
+    pub services: Vec<ServiceDoc>,
+}
+
+/// An environment in an export.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentSpec {
+    /// Name.
+    pub name: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// The export of `world`.
+pub fn export_of(world: &World) -> Export {
+    Export {
+        format: FORMAT.into(),
+        revision: world.revision,
+        environments: world
+            .environments
+            .values()
+            .map(|e| EnvironmentSpec {
+                name: e.name.clone(),
+                description: e.description.clone(),
+            })
+            .collect(),
+        services: world
+            .services
+            .values()
+            .filter(|r| r.tombstone.is_none())
+            .map(|r| r.doc.clone())
+            .collect(),
+    }
+}
+
+/// The commands that make `world` hold everything in `export`: new
+/// environments and services are created, existing services replaced where
+/// they differ; nothing is deleted. Every document is validated first and
+/// all problems are reported, with paths inside the export.
+pub fn import_commands(world: &World, export: Export) -> Result<Vec<Command>, ApiError> {
+    if export.format != FORMAT {
+        return Err(ApiError::bad_request(
+            "unsupported_format",
+            format!("expected format {FORMAT:?}, got {:?}", export.format),
+        ));
+    }
+    let mut environments = world.environment_names();
+    environments.extend(export.environments.iter().map(|e| e.name.clone()));
+    let limits = Limits {
+        environments: Some(environments),
+        ..Limits::default()
+    };
+    let mut violations = Vec::new();
+    for (i, doc) in export.services.iter().enumerate() {
+        let at = FieldPath::root().key("services").index(i);
+        violations.extend(validate_document(doc, &limits).into_iter().map(|mut v| {
+            v.path = at.join(&v.path);
+            v
+        }));
+    }
+    if !violations.is_empty() {
+        return Err(ApiError::Validation(violations));
+    }
+    let mut commands: Vec<Command> = export
+        .environments
+        .into_iter()
+        .filter(|e| !world.environments.contains_key(&e.name))
+        .map(|e| Command::CreateEnvironment {
+            name: e.name,
+            description: e.description,
+        })
+        .collect();
+    for doc in export.services {
+        match world.services.get(&doc.service) {
+            None => commands.push(Command::CreateService { doc }),
+            Some(record) if record.tombstone.is_some() => {
+                return Err(ApiError::Conflict {
+                    code: "service_deleted",
+                    message: format!(
+                        "service {:?} is deleted; restore it before importing over it",
+                        doc.service
+                    ),
+                    current: None,
+                });
+            }
+            Some(record) if record.doc == doc => {}
+            Some(record) => commands.push(Command::ReplaceService {
+                doc,
+                base: record.revision,
+            }),
+        }
+    }
+    Ok(commands)
+}
+
+async fn export(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Export>, ApiError> {
+    principal.require(Permission::Read, None, None)?;
+    Ok(Json(export_of(&state.engine.world())))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportRequest {
+    document: Export,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// What an import did.
+#[derive(Debug, Serialize)]
+struct Imported {
+    /// One change per created environment and created or replaced service.
+    changes: Vec<Change>,
+}
+
+async fn import(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: JsonBody,
+) -> Result<(StatusCode, Json<Imported>), ApiError> {
+    principal.require(Permission::Administer, None, None)?;
+    let request: ImportRequest = body.parse()?;
+    let commands = import_commands(&state.engine.world(), request.document)?;
+    let changes = state
+        .engine
+        .write_all(commands, &principal.actor, &write::reason(request.reason)?)
+        .await?;
+    Ok((StatusCode::OK, Json(Imported { changes })))
+}
