@@ -365,7 +365,8 @@ pub async fn import(
     let describe = |error: crate::ApiError| {
         let details = match &error {
             crate::ApiError::Validation(violations) => {
-                violations.iter().map(|v| format!("\n  {v}")).collect()
+                let lines: Vec<String> = violations.iter().map(|v| format!("  {v}")).collect();
+                format!("\n{}", lines.join("\n"))
             }
             _ => String::new(),
         };

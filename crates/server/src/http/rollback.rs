@@ -92,7 +92,7 @@ async fn rollback(
     // environment's values and targeting: editors.
     match &request.environment {
         Some(environment) => {
-            principal.require(Permission::Edit, Some(&service), Some(environment))?
+            principal.require(Permission::Edit, Some(&service), Some(environment))?;
         }
         None => principal.require(Permission::Administer, Some(&service), None)?,
     }
