@@ -14,6 +14,7 @@ use setpoint_core::{Change, time::format_timestamp};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::{
+    metrics::Metrics,
     snapshots::Snapshots,
     store::{Batch, ChangeQuery, Store, StoreError},
     world::{Command, Meta, Refusal, World},
@@ -67,6 +68,7 @@ pub struct Engine {
     snapshots: Arc<Snapshots>,
     changes: broadcast::Sender<Arc<Change>>,
     writer: mpsc::Sender<Job>,
+    metrics: Arc<Metrics>,
 }
 
 /// Milliseconds since the Unix epoch, from the system clock.
@@ -103,6 +105,7 @@ impl Engine {
             snapshots,
             changes,
             writer,
+            metrics: Arc::new(Metrics::default()),
         });
         tokio::spawn(reclaim_loop(Arc::downgrade(&engine)));
         Ok(engine)
@@ -127,6 +130,7 @@ impl Engine {
         actor: &str,
         reason: &str,
     ) -> Result<Vec<Change>, WriteError> {
+        let started = std::time::Instant::now();
         let (reply, answer) = oneshot::channel();
         let job = Job {
             commands,
@@ -138,7 +142,16 @@ impl Engine {
             .send(job)
             .await
             .map_err(|_| WriteError::Stopped)?;
-        answer.await.unwrap_or(Err(WriteError::Stopped))
+        let result = answer.await.unwrap_or(Err(WriteError::Stopped));
+        if result.is_ok() {
+            self.metrics.write(started.elapsed());
+        }
+        result
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The current world.

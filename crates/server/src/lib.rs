@@ -25,6 +25,7 @@ pub mod console;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod snapshots;
 pub mod store;
 pub mod validate_files;

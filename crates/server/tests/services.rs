@@ -719,3 +719,46 @@ async fn export_and_import_round_trip_all_or_nothing() {
         "importing the same state changes nothing"
     );
 }
+
+#[tokio::test]
+async fn metrics_count_requests_writes_and_revisions_and_readyz_answers() {
+    let app = TestApp::seeded().await;
+    let base = app.revision("checkout").await;
+    app.request(
+        Method::PATCH,
+        "/api/v1/services/checkout/values/prod",
+        &[],
+        Some(patch(&json!({"throttle.rps": 9}), base)),
+    )
+    .await;
+    app.get("/api/v1/services/nope").await;
+    let metrics = app
+        .request(Method::GET, "/metrics", &[("cookie", "none=1")], None)
+        .await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    let text = metrics.text;
+    assert!(
+        text.contains(r#"setpoint_http_requests_total{route="/api/v1/services/{service}/values/{environment}",method="PATCH",status="200"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"setpoint_http_requests_total{route="/api/v1/services/{service}",method="GET",status="404"} 1"#), "{text}");
+    // Three environments, one service and the patch.
+    assert!(
+        text.contains("setpoint_write_duration_seconds_count 5"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "setpoint_revision{{environment=\"prod\"}} {}",
+            base + 1
+        )),
+        "{text}"
+    );
+    assert!(text.contains("setpoint_watchers 0"), "{text}");
+
+    let ready = app
+        .request(Method::GET, "/readyz", &[("cookie", "none=1")], None)
+        .await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.json["status"], "ready");
+}

@@ -23,6 +23,7 @@ use crate::{
     ApiError,
     auth::{Permission, Principal},
     engine::Engine,
+    metrics::WatcherGuard,
     store::ChangeQuery,
 };
 
@@ -43,6 +44,8 @@ struct Follower {
     behind: bool,
     pending: VecDeque<Arc<Change>>,
     live: broadcast::Receiver<Arc<Change>>,
+    /// Counts this stream in `setpoint_watchers` while it is open.
+    _watching: WatcherGuard,
 }
 
 impl Follower {
@@ -135,6 +138,7 @@ async fn events(
         environment,
         pending: VecDeque::new(),
         live,
+        _watching: state.engine.metrics().watcher(),
     };
     let events = stream::unfold(follower, |mut follower| async move {
         let change = follower.next().await?;

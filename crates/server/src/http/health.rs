@@ -1,15 +1,82 @@
-//! Liveness for load balancers and orchestrators.
+//! Liveness, readiness and metrics, for load balancers and Prometheus.
 
-use axum::{Json, Router, routing::get};
+use axum::{
+    Json, Router,
+    extract::{MatchedPath, Request, State},
+    http::{StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    routing::get,
+};
 use serde_json::{Value, json};
 
 use super::AppState;
+use crate::ApiError;
 
-/// `GET /healthz`.
+/// `GET /healthz`, `GET /readyz`, `GET /metrics`.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
 }
 
+/// Alive: the process answers.
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+/// Ready: the store answers, so writes and history reads can succeed.
+async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    state
+        .engine
+        .store()
+        .ping()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the store does not answer: {e}")))?;
+    Ok(Json(
+        json!({"status": "ready", "revision": state.engine.world().revision}),
+    ))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let world = state.engine.world();
+    let revisions: Vec<(String, u64)> = world
+        .environments
+        .keys()
+        .filter_map(|env| {
+            state
+                .engine
+                .snapshots()
+                .current(env)
+                .map(|s| (env.clone(), s.revision))
+        })
+        .collect();
+    let body = state.engine.metrics().render(&revisions);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        body,
+    )
+        .into_response()
+}
+
+/// Counts every answered request by its route pattern (not its path, so
+/// that service names do not explode the series).
+pub async fn count_requests(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().as_str().to_string();
+    let response = next.run(request).await;
+    state
+        .engine
+        .metrics()
+        .request(&route, &method, response.status().as_u16());
+    response
 }

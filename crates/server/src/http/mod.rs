@@ -69,6 +69,10 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api)
         .merge(health::router())
         .merge(console::router(&state.console_dir))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            health::count_requests,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -131,6 +131,7 @@ async fn serve(
     if let Some(index) = watch.index {
         let current = pick(&rx.borrow()).map(|s| s.revision);
         if current.is_some_and(|r| r <= index) {
+            let _watching = state.engine.metrics().watcher();
             // Runs out quietly: the answer is then the unchanged snapshot.
             let _ = tokio::time::timeout(
                 wait,

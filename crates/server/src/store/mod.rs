@@ -76,6 +76,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn commit(&self, batch: &Batch) -> Result<(), StoreError>;
     /// Reads the change log.
     async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError>;
+    /// Checks the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
 }
 
 /// A person who logs in to the console.

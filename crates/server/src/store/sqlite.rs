@@ -182,6 +182,14 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(StoreError::new)
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::new)?;
+        Ok(())
+    }
+
     async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError> {
         let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT revision, service, item, environment, actor, at, reason, kind, before, after FROM changes WHERE 1 = 1",

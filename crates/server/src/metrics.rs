@@ -1,0 +1,134 @@
+//! Prometheus metrics, in the text exposition format: requests by route and
+//! status, write latency, connected watchers, revision per environment.
+//! Hand-rolled: a handful of series does not need a metrics framework.
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicI64, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+/// Upper bounds of the write-latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// The server's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    write_buckets: [AtomicU64; BUCKETS.len()],
+    write_count: AtomicU64,
+    write_sum_micros: AtomicU64,
+    watchers: AtomicI64,
+}
+
+/// Counts a watcher (SSE stream or long-poll) while it lives.
+#[derive(Debug)]
+pub struct WatcherGuard(Arc<Metrics>);
+
+impl Drop for WatcherGuard {
+    fn drop(&mut self) {
+        self.0.watchers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub fn request(&self, route: &str, method: &str, status: u16) {
+        let mut requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *requests
+            .entry((route.to_string(), method.to_string(), status))
+            .or_default() += 1;
+    }
+
+    /// Records how long a write took from request to durable commit.
+    pub fn write(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        for (bound, bucket) in BUCKETS.iter().zip(&self.write_buckets) {
+            if seconds <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.write_count.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.write_sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Counts a watcher until the guard drops.
+    pub fn watcher(self: &Arc<Self>) -> WatcherGuard {
+        self.watchers.fetch_add(1, Ordering::Relaxed);
+        WatcherGuard(Arc::clone(self))
+    }
+
+    /// The exposition text; `revisions` are per environment.
+    pub fn render(&self, revisions: &[(String, u64)]) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP setpoint_http_requests_total HTTP requests answered, by route, method and status.\n");
+        out.push_str("# TYPE setpoint_http_requests_total counter\n");
+        for ((route, method, status), count) in self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "setpoint_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {count}",
+                escape(route)
+            );
+        }
+        out.push_str("# HELP setpoint_write_duration_seconds Time from a write request to its durable commit.\n");
+        out.push_str("# TYPE setpoint_write_duration_seconds histogram\n");
+        for (bound, bucket) in BUCKETS.iter().zip(&self.write_buckets) {
+            let _ = writeln!(
+                out,
+                "setpoint_write_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.write_count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "setpoint_write_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let sum = self.write_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "setpoint_write_duration_seconds_sum {sum}");
+        let _ = writeln!(out, "setpoint_write_duration_seconds_count {count}");
+        out.push_str(
+            "# HELP setpoint_watchers Connected watchers: event streams and waiting long-polls.\n",
+        );
+        out.push_str("# TYPE setpoint_watchers gauge\n");
+        let _ = writeln!(
+            out,
+            "setpoint_watchers {}",
+            self.watchers.load(Ordering::Relaxed)
+        );
+        out.push_str(
+            "# HELP setpoint_revision The revision of each environment's current snapshot.\n",
+        );
+        out.push_str("# TYPE setpoint_revision gauge\n");
+        for (environment, revision) in revisions {
+            let _ = writeln!(
+                out,
+                "setpoint_revision{{environment=\"{}\"}} {revision}",
+                escape(environment)
+            );
+        }
+        out
+    }
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
