@@ -193,3 +193,25 @@ impl From<crate::store::StoreError> for ApiError {
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
 struct StoreFailure(std::sync::Arc<crate::store::StoreError>);
+
+/// The error envelope, as documented in the OpenAPI description.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct ErrorResponse {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The error inside the envelope.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine code, e.g. `validation_failed`.
+    pub code: String,
+    /// For people.
+    pub message: String,
+    /// Field-level problems: `{path, code, message}`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub details: Option<Vec<serde_json::Value>>,
+    /// On conflicts: the current state to rebase on.
+    #[schema(value_type = Option<Object>)]
+    pub current: Option<serde_json::Value>,
+}

@@ -20,7 +20,9 @@ pub use rate_limit::LoginLimiter;
 use crate::ApiError;
 
 /// Roles, from least to most trusted; each includes those below it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Reads everything (auditors, services reading snapshots).

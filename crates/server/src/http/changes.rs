@@ -1,12 +1,14 @@
 //! The change log: `GET /api/v1/changes`, filtered and paginated newest
 //! first by an opaque cursor.
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{Json, extract::State};
 use serde::{Deserialize, Serialize};
 use setpoint_core::{
     Change, ChangeKind,
     time::{format_timestamp, parse_timestamp},
 };
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, Params};
 use crate::{
@@ -16,12 +18,12 @@ use crate::{
 };
 
 /// The change-log route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/changes", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
 /// Filters and paging of change-log reads.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     service: Option<String>,
@@ -39,9 +41,10 @@ pub struct PageQuery {
 }
 
 /// One page of changes.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page {
     /// Newest first.
+    #[schema(value_type = Vec<Object>)]
     pub changes: Vec<Change>,
     /// Pass as `cursor` for the next (older) page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,6 +120,7 @@ pub async fn page(state: &AppState, query: ChangeQuery) -> Result<Page, ApiError
     })
 }
 
+#[utoipa::path(get, path = "/changes", tag = "changes", summary = "Read the change log", params(PageQuery), responses((status = 200, body = Page), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,

@@ -1,7 +1,9 @@
 //! Environments: `GET`/`POST /api/v1/environments`.
 
-use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody, write};
 use crate::{
@@ -11,12 +13,12 @@ use crate::{
 };
 
 /// The environment routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/environments", get(list).post(create))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create))
 }
 
 /// An environment as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct EnvironmentView {
     name: String,
     description: String,
@@ -26,6 +28,7 @@ struct EnvironmentView {
     snapshot_revision: Option<u64>,
 }
 
+#[utoipa::path(get, path = "/environments", tag = "environments", summary = "List environments", responses((status = 200, body = [EnvironmentView]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -50,7 +53,7 @@ async fn list(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateEnvironment {
     name: String,
@@ -60,6 +63,7 @@ struct CreateEnvironment {
     reason: Option<String>,
 }
 
+#[utoipa::path(post, path = "/environments", tag = "environments", summary = "Create an environment", request_body = CreateEnvironment, responses((status = 201, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn create(
     State(state): State<AppState>,
     principal: Principal,

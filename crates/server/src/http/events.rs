@@ -5,18 +5,18 @@
 use std::{collections::VecDeque, convert::Infallible, sync::Arc};
 
 use axum::{
-    Router,
     extract::State,
     http::HeaderMap,
     response::{
         IntoResponse, Response,
         sse::{Event, KeepAlive, Sse},
     },
-    routing::get,
 };
 use futures_util::stream;
 use setpoint_core::Change;
 use tokio::sync::broadcast::{self, error::RecvError};
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, PathParams};
 use crate::{
@@ -31,8 +31,8 @@ use crate::{
 const PAGE: u32 = 500;
 
 /// The events route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/environments/{environment}/events", get(events))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(events))
 }
 
 struct Follower {
@@ -102,6 +102,7 @@ impl Follower {
     }
 }
 
+#[utoipa::path(get, path = "/environments/{environment}/events", tag = "distribution", summary = "Server-Sent Events, one per change", params(("environment" = String, Path, description = "Environment name"), ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this revision")), responses((status = 200, description = "text/event-stream"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn events(
     State(state): State<AppState>,
     principal: Principal,

@@ -16,7 +16,13 @@ mod write;
 
 use std::{path::PathBuf, sync::Arc};
 
-use axum::{Router, extract::DefaultBodyLimit};
+use axum::{
+    Json, Router,
+    extract::DefaultBodyLimit,
+    routing::{any, get},
+};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::{ApiError, auth::LoginLimiter, console, engine::Engine, store::Accounts};
 
@@ -51,24 +57,88 @@ impl AppState {
     }
 }
 
-/// The whole application: `/api/v1/*`, `/healthz` and the console.
+/// The OpenAPI description's frame; the paths come from the handlers.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Setpoint API", description = "Configuration control plane: services, values, flags, snapshots, changes."),
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = []))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("sp_<id>_<secret>")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::SESSION_COOKIE,
+                "Console session; writes also need the x-csrf-token header",
+            ))),
+        );
+    }
+}
+
+/// Every `/api/v1` route, with its OpenAPI description.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(
+        "/api/v1",
+        OpenApiRouter::new()
+            .merge(validate::router())
+            .merge(environments::router())
+            .merge(services::router())
+            .merge(changes::router())
+            .merge(snapshots::router())
+            .merge(events::router())
+            .merge(people::router())
+            .merge(rollback::router())
+            .merge(transfer::router()),
+    )
+}
+
+/// The OpenAPI description of the API, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
+/// The whole application: `/api/v1/*`, `/healthz`, `/readyz`, `/metrics`
+/// and the console.
 pub fn app(state: AppState) -> Router {
-    let api = Router::new()
-        .merge(validate::router())
-        .merge(environments::router())
-        .merge(services::router())
-        .merge(changes::router())
-        .merge(snapshots::router())
-        .merge(events::router())
-        .merge(people::router())
-        .merge(rollback::router())
-        .merge(transfer::router())
-        .fallback(|| async { ApiError::NotFound("no such API route".into()) })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
-    Router::new()
-        .nest("/api/v1", api)
-        .merge(health::router())
+    let (api, spec) = api().split_for_parts();
+    let spec = Arc::new(spec);
+    let api = api
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let spec = Arc::clone(&spec);
+                async move { Json(spec) }
+            }),
+        )
+        .route(
+            "/api/v1/{*rest}",
+            any(|| async { ApiError::NotFound("no such API route".into()) }),
+        )
+        .route(
+            "/api/v1",
+            any(|| async { ApiError::NotFound("no such API route".into()) }),
+        );
+    api.merge(health::router())
         .merge(console::router(&state.console_dir))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             health::count_requests,

@@ -1,14 +1,15 @@
 //! Sessions, the caller's identity, users and tokens.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{delete, get, post},
 };
 use serde::{Deserialize, Serialize};
 use setpoint_core::{time::format_timestamp, validate::is_valid_name};
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody, PathParams};
 use crate::{
@@ -25,16 +26,16 @@ use crate::{
 const SESSION_MILLIS: i64 = 12 * 3600 * 1000;
 
 /// The people routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/session", post(login).delete(logout))
-        .route("/me", get(me))
-        .route("/users", get(list_users).post(create_user))
-        .route("/tokens", get(list_tokens).post(create_token))
-        .route("/tokens/{id}", delete(revoke_token))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login, logout))
+        .routes(routes!(me))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Login {
     username: String,
@@ -42,7 +43,7 @@ struct Login {
 }
 
 /// Who the caller is and what it may do.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Me {
     actor: String,
     name: String,
@@ -64,6 +65,7 @@ fn session_cookie(secret: &str, max_age: i64, secure: bool) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+#[utoipa::path(post, path = "/session", tag = "people", summary = "Log in", request_body = Login, responses((status = 200, body = Me), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn login(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
     let request: Login = body.parse()?;
     state
@@ -118,6 +120,7 @@ async fn login(State(state): State<AppState>, body: JsonBody) -> Result<Response
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password(&new_secret()));
 
+#[utoipa::path(delete, path = "/session", tag = "people", summary = "Log out", responses((status = 204, description = "Logged out")))]
 async fn logout(
     State(state): State<AppState>,
     parts: axum::http::request::Parts,
@@ -137,6 +140,7 @@ async fn logout(
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/me", tag = "people", summary = "Who the caller is", responses((status = 200, body = Me), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn me(
     State(state): State<AppState>,
     parts: axum::http::request::Parts,
@@ -163,7 +167,7 @@ async fn me(
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct UserView {
     username: String,
     role: Role,
@@ -183,6 +187,7 @@ impl From<User> for UserView {
     }
 }
 
+#[utoipa::path(get, path = "/users", tag = "people", summary = "List users", responses((status = 200, body = [UserView]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn list_users(
     State(state): State<AppState>,
     principal: Principal,
@@ -199,7 +204,7 @@ async fn list_users(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUser {
     username: String,
@@ -220,6 +225,7 @@ pub fn check_password(password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+#[utoipa::path(post, path = "/users", tag = "people", summary = "Create a user", request_body = NewUser, responses((status = 201, body = UserView), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn create_user(
     State(state): State<AppState>,
     principal: Principal,
@@ -257,7 +263,7 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(UserView::from(user))).into_response())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct TokenView {
     id: String,
     name: String,
@@ -288,6 +294,7 @@ impl From<Token> for TokenView {
     }
 }
 
+#[utoipa::path(get, path = "/tokens", tag = "people", summary = "List tokens", responses((status = 200, body = [TokenView]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn list_tokens(
     State(state): State<AppState>,
     principal: Principal,
@@ -305,7 +312,7 @@ async fn list_tokens(
 }
 
 /// A token request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     /// What it is for.
@@ -348,6 +355,7 @@ pub async fn issue_token(
     Ok((token, format!("sp_{id}_{secret}")))
 }
 
+#[utoipa::path(post, path = "/tokens", tag = "people", summary = "Create a token (shown once)", request_body = NewToken, responses((status = 201, body = TokenView), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn create_token(
     State(state): State<AppState>,
     principal: Principal,
@@ -364,6 +372,7 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "people", summary = "Revoke a token", params(("id" = String, Path, description = "Token id")), responses((status = 204, description = "Revoked"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn revoke_token(
     State(state): State<AppState>,
     principal: Principal,

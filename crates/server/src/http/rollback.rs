@@ -3,14 +3,15 @@
 //! new change. `dry_run` returns the diff without writing.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    routing::post,
 };
 use serde::{Deserialize, Serialize};
 use setpoint_core::{DiffEntry, ServiceDoc, diff_services};
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody, PathParams, write};
 use crate::{
@@ -21,11 +22,11 @@ use crate::{
 };
 
 /// The rollback route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/services/{service}/rollback", post(rollback))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(rollback))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RollbackRequest {
     /// Restore the state right after this revision.
@@ -42,12 +43,13 @@ struct RollbackRequest {
     reason: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Preview {
     dry_run: bool,
     /// The revision written (absent for a dry run).
     #[serde(skip_serializing_if = "Option::is_none")]
     revision: Option<u64>,
+    #[schema(value_type = Vec<Object>)]
     diff: Vec<DiffEntry>,
 }
 
@@ -80,6 +82,7 @@ fn restore_environment(current: &ServiceDoc, old: &ServiceDoc, environment: &str
     doc
 }
 
+#[utoipa::path(post, path = "/services/{service}/rollback", tag = "services", summary = "Roll a service or one environment back to an earlier revision", params(("service" = String, Path, description = "Service name")), request_body = RollbackRequest, responses((status = 200, body = Preview), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn rollback(
     State(state): State<AppState>,
     principal: Principal,

@@ -4,16 +4,21 @@
 use std::collections::BTreeMap;
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, patch, post, put},
 };
 use serde::{Deserialize, Serialize};
 use setpoint_core::{Change, Flag, KeySpec, ServiceDoc, Values};
 
-use super::{AppState, JsonBody, Params, PathParams, changes::Page, write};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    AppState, JsonBody, Params, PathParams,
+    changes::{Page, PageQuery},
+    write,
+};
 use crate::{
     ApiError,
     auth::{Permission, Principal},
@@ -22,25 +27,19 @@ use crate::{
 };
 
 /// The service routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/services", get(list).post(create))
-        .route("/services/{service}", get(show).put(replace).delete(remove))
-        .route("/services/{service}/restore", post(restore))
-        .route(
-            "/services/{service}/values/{environment}",
-            patch(patch_values),
-        )
-        .route("/services/{service}/schema", put(put_schema))
-        .route(
-            "/services/{service}/flags/{flag}",
-            put(put_flag).delete(delete_flag),
-        )
-        .route("/services/{service}/history", get(history))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, replace, remove))
+        .routes(routes!(restore))
+        .routes(routes!(patch_values))
+        .routes(routes!(put_schema))
+        .routes(routes!(put_flag, delete_flag))
+        .routes(routes!(history))
 }
 
 /// A line of the services list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ServiceSummary {
     service: String,
     description: String,
@@ -50,9 +49,11 @@ struct ServiceSummary {
     flags: usize,
     breakers: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     tombstone: Option<Tombstone>,
 }
 
+#[utoipa::path(get, path = "/services", tag = "services", summary = "List services", responses((status = 200, body = [ServiceSummary]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -90,6 +91,7 @@ fn written(status: StatusCode, change: Change) -> Response {
     with_etag(change.revision, (status, Json(change)))
 }
 
+#[utoipa::path(get, path = "/services/{service}", tag = "services", summary = "A service with its revision", params(("service" = String, Path, description = "Service name")), responses((status = 200, description = "{doc, revision, tombstone?}", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn show(
     State(state): State<AppState>,
     principal: Principal,
@@ -104,9 +106,10 @@ async fn show(
     Ok(with_etag(record.revision, Json(record)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DocumentWrite {
+    #[schema(value_type = Object)]
     document: ServiceDoc,
     #[serde(default)]
     base_revision: Option<u64>,
@@ -114,6 +117,7 @@ struct DocumentWrite {
     reason: Option<String>,
 }
 
+#[utoipa::path(post, path = "/services", tag = "services", summary = "Create a service", request_body = DocumentWrite, responses((status = 201, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -138,6 +142,7 @@ async fn create(
     Ok(written(StatusCode::CREATED, change))
 }
 
+#[utoipa::path(put, path = "/services/{service}", tag = "services", summary = "Replace a service document", params(("service" = String, Path, description = "Service name")), request_body = DocumentWrite, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn replace(
     State(state): State<AppState>,
     principal: Principal,
@@ -171,13 +176,14 @@ async fn replace(
     Ok(written(StatusCode::OK, change))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 struct ReasonQuery {
     #[serde(default)]
     reason: Option<String>,
 }
 
+#[utoipa::path(delete, path = "/services/{service}", tag = "services", summary = "Delete (tombstone) a service", params(("service" = String, Path, description = "Service name"), ReasonQuery), responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn remove(
     State(state): State<AppState>,
     principal: Principal,
@@ -198,13 +204,14 @@ async fn remove(
     Ok(written(StatusCode::OK, change))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReasonBody {
     #[serde(default)]
     reason: Option<String>,
 }
 
+#[utoipa::path(post, path = "/services/{service}/restore", tag = "services", summary = "Restore a deleted service", params(("service" = String, Path, description = "Service name")), request_body = ReasonBody, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn restore(
     State(state): State<AppState>,
     principal: Principal,
@@ -225,10 +232,11 @@ async fn restore(
 }
 
 /// Set and remove keys of one environment in one change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ValuesPatch {
     #[serde(default)]
+    #[schema(value_type = Object)]
     set: Values,
     #[serde(default)]
     remove_keys: Vec<String>,
@@ -238,6 +246,7 @@ struct ValuesPatch {
     reason: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/services/{service}/values/{environment}", tag = "services", summary = "Set and remove values of one environment", params(("service" = String, Path, description = "Service name"), ("environment" = String, Path, description = "Environment name")), request_body = ValuesPatch, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn patch_values(
     State(state): State<AppState>,
     principal: Principal,
@@ -272,9 +281,10 @@ async fn patch_values(
     Ok(written(StatusCode::OK, change))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SchemaWrite {
+    #[schema(value_type = Object)]
     schema: BTreeMap<String, KeySpec>,
     #[serde(default)]
     base_revision: Option<u64>,
@@ -282,6 +292,7 @@ struct SchemaWrite {
     reason: Option<String>,
 }
 
+#[utoipa::path(put, path = "/services/{service}/schema", tag = "services", summary = "Replace a schema", params(("service" = String, Path, description = "Service name")), request_body = SchemaWrite, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn put_schema(
     State(state): State<AppState>,
     principal: Principal,
@@ -307,9 +318,10 @@ async fn put_schema(
     Ok(written(StatusCode::OK, change))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FlagWrite {
+    #[schema(value_type = Object)]
     flag: Flag,
     #[serde(default)]
     base_revision: Option<u64>,
@@ -317,6 +329,7 @@ struct FlagWrite {
     reason: Option<String>,
 }
 
+#[utoipa::path(put, path = "/services/{service}/flags/{flag}", tag = "flags", summary = "Create or replace a flag", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key")), request_body = FlagWrite, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn put_flag(
     State(state): State<AppState>,
     principal: Principal,
@@ -356,6 +369,7 @@ async fn put_flag(
     Ok(written(StatusCode::OK, change))
 }
 
+#[utoipa::path(delete, path = "/services/{service}/flags/{flag}", tag = "flags", summary = "Delete a flag", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ReasonQuery), responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn delete_flag(
     State(state): State<AppState>,
     principal: Principal,
@@ -376,11 +390,12 @@ async fn delete_flag(
     Ok(written(StatusCode::OK, change))
 }
 
+#[utoipa::path(get, path = "/services/{service}/history", tag = "changes", summary = "A service's changes", params(("service" = String, Path, description = "Service name"), PageQuery), responses((status = 200, body = Page), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn history(
     State(state): State<AppState>,
     principal: Principal,
     PathParams(service): PathParams<String>,
-    Params(page): Params<super::changes::PageQuery>,
+    Params(page): Params<PageQuery>,
 ) -> Result<Json<Page>, ApiError> {
     principal.require(Permission::Read, Some(&service), None)?;
     let query = ChangeQuery {

@@ -8,15 +8,15 @@
 use std::time::Duration;
 
 use axum::{
-    Router,
     body::Bytes,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use serde::Deserialize;
 use setpoint_core::time::parse_duration;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, Params, PathParams};
 use crate::{
@@ -30,17 +30,14 @@ pub const MAX_WAIT: Duration = Duration::from_mins(5);
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
 /// The snapshot routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/environments/{environment}/snapshot", get(environment))
-        .route(
-            "/environments/{environment}/snapshot/{service}",
-            get(service),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(environment))
+        .routes(routes!(service))
 }
 
 /// Long-poll parameters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 struct Watch {
     /// Answer once the revision is above this.
@@ -74,6 +71,7 @@ struct Sealed {
     revision: u64,
 }
 
+#[utoipa::path(get, path = "/environments/{environment}/snapshot", tag = "distribution", summary = "An environment's sealed snapshot (ETag, long-poll)", params(("environment" = String, Path, description = "Environment name"), Watch), responses((status = 200, description = "Canonical JSON snapshot", body = Object), (status = 304, description = "Unchanged"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn environment(
     State(state): State<AppState>,
     principal: Principal,
@@ -85,6 +83,7 @@ async fn environment(
     serve(&state, &environment, None, &watch, &headers).await
 }
 
+#[utoipa::path(get, path = "/environments/{environment}/snapshot/{service}", tag = "distribution", summary = "One service's sealed snapshot", params(("environment" = String, Path, description = "Environment name"), ("service" = String, Path, description = "Service name"), Watch), responses((status = 200, description = "Canonical JSON snapshot", body = Object), (status = 304, description = "Unchanged"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn service(
     State(state): State<AppState>,
     principal: Principal,

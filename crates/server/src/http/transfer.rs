@@ -2,14 +2,11 @@
 //! as one document. An import is validated whole and applied all or
 //! nothing, in one transaction.
 
-use axum::{
-    Json, Router,
-    extract::State,
-    http::StatusCode,
-    routing::{get, post},
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use setpoint_core::{Change, FieldPath, Limits, ServiceDoc, validate_document};
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody, write};
 use crate::{
@@ -22,14 +19,14 @@ use crate::{
 pub const FORMAT: &str = "setpoint/1";
 
 /// The transfer routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/export", get(export))
-        .route("/import", post(import))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(export))
+        .routes(routes!(import))
 }
 
 /// Everything, as one document.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Export {
     /// Always `setpoint/1`.
@@ -40,11 +37,12 @@ pub struct Export {
     /// Environments.
     pub environments: Vec<EnvironmentSpec>,
     /// Live services (deleted ones are not exported).
+    #[schema(value_type = Vec<Object>)]
     pub services: Vec<ServiceDoc>,
 }
 
 /// An environment in an export.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentSpec {
     /// Name.
@@ -136,6 +134,7 @@ pub fn import_commands(world: &World, export: Export) -> Result<Vec<Command>, Ap
     Ok(commands)
 }
 
+#[utoipa::path(get, path = "/export", tag = "transfer", summary = "Everything as one document", responses((status = 200, body = Export), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn export(
     State(state): State<AppState>,
     principal: Principal,
@@ -144,7 +143,7 @@ async fn export(
     Ok(Json(export_of(&state.engine.world())))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ImportRequest {
     document: Export,
@@ -153,12 +152,14 @@ struct ImportRequest {
 }
 
 /// What an import did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Imported {
     /// One change per created environment and created or replaced service.
+    #[schema(value_type = Vec<Object>)]
     changes: Vec<Change>,
 }
 
+#[utoipa::path(post, path = "/import", tag = "transfer", summary = "Import all or nothing", request_body = ImportRequest, responses((status = 200, body = Imported), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn import(
     State(state): State<AppState>,
     principal: Principal,

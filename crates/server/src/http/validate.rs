@@ -2,25 +2,28 @@
 //! the same check the console runs as you type and `setpoint validate` runs
 //! in a team's CI.
 
-use axum::{Json, Router, routing::post};
+use axum::Json;
 use serde::Serialize;
 use setpoint_core::{Limits, ServiceDoc, validate_document};
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody};
 use crate::ApiError;
 
 /// The validation route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/validate", post(validate))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(validate))
 }
 
 /// A valid document's verdict. Invalid ones get `422` with the violations.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Verdict {
     valid: bool,
     service: String,
 }
 
+#[utoipa::path(post, path = "/validate", tag = "validation", summary = "Validate a service document", request_body(content = Object, description = "A service document"), responses((status = 200, body = Verdict), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn validate(body: JsonBody) -> Result<Json<Verdict>, ApiError> {
     let doc: ServiceDoc = body.parse()?;
     let violations = validate_document(&doc, &Limits::default());

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Prints Setpoint's performance figures on this machine, beside a peer run in
+# the same minute (absolute numbers drift between runs and machines):
+#   - snapshot GET req/s at 64 connections, and nginx serving the same bytes
+#     as a static file;
+#   - durable writes/s at 1 and 64 clients (each client its own service);
+#   - time from a write to its delivery at all of 1,000 SSE watchers.
+# Not a test: it asserts nothing. Targets are in docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+for tool in wrk nginx; do
+  command -v "$tool" >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null; }
+done
+
+target_dir=${CARGO_TARGET_DIR:-target}
+cargo build --release -q -p setpoint-server --example loadgen
+setpoint="$target_dir/release/setpoint"
+loadgen="$target_dir/release/examples/loadgen"
+seconds=${BENCH_SECONDS:-10}
+
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+token=$("$setpoint" token create bench --role admin --data "$work/data" 2>/dev/null)
+port=18181
+SETPOINT_ADMIN_PASSWORD=bench-password-123 RUST_LOG=warn \
+  "$setpoint" serve --demo --listen "127.0.0.1:$port" --data "$work/data" --console-dir "$work/none" >"$work/server.log" 2>&1 &
+until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.2; done
+base="http://127.0.0.1:$port/api/v1"
+auth="Authorization: Bearer $token"
+
+# 64 services for the write clients, imported in one change set.
+python3 - "$work/bench.json" <<'PY'
+import json, sys
+services = [{"service": f"bench-{i}", "schema": {"n": {"type": "int", "default": 0}}} for i in range(64)]
+doc = {"document": {"format": "setpoint/1", "environments": [], "services": services}, "reason": "bench"}
+json.dump(doc, open(sys.argv[1], "w"))
+PY
+curl -fsS -X POST -H "$auth" -H 'Content-Type: application/json' --data-binary "@$work/bench.json" "$base/import" >/dev/null
+
+echo "== snapshot GET, 64 connections, ${seconds}s (wrk -t2)"
+curl -fsS -H "$auth" "$base/environments/prod/snapshot" -o "$work/snapshot.json"
+printf 'snapshot size: %s bytes\n' "$(wc -c <"$work/snapshot.json")"
+wrk -t2 -c64 -d"${seconds}s" -H "$auth" "$base/environments/prod/snapshot" | grep -E 'Requests/sec|Latency'
+mkdir -p "$work/www"
+cp "$work/snapshot.json" "$work/www/snapshot.json"
+cat >"$work/nginx.conf" <<NGINX
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server { listen 127.0.0.1:18182; root $work/www; }
+}
+NGINX
+nginx -c "$work/nginx.conf"
+echo "-- peer: nginx serving the same bytes as a static file"
+wrk -t2 -c64 -d"${seconds}s" "http://127.0.0.1:18182/snapshot.json" | grep -E 'Requests/sec|Latency'
+
+echo "== durable writes (SQLite, synchronous=FULL, group commit), ${seconds}s"
+"$loadgen" writes "127.0.0.1:$port" "$token" 1 "$seconds" bench-
+"$loadgen" writes "127.0.0.1:$port" "$token" 64 "$seconds" bench-
+
+echo "== write to delivery at 1,000 SSE watchers (50 writes, 20 ms apart)"
+"$loadgen" fanout "127.0.0.1:$port" "$token" 1000 50 bench-0 dev
+
+if [[ -d dist ]]; then
+  echo "== console payload (dist/, release build)"
+  for kind in wasm js css; do
+    raw=$(cat dist/*."$kind" | wc -c); gz=$(cat dist/*."$kind" | gzip -9 | wc -c)
+    printf '%-4s raw %7d B  gzip %7d B\n' "$kind" "$raw" "$gz"
+  done
+fi

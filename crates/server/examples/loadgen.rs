@@ -1,0 +1,308 @@
+//! Load generator for `bench/run.sh`: durable writes per second with N
+//! clients, and write-to-delivery latency across N SSE watchers. Plain
+//! HTTP/1.1 over keep-alive TCP, so the client costs little next to the
+//! server it measures.
+//!
+//! ```text
+//! loadgen writes ADDR TOKEN CLIENTS SECONDS SERVICE_PREFIX
+//! loadgen fanout ADDR TOKEN WATCHERS WRITES SERVICE ENVIRONMENT
+//! ```
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    net::TcpStream,
+};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// One keep-alive connection.
+struct Client {
+    stream: BufReader<TcpStream>,
+    address: String,
+    token: String,
+}
+
+impl Client {
+    async fn connect(address: &str, token: &str) -> Result<Self, Error> {
+        let stream = TcpStream::connect(address).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream: BufReader::new(stream),
+            address: address.into(),
+            token: token.into(),
+        })
+    }
+
+    async fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), Error> {
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.address,
+            self.token,
+            body.len()
+        );
+        self.stream.get_mut().write_all(request.as_bytes()).await?;
+        let mut status_line = String::new();
+        self.stream.read_line(&mut status_line).await?;
+        let status: u16 = status_line.get(9..12).ok_or("short status line")?.parse()?;
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            self.stream.read_line(&mut line).await?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse()?;
+            }
+        }
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body).await?;
+        Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    }
+}
+
+/// The nearest-rank percentile, given in per mille (990 for p99).
+fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[(sorted.len() - 1) * per_mille.min(1000) / 1000]
+}
+
+/// CLIENTS clients, each patching its own service as fast as it can.
+async fn writes(
+    address: String,
+    token: String,
+    clients: usize,
+    seconds: u64,
+    prefix: String,
+) -> Result<(), Error> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for i in 0..clients {
+        let (address, token, prefix, latencies) = (
+            address.clone(),
+            token.clone(),
+            prefix.clone(),
+            Arc::clone(&latencies),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut client = Client::connect(&address, &token).await?;
+            let service = format!("{prefix}{i}");
+            let (_, record) = client
+                .call("GET", &format!("/api/v1/services/{service}"), None)
+                .await?;
+            let mut base = record["revision"].as_u64().ok_or("no such service")?;
+            let mut mine = Vec::new();
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let started = Instant::now();
+                let body = json!({"set": {"n": n}, "base_revision": base});
+                let (status, change) = client
+                    .call(
+                        "PATCH",
+                        &format!("/api/v1/services/{service}/values/dev"),
+                        Some(&body),
+                    )
+                    .await?;
+                if status != 200 {
+                    return Err(format!("write answered {status}: {change}").into());
+                }
+                mine.push(started.elapsed());
+                base = change["revision"].as_u64().ok_or("no revision")?;
+            }
+            latencies.lock().expect("lock").extend(mine);
+            Ok::<(), Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let mut latencies = latencies.lock().expect("lock").clone();
+    latencies.sort();
+    println!(
+        "writes: clients={clients} total={} per_second={:.0} p50_ms={:.2} p99_ms={:.2}",
+        latencies.len(),
+        latencies.len() as f64 / seconds as f64,
+        percentile(&latencies, 500).as_secs_f64() * 1e3,
+        percentile(&latencies, 990).as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+/// One event-stream watcher: signals `ready` once connected, then records
+/// when each of `writes` events arrives.
+async fn watch(
+    address: &str,
+    token: &str,
+    environment: &str,
+    writes: usize,
+    received: &Mutex<Vec<(u64, Instant)>>,
+    ready: &tokio::sync::mpsc::Sender<()>,
+) -> Result<(), Error> {
+    let stream = TcpStream::connect(address).await?;
+    let mut stream = BufReader::new(stream);
+    let request = format!(
+        "GET /api/v1/environments/{environment}/events HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+    );
+    stream.get_mut().write_all(request.as_bytes()).await?;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        stream.read_line(&mut line).await?;
+        if line.trim_end().is_empty() {
+            break;
+        }
+    }
+    ready.send(()).await?;
+    let mut seen = 0;
+    while seen < writes {
+        line.clear();
+        if stream.read_line(&mut line).await? == 0 {
+            return Err("stream closed".into());
+        }
+        // Chunked framing lines interleave; event ids are what count.
+        if let Some(id) = line.trim_end().strip_prefix("id: ") {
+            let at = Instant::now();
+            received.lock().expect("lock").push((id.parse()?, at));
+            seen += 1;
+        }
+    }
+    Ok(())
+}
+
+/// WATCHERS event streams; WRITES writes; for each write, the time until
+/// every watcher has it.
+async fn fanout(
+    address: String,
+    token: String,
+    watchers: usize,
+    writes: usize,
+    service: String,
+    environment: String,
+) -> Result<(), Error> {
+    let received: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(watchers);
+    for _ in 0..watchers {
+        let (address, token, environment, received, ready) = (
+            address.clone(),
+            token.clone(),
+            environment.clone(),
+            Arc::clone(&received),
+            ready_tx.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            watch(&address, &token, &environment, writes, &received, &ready).await
+        }));
+    }
+    drop(ready_tx);
+    for _ in 0..watchers {
+        ready_rx.recv().await.ok_or("a watcher failed to connect")?;
+    }
+    let mut client = Client::connect(&address, &token).await?;
+    let (_, record) = client
+        .call("GET", &format!("/api/v1/services/{service}"), None)
+        .await?;
+    let mut base = record["revision"].as_u64().ok_or("no such service")?;
+    let mut sent = Vec::new();
+    for n in 0..writes {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let started = Instant::now();
+        let body = json!({"set": {"n": n}, "base_revision": base});
+        let (status, change) = client
+            .call(
+                "PATCH",
+                &format!("/api/v1/services/{service}/values/{environment}"),
+                Some(&body),
+            )
+            .await?;
+        if status != 200 {
+            return Err(format!("write answered {status}: {change}").into());
+        }
+        base = change["revision"].as_u64().ok_or("no revision")?;
+        sent.push((base, started));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let received = received.lock().expect("lock").clone();
+    let mut all_delivered = Vec::new();
+    let mut each = Vec::new();
+    for (revision, started) in &sent {
+        let arrivals: Vec<Duration> = received
+            .iter()
+            .filter(|(r, _)| r == revision)
+            .map(|(_, at)| at.duration_since(*started))
+            .collect();
+        if arrivals.len() != watchers {
+            return Err(format!(
+                "revision {revision} reached {} of {watchers} watchers",
+                arrivals.len()
+            )
+            .into());
+        }
+        all_delivered.push(arrivals.iter().max().copied().unwrap_or_default());
+        each.extend(arrivals);
+    }
+    all_delivered.sort();
+    each.sort();
+    println!(
+        "fanout: watchers={watchers} writes={writes} all_delivered_p50_ms={:.2} all_delivered_p99_ms={:.2} each_p99_ms={:.2}",
+        percentile(&all_delivered, 500).as_secs_f64() * 1e3,
+        percentile(&all_delivered, 990).as_secs_f64() * 1e3,
+        percentile(&each, 990).as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| {
+        args.get(i)
+            .cloned()
+            .ok_or_else(|| format!("missing argument {i}; see the file's header"))
+    };
+    match args.first().map(String::as_str) {
+        Some("writes") => {
+            writes(
+                arg(1)?,
+                arg(2)?,
+                arg(3)?.parse()?,
+                arg(4)?.parse()?,
+                arg(5)?,
+            )
+            .await
+        }
+        Some("fanout") => {
+            fanout(
+                arg(1)?,
+                arg(2)?,
+                arg(3)?.parse()?,
+                arg(4)?.parse()?,
+                arg(5)?,
+                arg(6)?,
+            )
+            .await
+        }
+        _ => Err("usage: loadgen writes|fanout …".into()),
+    }
+}
