@@ -71,7 +71,13 @@ async fn from_token(state: &AppState, bearer: &str) -> Result<Principal, ApiErro
         .strip_prefix("sp_")
         .and_then(|rest| rest.split_once('_'))
         .ok_or_else(invalid)?;
-    let token = state.accounts.token(id).await?.ok_or_else(invalid)?;
+    let token = if let Some(token) = state.tokens.get(id) {
+        token
+    } else {
+        let token = state.accounts.token(id).await?.ok_or_else(invalid)?;
+        state.tokens.put(token.clone());
+        token
+    };
     if !same(&sha256_hex(secret), &token.secret_hash) {
         return Err(invalid());
     }

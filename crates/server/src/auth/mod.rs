@@ -5,6 +5,7 @@
 //! [`Permission`] on a service (and environment) before acting. The console
 //! hides what a role cannot do, but this module is what enforces it.
 
+mod cache;
 mod credentials;
 mod extract;
 mod rate_limit;
@@ -13,6 +14,7 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
+pub use cache::TokenCache;
 pub use credentials::{hash_password, new_secret, sha256_hex, verify_password};
 pub use extract::{CSRF_HEADER, SESSION_COOKIE, cookie as extract_cookie};
 pub use rate_limit::LoginLimiter;

@@ -24,7 +24,13 @@ use axum::{
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::{ApiError, auth::LoginLimiter, console, engine::Engine, store::Accounts};
+use crate::{
+    ApiError,
+    auth::{LoginLimiter, TokenCache},
+    console,
+    engine::Engine,
+    store::Accounts,
+};
 
 pub use extract::{JsonBody, MAX_BODY_BYTES, Params, PathParams};
 pub use people::{NewToken, issue_token};
@@ -38,6 +44,8 @@ pub struct AppState {
     pub accounts: Arc<dyn Accounts>,
     /// Failed-login throttling.
     pub limiter: Arc<LoginLimiter>,
+    /// Recently used tokens.
+    pub tokens: Arc<TokenCache>,
     /// Whether session cookies are marked `Secure` (behind TLS).
     pub secure_cookies: bool,
     console_dir: Arc<PathBuf>,
@@ -51,6 +59,7 @@ impl AppState {
             engine,
             accounts,
             limiter: Arc::new(LoginLimiter::default()),
+            tokens: Arc::new(TokenCache::default()),
             secure_cookies: false,
             console_dir: Arc::new(console_dir),
         }

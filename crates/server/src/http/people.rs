@@ -379,6 +379,7 @@ async fn revoke_token(
     PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require(Permission::Administer, None, None)?;
+    state.tokens.remove(&id);
     if state.accounts.delete_token(&id).await? {
         tracing::info!(actor = %principal.actor, token = %id, "token revoked");
         Ok(StatusCode::NO_CONTENT)
