@@ -15,7 +15,7 @@ for tool in wrk nginx; do
 done
 
 target_dir=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p setpoint-server --example loadgen
+cargo build --release -q -p setpoint-server --bin setpoint --example loadgen
 setpoint="$target_dir/release/setpoint"
 loadgen="$target_dir/release/examples/loadgen"
 seconds=${BENCH_SECONDS:-10}

@@ -8,7 +8,7 @@
 //! and only then publishes and acknowledges them. A refused command does
 //! not affect the others in its batch.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use setpoint_core::{Change, time::format_timestamp};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -45,6 +45,23 @@ struct Job {
     reply: oneshot::Sender<Result<Vec<Change>, WriteError>>,
 }
 
+/// A committed change, serialized once for every watcher that streams it.
+#[derive(Debug)]
+pub struct Published {
+    /// The change.
+    pub change: Change,
+    /// Its JSON.
+    pub json: String,
+}
+
+impl Published {
+    /// Serializes `change`.
+    pub fn new(change: Change) -> Self {
+        let json = serde_json::to_string(&change).unwrap_or_else(|_| "null".into());
+        Self { change, json }
+    }
+}
+
 /// Tunables.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -66,7 +83,7 @@ pub struct Engine {
     store: Arc<dyn Store>,
     world: watch::Receiver<Arc<World>>,
     snapshots: Arc<Snapshots>,
-    changes: broadcast::Sender<Arc<Change>>,
+    changes: broadcast::Sender<Arc<Published>>,
     writer: mpsc::Sender<Job>,
     metrics: Arc<Metrics>,
 }
@@ -87,7 +104,7 @@ impl Engine {
     ) -> Result<Arc<Self>, StoreError> {
         let world = Arc::new(store.load().await?);
         let snapshots = Arc::new(Snapshots::default());
-        snapshots.update(&world);
+        snapshots.update(&world, None);
         let (world_tx, world_rx) = watch::channel(world);
         let (changes, _) = broadcast::channel(4096);
         let (writer, queue) = mpsc::channel(4096);
@@ -166,7 +183,7 @@ impl Engine {
 
     /// Changes as they commit, for watchers. Lagging receivers must catch up
     /// from the store.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.changes.subscribe()
     }
 
@@ -186,7 +203,7 @@ async fn write_loop(
     store: Arc<dyn Store>,
     world_tx: watch::Sender<Arc<World>>,
     snapshots: Arc<Snapshots>,
-    changes_tx: broadcast::Sender<Arc<Change>>,
+    changes_tx: broadcast::Sender<Arc<Published>>,
     config: EngineConfig,
 ) {
     let reclaim_ms = i64::try_from(config.reclaim_after.as_millis()).unwrap_or(i64::MAX);
@@ -239,11 +256,16 @@ async fn write_loop(
         match store.commit(&batch).await {
             Ok(()) => {
                 let world = Arc::new(world);
-                snapshots.update(&world);
+                let touched: BTreeSet<String> = batch
+                    .changes
+                    .iter()
+                    .filter_map(|c| c.service.clone())
+                    .collect();
+                snapshots.update(&world, Some(&touched));
                 world_tx.send_replace(world);
                 for (reply, changes) in accepted {
                     for change in &changes {
-                        let _ = changes_tx.send(Arc::new(change.clone()));
+                        let _ = changes_tx.send(Arc::new(Published::new(change.clone())));
                     }
                     let _ = reply.send(Ok(changes));
                 }

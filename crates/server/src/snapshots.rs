@@ -4,7 +4,7 @@
 //! long-polls and watchers wait on the environment's `watch` channel.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     sync::{Arc, RwLock},
 };
 
@@ -65,14 +65,16 @@ impl Snapshots {
 
     /// Rebuilds every environment from `world`, publishing only those whose
     /// content changed (so their watchers wake and revisions move).
-    pub fn update(&self, world: &World) {
+    /// Only the services in `touched` are rebuilt (all when `None`, as at
+    /// start-up): the others cannot have changed.
+    pub fn update(&self, world: &World, touched: Option<&BTreeSet<String>>) {
         let mut environments = self
             .environments
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for name in world.environments.keys() {
             let previous = environments.get(name).map(|tx| tx.borrow().clone());
-            if let Some(next) = build(name, world, previous.as_deref()) {
+            if let Some(next) = build(name, world, previous.as_deref(), touched) {
                 match environments.get(name) {
                     Some(tx) => {
                         tx.send_replace(Arc::new(next));
@@ -87,7 +89,12 @@ impl Snapshots {
 }
 
 /// The environment's new snapshot, or `None` when nothing in it changed.
-fn build(name: &str, world: &World, previous: Option<&EnvSnapshot>) -> Option<EnvSnapshot> {
+fn build(
+    name: &str,
+    world: &World,
+    previous: Option<&EnvSnapshot>,
+    touched: Option<&BTreeSet<String>>,
+) -> Option<EnvSnapshot> {
     let no_states = BTreeMap::new();
     let mut services = BTreeMap::new();
     let mut changed = previous.is_none();
@@ -95,11 +102,13 @@ fn build(name: &str, world: &World, previous: Option<&EnvSnapshot>) -> Option<En
         if record.tombstone.is_some() {
             continue;
         }
+        let before = previous.and_then(|p| p.services.get(service));
+        if let Some(part) = before.filter(|_| touched.is_some_and(|t| !t.contains(service))) {
+            services.insert(service.clone(), part.clone());
+            continue;
+        }
         let snapshot = record.doc.snapshot(name, &no_states);
-        let reused = previous
-            .and_then(|p| p.services.get(service))
-            .filter(|part| *part.snapshot == snapshot);
-        let part = if let Some(part) = reused {
+        let part = if let Some(part) = before.filter(|part| *part.snapshot == snapshot) {
             part.clone()
         } else {
             changed = true;

@@ -22,7 +22,7 @@ use super::{AppState, PathParams};
 use crate::{
     ApiError,
     auth::{Permission, Principal},
-    engine::Engine,
+    engine::{Engine, Published},
     metrics::WatcherGuard,
     store::ChangeQuery,
 };
@@ -42,8 +42,8 @@ struct Follower {
     last: u64,
     /// Whether the log may hold changes after `last` not yet read.
     behind: bool,
-    pending: VecDeque<Arc<Change>>,
-    live: broadcast::Receiver<Arc<Change>>,
+    pending: VecDeque<Arc<Published>>,
+    live: broadcast::Receiver<Arc<Published>>,
     /// Counts this stream in `setpoint_watchers` while it is open.
     _watching: WatcherGuard,
 }
@@ -67,7 +67,8 @@ impl Follower {
         match self.engine.changes(&query).await {
             Ok(changes) => {
                 self.behind = changes.len() == PAGE as usize;
-                self.pending.extend(changes.into_iter().map(Arc::new));
+                self.pending
+                    .extend(changes.into_iter().map(|c| Arc::new(Published::new(c))));
                 true
             }
             Err(error) => {
@@ -77,12 +78,12 @@ impl Follower {
         }
     }
 
-    async fn next(&mut self) -> Option<Arc<Change>> {
+    async fn next(&mut self) -> Option<Arc<Published>> {
         loop {
-            if let Some(change) = self.pending.pop_front() {
-                if change.revision > self.last && self.affects(&change) {
-                    self.last = change.revision;
-                    return Some(change);
+            if let Some(published) = self.pending.pop_front() {
+                if published.change.revision > self.last && self.affects(&published.change) {
+                    self.last = published.change.revision;
+                    return Some(published);
                 }
                 continue;
             }
@@ -142,12 +143,11 @@ async fn events(
         _watching: state.engine.metrics().watcher(),
     };
     let events = stream::unfold(follower, |mut follower| async move {
-        let change = follower.next().await?;
+        let published = follower.next().await?;
         let event = Event::default()
-            .id(change.revision.to_string())
+            .id(published.change.revision.to_string())
             .event("change")
-            .json_data(&*change)
-            .unwrap_or_else(|_| Event::default().comment("unserializable change"));
+            .data(&published.json);
         Some((Ok::<_, Infallible>(event), follower))
     });
     Ok(Sse::new(events)

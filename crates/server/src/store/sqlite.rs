@@ -25,6 +25,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) `dir/setpoint.db` and migrates it.
     pub async fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(StoreError::new)?;
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(StoreError::new)?
             .filename(dir.join("setpoint.db"))
