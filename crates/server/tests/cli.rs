@@ -1,4 +1,6 @@
-//! `setpoint validate`, run as the real binary.
+//! The `setpoint` binary: validate, export, import, verify.
+
+mod common;
 
 use std::process::Command;
 
@@ -63,32 +65,9 @@ fn validate_reports_unreadable_files() {
 
 #[test]
 fn export_import_and_verify_offline_and_the_lock_keeps_two_writers_apart() {
-    use std::io::{BufRead, BufReader};
     let source = tempfile::tempdir().expect("tempdir");
     // A demo server fills the source store, then stops.
-    let mut server = setpoint()
-        .args([
-            "serve",
-            "--demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--console-dir",
-            "/nonexistent",
-            "--data",
-        ])
-        .arg(source.path())
-        .env("SETPOINT_ADMIN_PASSWORD", "a-long-test-password")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("serve");
-    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
-    while !lines
-        .next()
-        .expect("a line")
-        .expect("utf-8")
-        .contains("running at")
-    {}
+    let (mut server, _) = common::start_server(source.path());
 
     let export = setpoint()
         .arg("export")

@@ -1,11 +1,12 @@
 //! Durability with a real process: writes acknowledged before a `kill -9`
 //! are all there after a restart, and the log still reproduces the state.
 
+mod common;
+
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{Read, Write},
     net::TcpStream,
-    path::Path,
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -13,42 +14,11 @@ use std::{
     time::Duration,
 };
 
+use common::start_server;
 use serde_json::{Value, json};
 
 fn setpoint() -> Command {
     Command::new(env!("CARGO_BIN_EXE_setpoint"))
-}
-
-/// Starts `setpoint serve --demo` on a free port; returns it and its address.
-fn start(data: &Path) -> (Child, String) {
-    let mut child = setpoint()
-        .args([
-            "serve",
-            "--demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--console-dir",
-            "/nonexistent",
-        ])
-        .arg("--data")
-        .arg(data)
-        .env("SETPOINT_ADMIN_PASSWORD", "a-long-test-password")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("the server prints its address")
-            .expect("utf-8");
-        if let Some(rest) = line.strip_prefix("Setpoint is running at http://") {
-            break rest.trim_end_matches('/').to_string();
-        }
-    };
-    (child, address)
 }
 
 /// A minimal HTTP/1.1 exchange; returns status and JSON body.
@@ -146,7 +116,7 @@ fn acknowledged_writes_survive_kill_9() {
         .trim()
         .to_string();
 
-    let (mut server, address) = start(dir.path());
+    let (mut server, address) = start_server(dir.path());
     let acknowledged: Arc<Acknowledged> = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = ["checkout", "search", "inventory", "notifications"]
@@ -176,7 +146,7 @@ fn acknowledged_writes_survive_kill_9() {
     }
     let acknowledged = acknowledged.lock().expect("lock").clone();
 
-    let (mut server, address) = start(dir.path());
+    let (mut server, address) = start_server(dir.path());
     for (service, revision, value) in &acknowledged {
         let (status, page) = call(
             &address,

@@ -121,7 +121,11 @@ async fn malformed_requests_get_a_4xx_with_a_message_and_change_nothing() {
     assert!(cases.len() >= 50, "{} cases", cases.len());
     let mut failures = Vec::new();
     for (i, c) in cases.into_iter().enumerate() {
-        let headers: Vec<(&str, &str)> = c.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut headers: Vec<(&str, &str)> =
+            c.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        if c.body.is_some() && !headers.iter().any(|(k, _)| *k == "content-type") {
+            headers.push(("content-type", "application/json"));
+        }
         let reply = app.raw(c.method.clone(), c.uri, &headers, c.body).await;
         let message = reply.json["error"]["message"].as_str().unwrap_or_default();
         if reply.status.as_u16() != c.status || message.is_empty() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::{
     Router,
     body::Body,
-    http::{HeaderMap, Method, Request, StatusCode, header},
+    http::{HeaderMap, Method, Request, StatusCode},
 };
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -101,6 +101,8 @@ impl TestApp {
         app
     }
 
+    /// A request with a JSON body (if any), as the test admin unless the
+    /// headers carry credentials.
     pub async fn request(
         &self,
         method: Method,
@@ -108,50 +110,21 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> Reply {
-        let bearer = format!("Bearer {}", self.admin);
-        let mut all: Vec<(&str, &str)> = headers.to_vec();
-        let has_credentials = headers.iter().any(|(name, _)| {
-            name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("cookie")
-        });
-        if !has_credentials {
-            all.push(("authorization", &bearer));
+        let mut all = headers.to_vec();
+        if body.is_some() {
+            all.push(("content-type", "application/json"));
         }
-        let mut request = Request::builder().method(method).uri(uri);
-        for (name, value) in &all {
-            request = request.header(*name, *value);
-        }
-        let body = match body {
-            Some(json) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(json.to_string())
-            }
-            None => Body::empty(),
-        };
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(body).expect("request builds"))
-            .await
-            .expect("the router never fails");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body reads")
-            .to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            json,
-            text,
-        }
+        self.raw(
+            method,
+            uri,
+            &all,
+            body.map(|json| json.to_string().into_bytes()),
+        )
+        .await
     }
 
-    /// A request with a raw body, sent as JSON unless a content type is given.
+    /// A request with a raw body and exactly the given headers, plus the
+    /// test admin's token unless they carry credentials.
     pub async fn raw(
         &self,
         method: Method,
@@ -161,18 +134,11 @@ impl TestApp {
     ) -> Reply {
         let bearer = format!("Bearer {}", self.admin);
         let mut request = Request::builder().method(method).uri(uri);
-        if !headers
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
-        {
+        let has_credentials = headers.iter().any(|(name, _)| {
+            name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("cookie")
+        });
+        if !has_credentials {
             request = request.header("authorization", &bearer);
-        }
-        if !headers
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-            && body.is_some()
-        {
-            request = request.header(header::CONTENT_TYPE, "application/json");
         }
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -216,4 +182,38 @@ impl TestApp {
             .as_u64()
             .expect("a revision")
     }
+}
+
+/// Starts the real `setpoint serve --demo` on a free port over `data`;
+/// returns the process and its `host:port` once it listens.
+pub fn start_server(data: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_setpoint"))
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--console-dir",
+            "/nonexistent",
+            "--data",
+        ])
+        .arg(data)
+        .env("SETPOINT_ADMIN_PASSWORD", "a-long-test-password")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("server starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("the server prints its address")
+            .expect("utf-8");
+        if let Some(rest) = line.strip_prefix("Setpoint is running at http://") {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    (child, address)
 }
