@@ -1,8 +1,9 @@
 //! `setpoint-server`: Setpoint's HTTP API and the `setpoint` binary.
 //!
 //! Layout:
-//! - [`cli`]: the command line (`serve`, `validate`), every flag also an
-//!   environment variable.
+//! - [`cli`]: the command line (`serve`, `validate`, `user`, `token`,
+//!   `export`, `import`, `verify`), every flag also an environment variable.
+//! - [`bootstrap`]: the first admin, and demo data.
 //! - [`http`]: the router, cut by domain — each module owns its routes,
 //!   wire types and handlers; [`http::app`] only merges them.
 //! - [`error`]: the one error type and its JSON envelope.
@@ -11,6 +12,7 @@
 //!   write rule lives here.
 //! - [`engine`]: the single writer (group commit), and the fan-out of its
 //!   results: world, [`snapshots`], change stream.
+//! - [`metrics`]: the Prometheus series.
 //! - [`store`]: storage behind a narrow trait; SQLite embedded.
 //! - [`console`]: serves the built browser console with an SPA fallback.
 //! - [`validate_files`]: the offline validator teams run in CI.
