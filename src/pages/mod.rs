@@ -17,7 +17,7 @@ pub fn planned(route: Route) -> impl IntoView {
         <section class="page">
             <h1 class="page__title">{route.label()}</h1>
             <p class="page__lede">
-                "This page arrives with the central API. Meanwhile the "
+                "This page is not built yet; the API behind it is. Meanwhile the "
                 <a href=Route::Editor.href()>{Route::Editor.label()}</a>
                 " checks service documents with the same validation the server runs."
             </p>
