@@ -26,21 +26,41 @@ pub struct Report {
     pub problems: Vec<String>,
 }
 
+/// Reads the change log oldest first, a page at a time, so replaying a
+/// long log does not hold it all in memory.
+struct LogReader {
+    query: ChangeQuery,
+}
+
+impl LogReader {
+    /// The whole log, or one service's part of it.
+    fn new(service: Option<&str>) -> Self {
+        let query = ChangeQuery {
+            service: service.map(str::to_owned),
+            after_revision: Some(0),
+            limit: 1000,
+            ..ChangeQuery::default()
+        };
+        Self { query }
+    }
+
+    /// The next page, or `None` at the end.
+    async fn next_page(&mut self, store: &dyn Store) -> Result<Option<Vec<Change>>, StoreError> {
+        let page = store.changes(&self.query).await?;
+        let Some(last) = page.last() else {
+            return Ok(None);
+        };
+        self.query.after_revision = Some(last.revision);
+        Ok(Some(page))
+    }
+}
+
 /// Replays the whole log of `store` and compares it with the stored state.
 pub async fn verify(store: &dyn Store) -> Result<Report, StoreError> {
     let mut replayed = World::default();
     let mut report = Report::default();
-    let mut after = 0;
-    loop {
-        let page = store
-            .changes(&ChangeQuery {
-                after_revision: Some(after),
-                limit: 1000,
-                ..ChangeQuery::default()
-            })
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = last.revision;
+    let mut log = LogReader::new(None);
+    while let Some(page) = log.next_page(store).await? {
         for change in &page {
             report.changes += 1;
             if change.revision != replayed.revision + 1 {
@@ -70,18 +90,8 @@ pub async fn service_at(
     revision: u64,
 ) -> Result<Result<Option<ServiceDoc>, String>, StoreError> {
     let mut world = World::default();
-    let mut after = 0;
-    'pages: loop {
-        let page = store
-            .changes(&ChangeQuery {
-                service: Some(service.to_string()),
-                after_revision: Some(after),
-                limit: 1000,
-                ..ChangeQuery::default()
-            })
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = last.revision;
+    let mut log = LogReader::new(Some(service));
+    'pages: while let Some(page) = log.next_page(store).await? {
         for change in &page {
             if change.revision > revision {
                 break 'pages;

@@ -8,7 +8,6 @@ use axum::{
     http::{Method, Request, StatusCode, header},
 };
 use common::{EXAMPLE, TestApp};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use setpoint_server::{AppState, app};
 use tower::ServiceExt;
@@ -37,16 +36,8 @@ async fn send(
         .oneshot(request.body(body.into()).expect("request builds"))
         .await
         .expect("the router never fails");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body reads")
-        .to_bytes();
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    (status, json, text)
+    let reply = common::reply(response).await;
+    (reply.status, reply.json, reply.text)
 }
 
 async fn validate(body: impl Into<Body>) -> (StatusCode, Value) {

@@ -150,22 +150,7 @@ impl TestApp {
             .oneshot(request.body(body).expect("request builds"))
             .await
             .expect("the router never fails");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body reads")
-            .to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            json,
-            text,
-        }
+        reply(response).await
     }
 
     pub async fn get(&self, uri: &str) -> Reply {
@@ -216,4 +201,24 @@ pub fn start_server(data: &std::path::Path) -> (std::process::Child, String) {
         }
     };
     (child, address)
+}
+
+/// Reads a response whole.
+pub async fn reply(response: axum::response::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body reads")
+        .to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        json,
+        text,
+    }
 }
