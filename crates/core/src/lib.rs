@@ -36,5 +36,5 @@ pub use error::{Violation, ViolationKind};
 pub use eval::{Context, ErrorCode, Evaluation, Reason, ResolvedFlag, evaluate};
 pub use model::*;
 pub use path::FieldPath;
-pub use snapshot::{BreakerSnapshot, SealedSnapshot, ServiceSnapshot, Snapshot};
+pub use snapshot::{BreakerSnapshot, SealedSnapshot, ServiceSnapshot, Snapshot, seal_parts};
 pub use validate::{Limits, check_document, parse_document, validate_document};

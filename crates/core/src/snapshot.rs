@@ -105,16 +105,79 @@ pub struct SealedSnapshot {
 impl Snapshot {
     /// Serializes and checksums the snapshot.
     pub fn seal(&self) -> SealedSnapshot {
-        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
-        let checksum = checksum_of(&value);
-        if let Value::Object(map) = &mut value {
-            map.insert("checksum".into(), Value::String(checksum.clone()));
-        }
-        SealedSnapshot {
-            json: serde_json::to_vec(&value).unwrap_or_default(),
-            checksum,
-        }
+        let parts: Vec<(&str, Vec<u8>)> = self
+            .services
+            .iter()
+            .map(|(name, service)| (name.as_str(), service.canonical_json()))
+            .collect();
+        seal_parts(
+            &self.environment,
+            self.revision,
+            parts.iter().map(|(name, json)| (*name, json.as_slice())),
+        )
     }
+}
+
+impl ServiceSnapshot {
+    /// The canonical JSON of this service: compact, object keys sorted.
+    /// A server keeps it per service, so that sealing an environment after
+    /// a change re-serializes only the services that changed.
+    pub fn canonical_json(&self) -> Vec<u8> {
+        // Through `Value`, whose maps sort their keys; structs serialize in
+        // field order.
+        serde_json::to_value(self)
+            .and_then(|value| serde_json::to_vec(&value))
+            .unwrap_or_default()
+    }
+}
+
+/// Seals a snapshot from its services' canonical JSON, given in name order
+/// (as a `BTreeMap` iterates): the same bytes as [`Snapshot::seal`], which
+/// is built on it.
+pub fn seal_parts<'a>(
+    environment: &str,
+    revision: u64,
+    services: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> SealedSnapshot {
+    // Keys in sorted order: checksum, environment, revision, services. The
+    // checksum covers the object without itself.
+    let mut body = Vec::with_capacity(4096);
+    body.extend_from_slice(b"{\"environment\":");
+    push_string(&mut body, environment);
+    body.extend_from_slice(b",\"revision\":");
+    body.extend_from_slice(revision.to_string().as_bytes());
+    body.extend_from_slice(b",\"services\":{");
+    for (index, (name, json)) in services.into_iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
+        }
+        push_string(&mut body, name);
+        body.push(b':');
+        body.extend_from_slice(json);
+    }
+    body.extend_from_slice(b"}}");
+    let checksum = hex_sha256(&body);
+    let mut json = Vec::with_capacity(body.len() + 80);
+    json.extend_from_slice(b"{\"checksum\":\"");
+    json.extend_from_slice(checksum.as_bytes());
+    json.extend_from_slice(b"\",");
+    json.extend_from_slice(&body[1..]);
+    SealedSnapshot { json, checksum }
+}
+
+fn push_string(out: &mut Vec<u8>, text: &str) {
+    // Serializing a `&str` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, byte| {
+            use std::fmt::Write;
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
 }
 
 /// Checks a sealed snapshot's bytes against the checksum they carry, and
@@ -139,14 +202,7 @@ pub fn verify(json: &[u8]) -> Result<Snapshot, String> {
 /// Hex sha256 of a value's canonical form: compact JSON with object keys
 /// sorted (`serde_json::Map` is a `BTreeMap`, as this crate relies on).
 fn checksum_of(value: &Value) -> String {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
-    Sha256::digest(&bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut hex, byte| {
-            use std::fmt::Write;
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        })
+    hex_sha256(&serde_json::to_vec(value).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -195,6 +251,35 @@ mod tests {
             .expect("utf-8")
             .replace("\"throttle.rps\":2000", "\"throttle.rps\":9000");
         assert!(verify(tampered.as_bytes()).is_err_and(|e| e.contains("checksum mismatch")));
+    }
+
+    #[test]
+    fn composed_seal_equals_the_canonical_form_of_the_whole() {
+        // `seal_parts` writes the outer object by hand; it must produce the
+        // bytes serde_json would, names needing escapes included.
+        let doc = example();
+        let snapshot = Snapshot {
+            environment: "pr\"od\u{e9}".into(),
+            revision: 42,
+            services: BTreeMap::from([
+                ("z-last".to_string(), doc.snapshot("prod", &BTreeMap::new())),
+                (
+                    "a\\first".to_string(),
+                    doc.snapshot("dev", &BTreeMap::new()),
+                ),
+            ]),
+        };
+        let sealed = snapshot.seal();
+        let mut value = serde_json::to_value(&snapshot).expect("serializes");
+        assert_eq!(sealed.checksum, checksum_of(&value));
+        value
+            .as_object_mut()
+            .expect("object")
+            .insert("checksum".into(), Value::String(sealed.checksum.clone()));
+        assert_eq!(
+            String::from_utf8(sealed.json).expect("utf-8"),
+            serde_json::to_string(&value).expect("serializes")
+        );
     }
 
     #[test]

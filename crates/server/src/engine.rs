@@ -108,6 +108,7 @@ impl Engine {
         let (world_tx, world_rx) = watch::channel(world);
         let (changes, _) = broadcast::channel(4096);
         let (writer, queue) = mpsc::channel(4096);
+        let metrics = Arc::new(Metrics::default());
         tokio::spawn(write_loop(
             queue,
             Arc::clone(&store),
@@ -115,6 +116,7 @@ impl Engine {
             Arc::clone(&snapshots),
             changes.clone(),
             config.clone(),
+            Arc::clone(&metrics),
         ));
         let engine = Arc::new(Self {
             store,
@@ -122,7 +124,7 @@ impl Engine {
             snapshots,
             changes,
             writer,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
         });
         tokio::spawn(reclaim_loop(Arc::downgrade(&engine)));
         Ok(engine)
@@ -205,6 +207,7 @@ async fn write_loop(
     snapshots: Arc<Snapshots>,
     changes_tx: broadcast::Sender<Arc<Published>>,
     config: EngineConfig,
+    metrics: Arc<Metrics>,
 ) {
     let reclaim_ms = i64::try_from(config.reclaim_after.as_millis()).unwrap_or(i64::MAX);
     while let Some(first) = queue.recv().await {
@@ -255,6 +258,7 @@ async fn write_loop(
         collect_records(&world, &mut batch);
         match store.commit(&batch).await {
             Ok(()) => {
+                metrics.commit(accepted.len());
                 let world = Arc::new(world);
                 let touched: BTreeSet<String> = batch
                     .changes
@@ -342,5 +346,85 @@ async fn reclaim_loop(engine: std::sync::Weak<Engine>) {
                 Err(error) => tracing::warn!(%service, %error, "could not reclaim"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::store::SqliteStore;
+
+    /// A store whose next commit can be made to fail.
+    #[derive(Debug)]
+    struct Flaky {
+        inner: SqliteStore,
+        fail_next: AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl Store for Flaky {
+        async fn load(&self) -> Result<World, StoreError> {
+            self.inner.load().await
+        }
+        async fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+            if self.fail_next.swap(false, Ordering::SeqCst) {
+                return Err(StoreError::new(std::io::Error::other("disk full")));
+            }
+            self.inner.commit(batch).await
+        }
+        async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError> {
+            self.inner.changes(query).await
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            self.inner.ping().await
+        }
+    }
+
+    fn create(name: &str) -> Command {
+        Command::CreateEnvironment {
+            name: name.into(),
+            description: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_acknowledges_and_publishes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(Flaky {
+            inner: SqliteStore::open(dir.path()).await.expect("store"),
+            fail_next: AtomicBool::new(true),
+        });
+        let engine = Engine::start(store.clone(), EngineConfig::default())
+            .await
+            .expect("engine");
+        let mut changes = engine.subscribe();
+
+        let failed = engine.write(create("prod"), "user:a", "").await;
+        assert!(matches!(failed, Err(WriteError::Store(_))), "{failed:?}");
+        assert!(engine.world().environments.is_empty());
+        assert!(engine.snapshots().current("prod").is_none());
+        assert!(changes.try_recv().is_err(), "no change event");
+        assert!(
+            store.load().await.expect("loads").environments.is_empty(),
+            "nothing stored"
+        );
+
+        // The next write starts from what is durable: the name is free and
+        // the revision was not used up.
+        let change = engine
+            .write(create("prod"), "user:a", "")
+            .await
+            .expect("commits");
+        assert_eq!(change.revision, 1);
+        assert_eq!(changes.try_recv().expect("published").change, change);
+        assert_eq!(store.load().await.expect("loads").revision, 1);
+        assert!(
+            engine
+                .metrics()
+                .render(&[])
+                .contains("setpoint_commits_total 1\n")
+        );
     }
 }

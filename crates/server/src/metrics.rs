@@ -3,28 +3,38 @@
 //! Hand-rolled: a handful of series does not need a metrics framework.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     fmt::Write,
     sync::{
-        Arc, Mutex,
+        Arc, PoisonError, RwLock,
         atomic::{AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
 };
+
+use axum::http::Method;
 
 /// Upper bounds of the write-latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
+/// One route's request counters, by method and status.
+type RouteCounters = HashMap<(Method, u16), AtomicU64>;
+
 /// The server's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Counters by route, then method and status. Every request counts
+    /// itself, so the common case — a series seen before — takes a shared
+    /// lock and an atomic add, and allocates nothing.
+    requests: RwLock<HashMap<String, RouteCounters>>,
     write_buckets: [AtomicU64; BUCKETS.len()],
     write_count: AtomicU64,
     write_sum_micros: AtomicU64,
     watchers: AtomicI64,
+    commits: AtomicU64,
+    committed_writes: AtomicU64,
 }
 
 /// Counts a watcher (SSE stream or long-poll) while it lives.
@@ -39,14 +49,25 @@ impl Drop for WatcherGuard {
 
 impl Metrics {
     /// Counts one answered request.
-    pub fn request(&self, route: &str, method: &str, status: u16) {
+    pub fn request(&self, route: &str, method: &Method, status: u16) {
+        let key = (method.clone(), status);
+        {
+            let requests = self.requests.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(counter) = requests.get(route).and_then(|by| by.get(&key)) {
+                counter.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
         let mut requests = self
             .requests
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *requests
-            .entry((route.to_string(), method.to_string(), status))
-            .or_default() += 1;
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        requests
+            .entry(route.to_string())
+            .or_default()
+            .entry(key)
+            .or_default()
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records how long a write took from request to durable commit.
@@ -62,6 +83,14 @@ impl Metrics {
         self.write_sum_micros.fetch_add(micros, Ordering::Relaxed);
     }
 
+    /// Counts one durable commit of `writes` acknowledged writes; their
+    /// ratio is the group-commit batch size.
+    pub fn commit(&self, writes: usize) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.committed_writes
+            .fetch_add(u64::try_from(writes).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
     /// Counts a watcher until the guard drops.
     pub fn watcher(self: &Arc<Self>) -> WatcherGuard {
         self.watchers.fetch_add(1, Ordering::Relaxed);
@@ -73,16 +102,25 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP setpoint_http_requests_total HTTP requests answered, by route, method and status.\n");
         out.push_str("# TYPE setpoint_http_requests_total counter\n");
-        for ((route, method, status), count) in self
-            .requests
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-        {
+        let sorted: BTreeMap<(String, &str, u16), u64> = {
+            let requests = self.requests.read().unwrap_or_else(PoisonError::into_inner);
+            requests
+                .iter()
+                .flat_map(|(route, by)| {
+                    by.iter().map(move |((method, status), count)| {
+                        (
+                            (route.clone(), method_name(method), *status),
+                            count.load(Ordering::Relaxed),
+                        )
+                    })
+                })
+                .collect()
+        };
+        for ((route, method, status), count) in sorted {
             let _ = writeln!(
                 out,
                 "setpoint_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {count}",
-                escape(route)
+                escape(&route)
             );
         }
         out.push_str("# HELP setpoint_write_duration_seconds Time from a write request to its durable commit.\n");
@@ -102,6 +140,20 @@ impl Metrics {
         let sum = self.write_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "setpoint_write_duration_seconds_sum {sum}");
         let _ = writeln!(out, "setpoint_write_duration_seconds_count {count}");
+        out.push_str("# HELP setpoint_commits_total Store transactions committed by the writer.\n");
+        out.push_str("# TYPE setpoint_commits_total counter\n");
+        let _ = writeln!(
+            out,
+            "setpoint_commits_total {}",
+            self.commits.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP setpoint_committed_writes_total Writes acknowledged by those commits (group commit: many per transaction).\n");
+        out.push_str("# TYPE setpoint_committed_writes_total counter\n");
+        let _ = writeln!(
+            out,
+            "setpoint_committed_writes_total {}",
+            self.committed_writes.load(Ordering::Relaxed)
+        );
         out.push_str(
             "# HELP setpoint_watchers Connected watchers: event streams and waiting long-polls.\n",
         );
@@ -123,6 +175,21 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+/// A method's name for a label; extension methods are folded into `other`
+/// so that clients cannot invent series.
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }
 

@@ -8,8 +8,8 @@ use std::{
     sync::{Arc, RwLock},
 };
 
-use axum::body::Bytes;
-use setpoint_core::{ServiceSnapshot, Snapshot};
+use axum::{body::Bytes, http::HeaderValue};
+use setpoint_core::{ServiceSnapshot, seal_parts};
 use tokio::sync::watch;
 
 use crate::world::World;
@@ -21,16 +21,20 @@ pub struct EnvSnapshot {
     pub environment: String,
     /// The revision of the last change that altered this environment.
     pub revision: u64,
-    /// The sha256 of the canonical content (also the `ETag`).
+    /// The sha256 of the canonical content.
     pub checksum: String,
+    /// The checksum as an `ETag` header value, quoted once here rather than
+    /// per request.
+    pub etag: HeaderValue,
     /// The sealed JSON, served as is.
     pub json: Bytes,
-    /// Per service, for `…/snapshot/{service}`.
-    pub services: BTreeMap<String, ServicePart>,
+    /// Per service, for `…/snapshot/{service}`; shared with the next
+    /// snapshot when unchanged.
+    pub services: BTreeMap<String, Arc<ServicePart>>,
 }
 
 /// One service's part of an environment snapshot, sealed on its own.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ServicePart {
     /// The resolved service.
     pub snapshot: Arc<ServiceSnapshot>,
@@ -38,8 +42,12 @@ pub struct ServicePart {
     pub revision: u64,
     /// The sha256 of its canonical content.
     pub checksum: String,
+    /// The checksum as an `ETag` header value.
+    pub etag: HeaderValue,
     /// The sealed JSON of a snapshot holding only this service.
     pub json: Bytes,
+    /// The service's own canonical JSON, reused to seal the environment.
+    pub canonical: Bytes,
 }
 
 /// All environments' snapshots.
@@ -104,15 +112,15 @@ fn build(
         }
         let before = previous.and_then(|p| p.services.get(service));
         if let Some(part) = before.filter(|_| touched.is_some_and(|t| !t.contains(service))) {
-            services.insert(service.clone(), part.clone());
+            services.insert(service.clone(), Arc::clone(part));
             continue;
         }
         let snapshot = record.doc.snapshot(name, &no_states);
         let part = if let Some(part) = before.filter(|part| *part.snapshot == snapshot) {
-            part.clone()
+            Arc::clone(part)
         } else {
             changed = true;
-            seal_service(name, service, snapshot, world.revision)
+            Arc::new(seal_service(name, service, snapshot, world.revision))
         };
         services.insert(service.clone(), part);
     }
@@ -124,18 +132,17 @@ fn build(
     }
     // Whatever changed, this snapshot includes every change up to now.
     let revision = world.revision;
-    let snapshot = Snapshot {
-        environment: name.to_string(),
+    let sealed = seal_parts(
+        name,
         revision,
-        services: services
+        services
             .iter()
-            .map(|(k, part)| (k.clone(), (*part.snapshot).clone()))
-            .collect(),
-    };
-    let sealed = snapshot.seal();
+            .map(|(service, part)| (service.as_str(), &part.canonical[..])),
+    );
     Some(EnvSnapshot {
         environment: name.to_string(),
         revision,
+        etag: etag(&sealed.checksum),
         checksum: sealed.checksum,
         json: Bytes::from(sealed.json),
         services,
@@ -148,17 +155,19 @@ fn seal_service(
     snapshot: ServiceSnapshot,
     revision: u64,
 ) -> ServicePart {
-    let snapshot = Arc::new(snapshot);
-    let sealed = Snapshot {
-        environment: environment.to_string(),
-        revision,
-        services: BTreeMap::from([(service.to_string(), (*snapshot).clone())]),
-    }
-    .seal();
+    let canonical = Bytes::from(snapshot.canonical_json());
+    let sealed = seal_parts(environment, revision, [(service, &canonical[..])]);
     ServicePart {
-        snapshot,
+        snapshot: Arc::new(snapshot),
         revision,
+        etag: etag(&sealed.checksum),
         checksum: sealed.checksum,
         json: Bytes::from(sealed.json),
+        canonical,
     }
+}
+
+/// `"<checksum>"`: hex digits only, so always a valid header value.
+fn etag(checksum: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{checksum}\"")).unwrap_or(HeaderValue::from_static("\"\""))
 }

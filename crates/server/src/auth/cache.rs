@@ -5,7 +5,7 @@
 
 use std::{
     collections::HashMap,
-    sync::Mutex,
+    sync::{Arc, PoisonError, RwLock},
     time::{Duration, Instant},
 };
 
@@ -14,31 +14,26 @@ use crate::store::Token;
 /// How long a cached token is trusted without asking the store again.
 pub const TTL: Duration = Duration::from_secs(5);
 
-/// Tokens by id, with when they were read.
+/// Tokens by id, with when they were read. Every machine request reads it,
+/// so readers share the lock and take an `Arc`.
 #[derive(Debug, Default)]
 pub struct TokenCache {
-    tokens: Mutex<HashMap<String, (Token, Instant)>>,
+    tokens: RwLock<HashMap<String, (Arc<Token>, Instant)>>,
 }
 
 impl TokenCache {
     /// A token read less than [`TTL`] ago.
-    pub fn get(&self, id: &str) -> Option<Token> {
-        let tokens = self
-            .tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    pub fn get(&self, id: &str) -> Option<Arc<Token>> {
+        let tokens = self.tokens.read().unwrap_or_else(PoisonError::into_inner);
         tokens
             .get(id)
             .filter(|(_, at)| at.elapsed() < TTL)
-            .map(|(token, _)| token.clone())
+            .map(|(token, _)| Arc::clone(token))
     }
 
     /// Remembers a token just read from the store.
-    pub fn put(&self, token: Token) {
-        let mut tokens = self
-            .tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    pub fn put(&self, token: Arc<Token>) {
+        let mut tokens = self.tokens.write().unwrap_or_else(PoisonError::into_inner);
         // Unknown ids are never cached, so the map holds real tokens only;
         // expired entries go when it grows.
         if tokens.len() > 10_000 {
@@ -50,8 +45,8 @@ impl TokenCache {
     /// Forgets a revoked token.
     pub fn remove(&self, id: &str) {
         self.tokens
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
             .remove(id);
     }
 }

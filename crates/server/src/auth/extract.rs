@@ -7,6 +7,8 @@ use axum::{
     extract::FromRequestParts,
     http::{Method, header, request::Parts},
 };
+use std::sync::Arc;
+
 use subtle::ConstantTimeEq;
 
 use super::{Principal, sha256_hex};
@@ -74,8 +76,8 @@ async fn from_token(state: &AppState, bearer: &str) -> Result<Principal, ApiErro
     let token = if let Some(token) = state.tokens.get(id) {
         token
     } else {
-        let token = state.accounts.token(id).await?.ok_or_else(invalid)?;
-        state.tokens.put(token.clone());
+        let token = Arc::new(state.accounts.token(id).await?.ok_or_else(invalid)?);
+        state.tokens.put(Arc::clone(&token));
         token
     };
     if !same(&sha256_hex(secret), &token.secret_hash) {
@@ -83,10 +85,10 @@ async fn from_token(state: &AppState, bearer: &str) -> Result<Principal, ApiErro
     }
     Ok(Principal {
         actor: format!("token:{}", token.name),
-        name: token.name,
+        name: token.name.clone(),
         role: token.role,
-        services: token.services,
-        environment: token.environment,
+        services: token.services.clone(),
+        environment: token.environment.clone(),
     })
 }
 

@@ -67,7 +67,7 @@ impl Watch {
 /// A sealed blob with its checksum and revision.
 struct Sealed {
     json: Bytes,
-    checksum: String,
+    etag: HeaderValue,
     revision: u64,
 }
 
@@ -111,12 +111,12 @@ async fn serve(
         match service {
             None => Some(Sealed {
                 json: snapshot.json.clone(),
-                checksum: snapshot.checksum.clone(),
+                etag: snapshot.etag.clone(),
                 revision: snapshot.revision,
             }),
             Some(name) => snapshot.services.get(name).map(|part| Sealed {
                 json: part.json.clone(),
-                checksum: part.checksum.clone(),
+                etag: part.etag.clone(),
                 revision: part.revision,
             }),
         }
@@ -144,23 +144,20 @@ async fn serve(
 }
 
 fn respond(sealed: Sealed, headers: &HeaderMap) -> Response {
-    let etag = format!("\"{}\"", sealed.checksum);
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|tag| tag.trim() == etag || tag.trim() == "*")
-        });
+    let etag = sealed.etag.as_bytes();
+    let matches = headers.get(header::IF_NONE_MATCH).is_some_and(|v| {
+        v.as_bytes()
+            .split(|b| *b == b',')
+            .map(<[u8]>::trim_ascii)
+            .any(|tag| tag == etag || tag == b"*")
+    });
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         ([(header::CONTENT_TYPE, "application/json")], sealed.json).into_response()
     };
     let response_headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&etag) {
-        response_headers.insert(header::ETAG, value);
-    }
+    response_headers.insert(header::ETAG, sealed.etag);
     response_headers.insert("x-setpoint-revision", HeaderValue::from(sealed.revision));
     response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response

@@ -16,6 +16,10 @@ use super::{Accounts, Batch, ChangeQuery, Session, Store, StoreError, Token, Use
 use crate::auth::Role;
 use crate::world::{EnvironmentRecord, ServiceRecord, Tombstone, World};
 
+/// Rows per multi-row `INSERT`: ten binds each stays far below SQLite's
+/// (32,766) and PostgreSQL's (65,535) limits on bound parameters.
+const ROWS_PER_STATEMENT: usize = 256;
+
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -123,24 +127,38 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StoreError::new)?;
-        for change in &batch.changes {
-            sqlx::query(
-                "INSERT INTO changes (revision, service, item, environment, actor, at, reason, kind, before, after) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(to_i64(change.revision)?)
-            .bind(&change.service)
-            .bind(&change.item)
-            .bind(&change.environment)
-            .bind(&change.actor)
-            .bind(&change.at)
-            .bind(&change.reason)
-            .bind(change.kind.as_str())
-            .bind(json_text(change.before.as_ref()))
-            .bind(json_text(change.after.as_ref()))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::new)?;
+        // Multi-row statements: each statement is a round trip to sqlx's
+        // SQLite thread, and a batch can hold hundreds of changes.
+        for chunk in batch.changes.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO changes (revision, service, item, environment, actor, at, reason, kind, before, after) ",
+            );
+            let mut rows = Vec::with_capacity(chunk.len());
+            for change in chunk {
+                rows.push((
+                    to_i64(change.revision)?,
+                    json_text(change.before.as_ref()),
+                    json_text(change.after.as_ref()),
+                    change,
+                ));
+            }
+            insert.push_values(rows, |mut row, (revision, before, after, change)| {
+                row.push_bind(revision)
+                    .push_bind(&change.service)
+                    .push_bind(&change.item)
+                    .push_bind(&change.environment)
+                    .push_bind(&change.actor)
+                    .push_bind(&change.at)
+                    .push_bind(&change.reason)
+                    .push_bind(change.kind.as_str())
+                    .push_bind(before)
+                    .push_bind(after);
+            });
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::new)?;
         }
         for env in &batch.environments {
             sqlx::query("INSERT INTO environments (name, description, revision) VALUES (?, ?, ?)")
@@ -151,22 +169,32 @@ impl Store for SqliteStore {
                 .await
                 .map_err(StoreError::new)?;
         }
-        for service in &batch.services {
-            let doc = serde_json::to_string(&service.doc).map_err(StoreError::new)?;
-            let tombstone = service.tombstone.as_ref();
-            sqlx::query(
-                "INSERT INTO services (name, doc, revision, deleted_at, reclaim_at) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, revision = excluded.revision, \
+        for chunk in batch.services.chunks(ROWS_PER_STATEMENT) {
+            let mut upsert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO services (name, doc, revision, deleted_at, reclaim_at) ",
+            );
+            let mut rows = Vec::with_capacity(chunk.len());
+            for service in chunk {
+                let doc = serde_json::to_string(&service.doc).map_err(StoreError::new)?;
+                rows.push((doc, to_i64(service.revision)?, service));
+            }
+            upsert.push_values(rows, |mut row, (doc, revision, service)| {
+                let tombstone = service.tombstone.as_ref();
+                row.push_bind(&service.doc.service)
+                    .push_bind(doc)
+                    .push_bind(revision)
+                    .push_bind(tombstone.map(|t| &t.deleted_at))
+                    .push_bind(tombstone.map(|t| &t.reclaim_at));
+            });
+            upsert.push(
+                " ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, revision = excluded.revision, \
                  deleted_at = excluded.deleted_at, reclaim_at = excluded.reclaim_at",
-            )
-            .bind(&service.doc.service)
-            .bind(doc)
-            .bind(to_i64(service.revision)?)
-            .bind(tombstone.map(|t| &t.deleted_at))
-            .bind(tombstone.map(|t| &t.reclaim_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::new)?;
+            );
+            upsert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::new)?;
         }
         for name in &batch.removed_services {
             sqlx::query("DELETE FROM services WHERE name = ?")
