@@ -3,7 +3,7 @@
 // the server, asked, agrees.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, screenshot, startServer } from './harness.mjs';
+import { ADMIN_PASSWORD, launchBrowser, login, screenshot, startServer, watchErrors } from './harness.mjs';
 
 let server;
 let browser;
@@ -21,15 +21,13 @@ after(async () => {
 test('an invalid document shows its error at the field, fixing it clears it', async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
-  const pageErrors = [];
-  page.on('pageerror', (error) => pageErrors.push(error));
-  page.on('console', (message) => { if (message.type() === 'error') pageErrors.push(message.text()); });
+  const pageErrors = watchErrors(page);
   const validateRequests = [];
   page.on('request', (request) => {
     if (request.url().includes('/api/v1/validate')) validateRequests.push(request.url());
   });
 
-  await page.goto(`${server.url}/editor`);
+  await login(page, `${server.url}/editor`, 'admin', ADMIN_PASSWORD);
   const status = page.locator('#document-status');
   await assert.doesNotReject(status.filter({ hasText: 'Valid: checkout' }).waitFor());
   await screenshot(page, '01-editor-valid');
@@ -65,7 +63,7 @@ test('an invalid document shows its error at the field, fixing it clears it', as
 test('the console shell navigates with client routes and survives a reload', async () => {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
   const page = await context.newPage();
-  await page.goto(`${server.url}/`);
+  await login(page, `${server.url}/`, 'admin', ADMIN_PASSWORD);
   await page.locator('.status--ok').filter({ hasText: 'Healthy' }).waitFor();
   await page.getByRole('link', { name: 'Flags' }).click();
   await page.getByRole('heading', { name: 'Flags' }).waitFor();

@@ -2,10 +2,23 @@
 //! envelope and become [`ApiError`], whose details have the same shape as
 //! the core's violations, so the console shows both the same way.
 
-use serde::{Deserialize, de::DeserializeOwned};
+use std::cell::RefCell;
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::Value;
+use setpoint_core::{Change, ServiceDoc};
+
+use crate::route::encode as segment;
 
 /// The base path of the API.
 const BASE: &str = "/api/v1";
+
+thread_local! {
+    /// The session's CSRF token, sent with every write. Set by [`login`] and
+    /// [`me`]; a module-level cell because every write needs it and the
+    /// browser runs one thread.
+    static CSRF: RefCell<Option<String>> = const { RefCell::new(None) };
+}
 
 /// A field-level problem, as the server reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
@@ -31,6 +44,9 @@ pub struct ApiError {
     /// Field-level problems.
     #[serde(default)]
     pub details: Vec<Problem>,
+    /// With `409 stale_revision`: the current state of what was edited.
+    #[serde(default)]
+    pub current: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -45,7 +61,18 @@ impl ApiError {
             code: "unreachable".into(),
             message: format!("cannot reach the server: {message}"),
             details: Vec::new(),
+            current: None,
         }
+    }
+
+    /// Whether the caller must log in (again).
+    pub fn is_unauthenticated(&self) -> bool {
+        self.status == 401
+    }
+
+    /// Whether the edit was based on a stale revision.
+    pub fn is_conflict(&self) -> bool {
+        self.status == 409 && self.code == "stale_revision"
     }
 }
 
@@ -67,6 +94,176 @@ pub struct Health {
     pub version: String,
 }
 
+/// A role; each includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads everything.
+    Viewer,
+    /// Changes the targeting of existing flags.
+    Rollout,
+    /// Changes values and flags.
+    Editor,
+    /// Trips and closes breakers.
+    Operator,
+    /// Services, schemas, environments, people.
+    Admin,
+}
+
+impl Role {
+    /// The role's name as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Rollout => "rollout",
+            Self::Editor => "editor",
+            Self::Operator => "operator",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// Who is logged in (`GET /api/v1/me`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Me {
+    /// `user:<name>`: what the change log records.
+    pub actor: String,
+    /// The user name.
+    pub name: String,
+    /// The role.
+    pub role: Role,
+    /// The services the role applies to; `None` means all.
+    #[serde(default)]
+    pub services: Option<Vec<String>>,
+    /// The value writes must echo in `x-csrf-token`.
+    #[serde(default)]
+    pub csrf_token: Option<String>,
+}
+
+impl Me {
+    /// Whether the role is at least `role` for `service`.
+    pub fn may(&self, role: Role, service: &str) -> bool {
+        self.role >= role
+            && self
+                .services
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|s| s == service))
+    }
+}
+
+/// When a deleted service goes for good.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Tombstone {
+    /// When it was deleted (RFC 3339).
+    pub deleted_at: String,
+    /// When it will be removed (RFC 3339).
+    pub reclaim_at: String,
+}
+
+/// A line of `GET /api/v1/services`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ServiceSummary {
+    /// Name.
+    pub service: String,
+    /// What it is.
+    #[serde(default)]
+    pub description: String,
+    /// Teams or people responsible.
+    #[serde(default)]
+    pub owners: Vec<String>,
+    /// The revision of its last change.
+    pub revision: u64,
+    /// Schema keys.
+    pub keys: usize,
+    /// Flags.
+    pub flags: usize,
+    /// Breakers.
+    pub breakers: usize,
+    /// Set while deleted.
+    #[serde(default)]
+    pub tombstone: Option<Tombstone>,
+}
+
+/// `GET /api/v1/services/{service}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ServiceRecord {
+    /// The document.
+    pub doc: ServiceDoc,
+    /// The revision every edit must name as its base.
+    pub revision: u64,
+    /// Set while deleted.
+    #[serde(default)]
+    pub tombstone: Option<Tombstone>,
+}
+
+/// A line of `GET /api/v1/environments`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Environment {
+    /// Name.
+    pub name: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: String,
+    /// The revision its snapshot is at.
+    #[serde(default)]
+    pub snapshot_revision: Option<u64>,
+}
+
+/// One page of the change log.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ChangePage {
+    /// Newest first.
+    pub changes: Vec<Change>,
+    /// For the next (older) page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// The answer to a write: the change it made.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Written {
+    /// The revision of the change.
+    pub revision: u64,
+}
+
+/// One line of a rollback preview.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DiffLine {
+    /// Where.
+    pub path: String,
+    /// `added`, `removed` or `changed`.
+    pub op: String,
+    /// Before (absent when added).
+    #[serde(default)]
+    pub before: Option<Value>,
+    /// After (absent when removed).
+    #[serde(default)]
+    pub after: Option<Value>,
+}
+
+/// `POST …/rollback`'s answer.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RollbackOutcome {
+    /// What it changes (or would, for a dry run).
+    pub diff: Vec<DiffLine>,
+    /// The revision written; absent for a dry run.
+    #[serde(default)]
+    pub revision: Option<u64>,
+}
+
+/// A values patch for one environment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValuesPatch {
+    /// Keys to set.
+    pub set: serde_json::Map<String, Value>,
+    /// Keys to reset to their default.
+    pub remove_keys: Vec<String>,
+    /// The revision the edit was based on.
+    pub base_revision: u64,
+    /// Why, for the change log.
+    pub reason: String,
+}
+
 /// `GET /healthz`.
 pub async fn health() -> Result<Health, ApiError> {
     decode(gloo_net::http::Request::get("/healthz").send().await).await
@@ -79,6 +276,158 @@ pub async fn validate(document: &str) -> Result<Verdict, ApiError> {
         .header("Content-Type", "application/json")
         .body(document.to_owned())
         .map_err(ApiError::transport)?;
+    decode(request.send().await).await
+}
+
+/// `POST /api/v1/session`: logs in; the cookie is set by the browser.
+pub async fn login(username: &str, password: &str) -> Result<Me, ApiError> {
+    let me: Me = send(
+        "POST",
+        "/session",
+        &serde_json::json!({"username": username, "password": password}),
+    )
+    .await?;
+    remember_csrf(&me);
+    Ok(me)
+}
+
+/// `DELETE /api/v1/session`.
+pub async fn logout() -> Result<(), ApiError> {
+    let request = with_csrf(gloo_net::http::Request::delete(&format!("{BASE}/session")));
+    let response = request.send().await.map_err(ApiError::transport)?;
+    CSRF.with(|c| c.borrow_mut().take());
+    if response.ok() || response.status() == 401 {
+        Ok(())
+    } else {
+        decode::<Value>(Ok(response)).await.map(|_| ())
+    }
+}
+
+/// `GET /api/v1/me`.
+pub async fn me() -> Result<Me, ApiError> {
+    let me: Me = get("/me").await?;
+    remember_csrf(&me);
+    Ok(me)
+}
+
+/// `GET /api/v1/environments`.
+pub async fn environments() -> Result<Vec<Environment>, ApiError> {
+    get("/environments").await
+}
+
+/// `GET /api/v1/services`.
+pub async fn services() -> Result<Vec<ServiceSummary>, ApiError> {
+    get("/services").await
+}
+
+/// `GET /api/v1/services/{service}`.
+pub async fn service(name: &str) -> Result<ServiceRecord, ApiError> {
+    get(&format!("/services/{}", segment(name))).await
+}
+
+/// `POST /api/v1/services/{service}/restore`.
+pub async fn restore(name: &str, reason: &str) -> Result<Written, ApiError> {
+    send(
+        "POST",
+        &format!("/services/{}/restore", segment(name)),
+        &serde_json::json!({"reason": reason}),
+    )
+    .await
+}
+
+/// `PATCH /api/v1/services/{service}/values/{environment}`.
+pub async fn patch_values(
+    service: &str,
+    environment: &str,
+    patch: &ValuesPatch,
+) -> Result<Written, ApiError> {
+    send(
+        "PATCH",
+        &format!(
+            "/services/{}/values/{}",
+            segment(service),
+            segment(environment)
+        ),
+        patch,
+    )
+    .await
+}
+
+/// `GET /api/v1/changes` with a query string built by [`query`].
+pub async fn changes(query: &str) -> Result<ChangePage, ApiError> {
+    get(&format!("/changes{query}")).await
+}
+
+/// `POST /api/v1/services/{service}/rollback`.
+pub async fn rollback(
+    service: &str,
+    to_revision: u64,
+    environment: Option<&str>,
+    base_revision: u64,
+    dry_run: bool,
+    reason: &str,
+) -> Result<RollbackOutcome, ApiError> {
+    send(
+        "POST",
+        &format!("/services/{}/rollback", segment(service)),
+        &serde_json::json!({
+            "to_revision": to_revision,
+            "environment": environment,
+            "base_revision": base_revision,
+            "dry_run": dry_run,
+            "reason": reason,
+        }),
+    )
+    .await
+}
+
+/// A query string from pairs, skipping empty values: `?a=1&b=x%20y`.
+pub fn query(pairs: &[(&str, &str)]) -> String {
+    let encoded: Vec<String> = pairs
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(key, value)| format!("{key}={}", segment(value)))
+        .collect();
+    if encoded.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", encoded.join("&"))
+    }
+}
+
+fn remember_csrf(me: &Me) {
+    CSRF.with(|c| c.borrow_mut().clone_from(&me.csrf_token));
+}
+
+fn with_csrf(request: gloo_net::http::RequestBuilder) -> gloo_net::http::RequestBuilder {
+    match CSRF.with(|c| c.borrow().clone()) {
+        Some(token) => request.header("x-csrf-token", &token),
+        None => request,
+    }
+}
+
+async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    decode(
+        gloo_net::http::Request::get(&format!("{BASE}{path}"))
+            .send()
+            .await,
+    )
+    .await
+}
+
+async fn send<T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    body: &impl Serialize,
+) -> Result<T, ApiError> {
+    let url = format!("{BASE}{path}");
+    let builder = match method {
+        "POST" => gloo_net::http::Request::post(&url),
+        "PATCH" => gloo_net::http::Request::patch(&url),
+        "PUT" => gloo_net::http::Request::put(&url),
+        _ => gloo_net::http::Request::delete(&url),
+    };
+    let request = with_csrf(builder).json(body).map_err(ApiError::transport)?;
     decode(request.send().await).await
 }
 
@@ -100,6 +449,7 @@ async fn decode<T: DeserializeOwned>(
             code: "unexpected_response".into(),
             message: format!("the server answered {status} {}", response.status_text()),
             details: Vec::new(),
+            current: None,
         }),
     }
 }

@@ -4,6 +4,7 @@
 //! - [`app`]: the shell — navigation and the router.
 //! - [`route`]: the one [`Route`] enum; no URL string lives anywhere else.
 //! - [`api`]: the typed client of the server's `/api/v1`.
+//! - [`session`]: who is logged in; pages adapt to the role.
 //! - [`pages`]: one module per page.
 //! - [`components`]: reusable pieces with documented props.
 //!
@@ -15,6 +16,7 @@ pub mod app;
 pub mod components;
 pub mod pages;
 pub mod route;
+pub mod session;
 
 pub use app::App;
 pub use route::Route;

@@ -1,12 +1,14 @@
 //! The console's routes: one enum, so links and the router cannot disagree.
 
 /// A page of the console.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     /// Environments, breakers and latest changes at a glance.
     Overview,
-    /// Services and their config.
+    /// Services, searchable, with deleted ones apart.
     Services,
+    /// One service: its config form per environment, and its history.
+    Service(String),
     /// Feature flags and rollouts.
     Flags,
     /// The circuit-breaker board.
@@ -28,11 +30,12 @@ impl Route {
         Self::Editor,
     ];
 
-    /// The path segment after `/` (empty for the overview).
-    pub fn segment(self) -> &'static str {
+    /// The first path segment (empty for the overview); a service page is
+    /// `services/<name>`.
+    pub fn segment(&self) -> &'static str {
         match self {
             Self::Overview => "",
-            Self::Services => "services",
+            Self::Services | Self::Service(_) => "services",
             Self::Flags => "flags",
             Self::Breakers => "breakers",
             Self::Audit => "audit",
@@ -40,16 +43,22 @@ impl Route {
         }
     }
 
+    /// The name of the parameter after [`Route::segment`], for the router.
+    pub const SERVICE_PARAM: &'static str = "service";
+
     /// The absolute path, for links.
-    pub fn href(self) -> String {
-        format!("/{}", self.segment())
+    pub fn href(&self) -> String {
+        match self {
+            Self::Service(name) => format!("/services/{}", encode(name)),
+            other => format!("/{}", other.segment()),
+        }
     }
 
     /// The name shown in navigation and page titles.
-    pub fn label(self) -> &'static str {
+    pub fn label(&self) -> &'static str {
         match self {
             Self::Overview => "Overview",
-            Self::Services => "Services",
+            Self::Services | Self::Service(_) => "Services",
             Self::Flags => "Flags",
             Self::Breakers => "Breakers",
             Self::Audit => "Audit",
@@ -58,13 +67,38 @@ impl Route {
     }
 }
 
+/// Percent-encodes everything but RFC 3986's unreserved characters, for a
+/// path segment or a query value.
+pub fn encode(text: &str) -> String {
+    use std::fmt::Write;
+
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Route;
+    use super::{Route, encode};
 
     #[test]
-    fn every_route_has_a_distinct_path() {
-        let mut paths: Vec<String> = Route::NAV.iter().map(|r| r.href()).collect();
+    fn service_paths_are_encoded() {
+        assert_eq!(
+            Route::Service("checkout".into()).href(),
+            "/services/checkout"
+        );
+        assert_eq!(encode("a b/ü?&"), "a%20b%2F%C3%BC%3F%26");
+    }
+
+    #[test]
+    fn every_nav_route_has_a_distinct_path() {
+        let mut paths: Vec<String> = Route::NAV.iter().map(Route::href).collect();
         paths.sort();
         paths.dedup();
         assert_eq!(paths.len(), Route::NAV.len());

@@ -1,18 +1,26 @@
 //! One module per page.
 
+mod audit;
 mod editor;
+mod login;
 mod overview;
+mod service;
+mod services;
 
 use leptos::prelude::*;
 
 use crate::Route;
 
+pub use audit::Audit;
 pub use editor::{Editor, STARTER};
+pub use login::Login;
 pub use overview::Overview;
+pub use service::Service;
+pub use services::Services;
 
 /// A page whose feature is not built yet: says so plainly rather than
 /// pretending, and points at what works today.
-pub fn planned(route: Route) -> impl IntoView {
+pub fn planned(route: &Route) -> impl IntoView {
     view! {
         <section class="page">
             <h1 class="page__title">{route.label()}</h1>

@@ -1,0 +1,379 @@
+//! The audit log: every change with its actor, reason and diff; filters;
+//! "roll back to before this" with a preview for those allowed; CSV export.
+//! Read-only auditors (viewers) can use all of it but the rollback.
+
+use leptos::{prelude::*, task::spawn_local};
+use serde_json::Value;
+use setpoint_core::{Change, ChangeKind, diff};
+
+use crate::{
+    Route,
+    api::{self, Role},
+    components::{DiffList, DiffRow},
+    route::encode,
+    session::use_session,
+};
+
+/// The kinds offered in the filter.
+const KINDS: [ChangeKind; 10] = [
+    ChangeKind::EnvironmentCreated,
+    ChangeKind::ServiceCreated,
+    ChangeKind::ServiceReplaced,
+    ChangeKind::ServiceTombstoned,
+    ChangeKind::ServiceRestored,
+    ChangeKind::ServiceReclaimed,
+    ChangeKind::SchemaChanged,
+    ChangeKind::ValuesChanged,
+    ChangeKind::FlagChanged,
+    ChangeKind::Rollback,
+];
+
+/// The change log as CSV (RFC 4180: fields quoted, quotes doubled).
+pub fn to_csv(changes: &[Change]) -> String {
+    let field = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
+    let json = |value: Option<&Value>| value.map(Value::to_string).unwrap_or_default();
+    let mut out =
+        String::from("revision,at,actor,kind,service,environment,item,reason,before,after\r\n");
+    for c in changes {
+        let row = [
+            c.revision.to_string(),
+            c.at.clone(),
+            c.actor.clone(),
+            c.kind.as_str().to_string(),
+            c.service.clone().unwrap_or_default(),
+            c.environment.clone().unwrap_or_default(),
+            c.item.clone().unwrap_or_default(),
+            c.reason.clone(),
+            json(c.before.as_ref()),
+            json(c.after.as_ref()),
+        ];
+        out.push_str(&row.iter().map(|f| field(f)).collect::<Vec<_>>().join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// `YYYY-MM-DD` from a date input as the start of that day in UTC.
+fn day_start(date: &str) -> String {
+    if date.is_empty() {
+        String::new()
+    } else {
+        format!("{date}T00:00:00Z")
+    }
+}
+
+/// The day after `YYYY-MM-DD`, so that "until" includes the whole day.
+fn day_end(date: &str) -> String {
+    setpoint_core::time::parse_timestamp(&format!("{date}T00:00:00Z"))
+        .map(|ms| setpoint_core::time::format_timestamp(ms + 86_400_000))
+        .unwrap_or_default()
+}
+
+/// The audit filters, as typed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Filters {
+    service: RwSignal<String>,
+    environment: RwSignal<String>,
+    actor: RwSignal<String>,
+    kind: RwSignal<String>,
+    /// `YYYY-MM-DD`, from a date input.
+    since: RwSignal<String>,
+    /// `YYYY-MM-DD`, included.
+    until: RwSignal<String>,
+}
+
+impl Filters {
+    /// The `/changes` query string, continuing after `cursor` if given.
+    fn query(self, cursor: Option<&str>) -> String {
+        let until = self.until.get_untracked();
+        api::query(&[
+            ("service", &self.service.get_untracked()),
+            ("environment", &self.environment.get_untracked()),
+            ("actor", &self.actor.get_untracked()),
+            ("kind", &self.kind.get_untracked()),
+            ("since", &day_start(&self.since.get_untracked())),
+            (
+                "until",
+                &if until.is_empty() {
+                    String::new()
+                } else {
+                    day_end(&until)
+                },
+            ),
+            ("cursor", cursor.unwrap_or_default()),
+        ])
+    }
+}
+
+/// The filter form and the CSV export link.
+#[component]
+fn FilterForm(
+    filters: Filters,
+    on_apply: impl Fn() + Copy + Send + Sync + 'static,
+    csv_href: impl Fn() -> String + Send + Sync + 'static,
+) -> impl IntoView {
+    let input = move |id: &'static str,
+                      label: &'static str,
+                      kind: &'static str,
+                      signal: RwSignal<String>| {
+        view! {
+            <div class="field">
+                <label class="field__label" for=id>{label}</label>
+                <input
+                    id=id
+                    class="field__input"
+                    type=kind
+                    prop:value=move || signal.get()
+                    on:input=move |ev| signal.set(event_target_value(&ev))
+                />
+            </div>
+        }
+    };
+    view! {
+        <form
+            class="toolbar"
+            aria-label="Filter changes"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                on_apply();
+            }
+        >
+            {input("audit-service", "Service", "text", filters.service)}
+            {input("audit-environment", "Environment", "text", filters.environment)}
+            {input("audit-actor", "Actor", "text", filters.actor)}
+            <div class="field">
+                <label class="field__label" for="audit-kind">"Kind"</label>
+                <select id="audit-kind" class="field__select" on:change=move |ev| filters.kind.set(event_target_value(&ev))>
+                    <option value="">"Any kind"</option>
+                    {KINDS
+                        .iter()
+                        .map(|k| view! { <option value=k.as_str()>{k.as_str()}</option> })
+                        .collect_view()}
+                </select>
+            </div>
+            {input("audit-since", "From", "date", filters.since)}
+            {input("audit-until", "Until", "date", filters.until)}
+            <div class="toolbar__actions">
+                <button class="button button--primary" type="submit">"Apply"</button>
+                <a class="button" href=csv_href download="setpoint-changes.csv">"Export CSV"</a>
+            </div>
+        </form>
+    }
+}
+
+/// The audit page.
+#[component]
+pub fn Audit() -> impl IntoView {
+    let session = use_session();
+    let filters = Filters::default();
+    let changes = RwSignal::new(Vec::<Change>::new());
+    let cursor = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<String>);
+    let loading = RwSignal::new(false);
+
+    let load = move |more: bool| {
+        let after = if more { cursor.get_untracked() } else { None };
+        let query = filters.query(after.as_deref());
+        loading.set(true);
+        spawn_local(async move {
+            match api::changes(&query).await {
+                Ok(page) => {
+                    error.set(None);
+                    if more {
+                        changes.update(|c| c.extend(page.changes));
+                    } else {
+                        changes.set(page.changes);
+                    }
+                    cursor.set(page.next_cursor);
+                }
+                Err(e) => error.set(Some(session.check(e).message)),
+            }
+            loading.set(false);
+        });
+    };
+    load(false);
+
+    let csv_href = move || {
+        format!(
+            "data:text/csv;charset=utf-8,{}",
+            changes.with(|c| encode(&to_csv(c)))
+        )
+    };
+
+    view! {
+        <section class="page">
+            <h1 class="page__title">{Route::Audit.label()}</h1>
+            <FilterForm filters=filters on_apply=move || load(false) csv_href=csv_href />
+            <p class="status status--error" role="alert" hidden=move || error.with(Option::is_none)>
+                {move || error.get().unwrap_or_default()}
+            </p>
+            <p class="muted" aria-live="polite">
+                {move || if loading.get() { "Loading…".to_string() } else { format!("{} change(s)", changes.with(Vec::len)) }}
+            </p>
+            <ol class="changes" aria-label="Changes">
+                <For
+                    each=move || changes.get()
+                    key=|c| c.revision
+                    children=move |change| view! { <ChangeEntry change=change on_rolled_back=move || load(false) /> }
+                />
+            </ol>
+            <Show when=move || cursor.with(Option::is_some)>
+                <button class="button" on:click=move |_| load(true)>"Older changes"</button>
+            </Show>
+        </section>
+    }
+}
+
+/// One change: a summary line, expandable to its diff and the rollback.
+#[component]
+fn ChangeEntry(
+    change: Change,
+    on_rolled_back: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let session = use_session();
+    let open = RwSignal::new(false);
+    let entries: Vec<DiffRow> = diff(
+        change.before.as_ref().unwrap_or(&Value::Null),
+        change.after.as_ref().unwrap_or(&Value::Null),
+    )
+    .into_iter()
+    .map(|e| (e.path.to_string(), e.before, e.after))
+    .collect();
+    let target = change
+        .item
+        .as_ref()
+        .map(|item| format!(" · {item}"))
+        .unwrap_or_default();
+    let scope = format!(
+        "{}{}{}",
+        change.service.clone().unwrap_or_else(|| "—".into()),
+        change
+            .environment
+            .as_ref()
+            .map(|e| format!(" / {e}"))
+            .unwrap_or_default(),
+        target
+    );
+    // An environment's values or targeting roll back with `editor`; the
+    // whole service needs `admin`.
+    let rollback = change
+        .service
+        .clone()
+        .filter(|_| change.revision > 1)
+        .filter(|s| {
+            let needed = if change.environment.is_some() {
+                Role::Editor
+            } else {
+                Role::Admin
+            };
+            session.may(needed, s)
+        });
+    let details_id = format!("change-{}", change.revision);
+    view! {
+        <li class="changes__entry">
+            <button
+                class="changes__summary"
+                aria-expanded=move || open.get().to_string()
+                aria-controls=details_id.clone()
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                <span class="changes__revision">{format!("#{}", change.revision)}</span>
+                <span class="badge">{change.kind.as_str()}</span>
+                <span class="changes__scope">{scope}</span>
+                <span class="changes__actor">{change.actor.clone()}</span>
+                <time class="muted">{change.at.clone()}</time>
+            </button>
+            <div id=details_id class="changes__details" hidden=move || !open.get()>
+                <p>{if change.reason.is_empty() { "No reason given.".to_string() } else { format!("Reason: {}", change.reason) }}</p>
+                <DiffList entries=Signal::stored(entries) />
+                {rollback.map(|service| view! {
+                    <Rollback service=service environment=change.environment.clone() revision=change.revision on_done=on_rolled_back />
+                })}
+            </div>
+        </li>
+    }
+}
+
+/// "Roll back to before this": a dry run first, then the real one.
+#[component]
+fn Rollback(
+    service: String,
+    environment: Option<String>,
+    revision: u64,
+    on_done: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let session = use_session();
+    let preview = RwSignal::new(None::<(u64, Vec<DiffRow>)>);
+    let reason = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let args = StoredValue::new((service, environment));
+    let to = revision - 1;
+    let run = move |dry_run: bool| {
+        let (service, environment) = args.get_value();
+        let why = reason.get_untracked();
+        spawn_local(async move {
+            // The base is the service's current revision: a rollback is an
+            // edit like any other.
+            let outcome = match api::service(&service).await {
+                Ok(record) => api::rollback(
+                    &service,
+                    to,
+                    environment.as_deref(),
+                    record.revision,
+                    dry_run,
+                    &why,
+                )
+                .await
+                .map(|o| (record.revision, o)),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok((base, outcome)) if dry_run => {
+                    error.set(None);
+                    let lines = outcome
+                        .diff
+                        .into_iter()
+                        .map(|l| (l.path, l.before, l.after))
+                        .collect();
+                    preview.set(Some((base, lines)));
+                }
+                Ok(_) => {
+                    preview.set(None);
+                    on_done();
+                }
+                Err(e) => error.set(Some(session.check(e).message)),
+            }
+        });
+    };
+    view! {
+        <div class="rollback">
+            <Show
+                when=move || preview.with(Option::is_some)
+                fallback=move || view! {
+                    <button class="button" on:click=move |_| run(true)>"Roll back to before this…"</button>
+                }
+            >
+                <div class="card" role="region" aria-label="Rollback preview">
+                    <h3 class="card__title">{format!("Roll back to revision {to}")}</h3>
+                    <DiffList entries=Signal::derive(move || preview.get().map(|p| p.1).unwrap_or_default()) />
+                    <div class="field">
+                        <label class="field__label" for=format!("rollback-reason-{revision}")>"Reason"</label>
+                        <input
+                            id=format!("rollback-reason-{revision}")
+                            class="field__input"
+                            prop:value=move || reason.get()
+                            on:input=move |ev| reason.set(event_target_value(&ev))
+                        />
+                    </div>
+                    <div class="config__actions">
+                        <button class="button button--primary" on:click=move |_| run(false)>"Roll back"</button>
+                        <button class="button" on:click=move |_| preview.set(None)>"Cancel"</button>
+                    </div>
+                </div>
+            </Show>
+            <p class="status status--error" role="alert" hidden=move || error.with(Option::is_none)>
+                {move || error.get().unwrap_or_default()}
+            </p>
+        </div>
+    }
+}

@@ -1,0 +1,65 @@
+//! The login form, shown in place of any page while nobody is logged in.
+
+use leptos::{prelude::*, task::spawn_local};
+
+use crate::{api, session::use_session};
+
+/// The login page.
+#[component]
+pub fn Login() -> impl IntoView {
+    let session = use_session();
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        error.set(None);
+        let (user, pass) = (username.get_untracked(), password.get_untracked());
+        spawn_local(async move {
+            match api::login(&user, &pass).await {
+                Ok(me) => session.logged_in(me),
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <main class="login" id="main">
+            <form class="card login__card" on:submit=submit>
+                <h1 class="page__title">"Setpoint"</h1>
+                <p class="muted">"Log in to manage config, flags and breakers."</p>
+                <div class="field">
+                    <label class="field__label" for="username">"User name"</label>
+                    <input
+                        id="username"
+                        class="field__input"
+                        autocomplete="username"
+                        required
+                        prop:value=move || username.get()
+                        on:input=move |ev| username.set(event_target_value(&ev))
+                    />
+                </div>
+                <div class="field">
+                    <label class="field__label" for="password">"Password"</label>
+                    <input
+                        id="password"
+                        class="field__input"
+                        type="password"
+                        autocomplete="current-password"
+                        required
+                        prop:value=move || password.get()
+                        on:input=move |ev| password.set(event_target_value(&ev))
+                    />
+                </div>
+                <p class="status status--error" role="alert" hidden=move || error.with(Option::is_none)>
+                    {move || error.get().unwrap_or_default()}
+                </p>
+                <button class="button button--primary" type="submit" disabled=move || busy.get()>
+                    {move || if busy.get() { "Logging in…" } else { "Log in" }}
+                </button>
+            </form>
+        </main>
+    }
+}
