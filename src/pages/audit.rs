@@ -377,3 +377,43 @@ fn Rollback(
         </div>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn csv_quotes_every_field_and_doubles_quotes() {
+        let change = Change {
+            revision: 3,
+            service: Some("search".into()),
+            item: None,
+            environment: Some("dev".into()),
+            actor: "user:ann".into(),
+            at: "2026-11-22T06:00:00.000Z".into(),
+            reason: "said \"now\", ok".into(),
+            kind: ChangeKind::ValuesChanged,
+            before: Some(json!({"a": 1})),
+            after: None,
+        };
+        let csv = to_csv(&[change]);
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert_eq!(
+            lines[0],
+            "revision,at,actor,kind,service,environment,item,reason,before,after"
+        );
+        assert_eq!(
+            lines[1],
+            r#""3","2026-11-22T06:00:00.000Z","user:ann","values_changed","search","dev","","said ""now"", ok","{""a"":1}","""#
+        );
+    }
+
+    #[test]
+    fn until_includes_the_whole_day() {
+        assert_eq!(day_start("2026-11-22"), "2026-11-22T00:00:00Z");
+        assert!(day_end("2026-11-22").starts_with("2026-11-23T00:00:00"));
+        assert_eq!(day_start(""), "");
+    }
+}

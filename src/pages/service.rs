@@ -554,7 +554,7 @@ fn ref_input(
                 <input
                     class="field__input"
                     aria-describedby=described.clone()
-                    prop:value=move || value.get().get(name).and_then(Value::as_str).unwrap_or_default().to_string()
+                    prop:value=move || value.get().get(name).map(display).unwrap_or_default()
                     on:input=move |ev| {
                         let mut object = value.get_untracked().as_object().cloned().unwrap_or_default();
                         object.insert(name.to_string(), Value::String(event_target_value(&ev)));
@@ -841,5 +841,77 @@ fn kind_name(kind: KeyKind) -> &'static str {
         KeyKind::Weights => "weights",
         KeyKind::Json => "json",
         KeyKind::Ref => "ref",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use setpoint_core::ServiceDoc;
+
+    use super::*;
+
+    fn draft() -> Draft {
+        let doc: ServiceDoc = serde_json::from_str(include_str!("../../examples/checkout.json"))
+            .expect("example parses");
+        Draft::new(
+            ServiceRecord {
+                doc,
+                revision: 7,
+                tombstone: None,
+            },
+            "prod".into(),
+        )
+    }
+
+    #[test]
+    fn problems_come_from_the_core_at_their_key() {
+        let mut d = draft();
+        d.edits.insert("throttle.rps".into(), Edit::Set(json!(0)));
+        d.edits.insert(
+            "maintenance".into(),
+            Edit::Unparsable {
+                text: "x".into(),
+                message: "enter a number".into(),
+            },
+        );
+        let problems = d.problems();
+        assert_eq!(problems.len(), 2);
+        assert!(problems["throttle.rps"][0].contains("below the minimum 1"));
+        assert_eq!(problems["maintenance"], ["enter a number"]);
+    }
+
+    #[test]
+    fn the_patch_holds_only_real_changes_and_names_its_base() {
+        let mut d = draft();
+        assert!(!d.dirty());
+        let stored = d
+            .stored("throttle.rps")
+            .cloned()
+            .expect("prod overrides it");
+        d.edits.insert("throttle.rps".into(), Edit::Set(stored));
+        assert!(!d.dirty(), "setting the stored value changes nothing");
+
+        d.edits.insert("throttle.rps".into(), Edit::Reset);
+        d.edits.insert("maintenance".into(), Edit::Set(json!(true)));
+        let patch = d.patch("incident 42");
+        assert_eq!(patch.remove_keys, ["throttle.rps"]);
+        assert_eq!(patch.set.get("maintenance"), Some(&json!(true)));
+        assert_eq!(patch.base_revision, 7);
+        assert_eq!(patch.reason, "incident 42");
+
+        let spec = d.base.doc.schema["throttle.rps"].clone();
+        assert_eq!(d.effective("throttle.rps", &spec), spec.default);
+        assert!(!d.overridden("throttle.rps"));
+        let (before, after) = d.before_after();
+        assert_ne!(before["throttle.rps"], after["throttle.rps"]);
+    }
+
+    #[test]
+    fn numbers_parse_or_say_what_is_expected() {
+        assert_eq!(parse_number(" 12 ", true), Edit::Set(json!(12)));
+        assert!(matches!(parse_number("1.5", true), Edit::Unparsable { .. }));
+        assert_eq!(parse_number("1.5", false), Edit::Set(json!(1.5)));
+        assert!(matches!(parse_number("", false), Edit::Unparsable { .. }));
     }
 }

@@ -1,0 +1,157 @@
+// The console end to end, per role: real server with the demo data, the
+// real release console, Debian's Chromium. Screenshots of each step go to
+// test-artifacts/screenshots.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ADMIN_PASSWORD, apiSession, launchBrowser, login, screenshot, startServer, watchErrors,
+} from './harness.mjs';
+
+let server;
+let browser;
+let admin;
+
+before(async () => {
+  server = await startServer({ demo: true });
+  browser = await launchBrowser();
+  admin = await apiSession(server.url, 'admin', ADMIN_PASSWORD);
+  for (const [username, role] of [['vera', 'viewer'], ['eddie', 'editor']]) {
+    const created = await admin.call('POST', '/users', { username, password: `${username}-password-1`, role });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+  }
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+/** The `search` service's config form for `dev`. */
+async function openSearchDev(page) {
+  await page.getByRole('link', { name: 'Services' }).click();
+  await page.getByLabel('Search').fill('sear');
+  await page.getByText('1 service(s)').waitFor();
+  await page.getByRole('link', { name: 'search', exact: true }).click();
+  await page.getByRole('tab', { name: 'dev' }).click();
+  await page.getByLabel('throttle.rps').waitFor();
+}
+
+test('admin: an invalid edit sends nothing; a valid one saves, shows in the audit and rolls back', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const writes = [];
+  page.on('request', (request) => {
+    if (request.method() === 'PATCH') writes.push(request.url());
+  });
+
+  await login(page, server.url, 'admin', ADMIN_PASSWORD);
+  await screenshot(page, '10-admin-logged-in');
+  await openSearchDev(page);
+  const field = page.getByLabel('throttle.rps');
+  const original = (await admin.call('GET', '/services/search')).body.doc.values.dev?.['throttle.rps'];
+
+  await field.fill('5');
+  const fieldBox = page.locator('.config__field', { has: field });
+  await fieldBox.locator('.field__errors li').filter({ hasText: 'below the minimum 10' }).waitFor();
+  const save = page.getByRole('button', { name: 'Review and save…' });
+  assert.equal(await save.isDisabled(), true, 'save is disabled while invalid');
+  await screenshot(page, '11-config-invalid');
+  assert.deepEqual(writes, [], 'an invalid form sends no request');
+
+  await field.fill('1234');
+  assert.equal(await fieldBox.locator('.field__errors li').count(), 0);
+  await save.click();
+  const review = page.getByRole('region', { name: 'Review changes' });
+  await review.getByText('1234').waitFor();
+  await screenshot(page, '12-config-review');
+  await review.getByRole('button', { name: 'Save' }).click();
+  await page.getByText(/Saved as revision \d+/).waitFor();
+  assert.equal(writes.length, 1);
+  const stored = await admin.call('GET', '/services/search');
+  assert.equal(stored.body.doc.values.dev['throttle.rps'], 1234);
+
+  await page.getByRole('link', { name: 'Audit' }).click();
+  const entry = page.locator('.changes__entry').filter({ hasText: 'values_changed' }).filter({ hasText: 'search / dev' }).first();
+  await entry.getByRole('button').first().click();
+  await entry.locator('.diff__after').filter({ hasText: '1234' }).waitFor();
+  await screenshot(page, '13-audit-diff');
+
+  await entry.getByRole('button', { name: 'Roll back to before this…' }).click();
+  const preview = entry.getByRole('region', { name: 'Rollback preview' });
+  await preview.locator('.diff__before').filter({ hasText: '1234' }).waitFor();
+  await preview.getByLabel('Reason').fill('e2e: undo');
+  await screenshot(page, '14-rollback-preview');
+  await preview.getByRole('button', { name: 'Roll back' }).click();
+  await page.locator('.changes__entry').filter({ hasText: 'rollback' }).first().waitFor();
+  const rolledBack = await admin.call('GET', '/services/search');
+  assert.deepEqual(rolledBack.body.doc.values.dev?.['throttle.rps'], original, 'back to what it was');
+  await screenshot(page, '15-rolled-back');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a viewer sees no edit controls, and a write from that session is refused', async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page, [['/api/v1/me', 401], ['/values/dev', 403]]);
+  await login(page, server.url, 'vera', 'vera-password-1');
+  await page.getByRole('link', { name: 'Services' }).click();
+  await page.getByRole('link', { name: 'search', exact: true }).click();
+  await page.getByRole('tab', { name: 'dev' }).click();
+  await page.locator('output#key-throttle\\.rps').waitFor();
+  const form = page.getByRole('form', { name: 'Config' });
+  assert.equal(await form.locator('input, select, textarea').count(), 0, 'no inputs');
+  assert.equal(await form.getByRole('button').count(), 0, 'no buttons');
+  await screenshot(page, '16-viewer-read-only');
+
+  const status = await page.evaluate(async () => {
+    const me = await (await fetch('/api/v1/me')).json();
+    const answer = await fetch('/api/v1/services/search/values/dev', {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': me.csrf_token },
+      body: JSON.stringify({ set: { 'throttle.rps': 100 }, base_revision: 1 }),
+    });
+    return answer.status;
+  });
+  assert.equal(status, 403);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('two people edit one service: the second sees the conflict and re-applies', async () => {
+  const first = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const second = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const a = await first.newPage();
+  const b = await second.newPage();
+  const errors = watchErrors(b, [['/api/v1/me', 401], ['/values/dev', 409]]);
+  await login(a, server.url, 'admin', ADMIN_PASSWORD);
+  await login(b, server.url, 'eddie', 'eddie-password-1');
+  await openSearchDev(a);
+  await openSearchDev(b);
+
+  await a.getByLabel('results.page_size').fill('42');
+  await a.getByRole('button', { name: 'Review and save…' }).click();
+  await a.getByRole('region', { name: 'Review changes' }).getByRole('button', { name: 'Save' }).click();
+  await a.getByText(/Saved as revision \d+/).waitFor();
+
+  await b.getByLabel('throttle.rps').fill('777');
+  await b.getByRole('button', { name: 'Review and save…' }).click();
+  await b.getByRole('region', { name: 'Review changes' }).getByRole('button', { name: 'Save' }).click();
+  const conflict = b.locator('.conflict');
+  await conflict.getByText('Changed meanwhile').waitFor();
+  await conflict.locator('.diff__after').filter({ hasText: '42' }).waitFor();
+  await screenshot(b, '17-conflict');
+
+  await conflict.getByRole('button', { name: 'Re-apply my edits on the new revision' }).click();
+  await b.getByRole('button', { name: 'Review and save…' }).click();
+  await b.getByRole('region', { name: 'Review changes' }).getByRole('button', { name: 'Save' }).click();
+  await b.getByText(/Saved as revision \d+/).waitFor();
+  const stored = await admin.call('GET', '/services/search');
+  assert.equal(stored.body.doc.values.dev['throttle.rps'], 777, 'the second edit landed');
+  assert.equal(stored.body.doc.values.dev['results.page_size'], 42, 'the first edit kept');
+  await screenshot(b, '18-conflict-resolved');
+  assert.deepEqual(errors, []);
+  await first.close();
+  await second.close();
+});
