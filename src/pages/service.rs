@@ -176,6 +176,9 @@ pub fn Service() -> impl IntoView {
         api::environments().await.map_err(|e| session.check(e))
     });
     let environment = RwSignal::new(None::<String>);
+    // Here, not in the form: a save reloads the record, which rebuilds the
+    // form, and the confirmation must outlive that.
+    let saved = RwSignal::new(None::<u64>);
     let chosen = move || {
         environment.get().or_else(|| {
             environments
@@ -215,7 +218,10 @@ pub fn Service() -> impl IntoView {
                                                     class="tabs__tab"
                                                     role="tab"
                                                     aria-selected=move || selected().to_string()
-                                                    on:click=move |_| environment.set(Some(name.clone()))
+                                                    on:click=move |_| {
+                                                        saved.set(None);
+                                                        environment.set(Some(name.clone()));
+                                                    }
                                                 >
                                                     {env.name}
                                                 </button>
@@ -231,6 +237,7 @@ pub fn Service() -> impl IntoView {
                                                 <ConfigForm
                                                     record=record
                                                     environment=env
+                                                    saved=saved
                                                     on_saved=move || reload.update(|n| *n += 1)
                                                 />
                                             }
@@ -256,6 +263,7 @@ fn error_view(error: &ApiError) -> AnyView {
 fn ConfigForm(
     record: ServiceRecord,
     environment: String,
+    saved: RwSignal<Option<u64>>,
     on_saved: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let session = use_session();
@@ -266,7 +274,6 @@ fn ConfigForm(
     let dirty = Memo::new(move |_| draft.with(Draft::dirty));
     let reviewing = RwSignal::new(false);
     let conflict = RwSignal::new(None::<ServiceRecord>);
-    let saved = RwSignal::new(None::<u64>);
     let keys: Vec<(String, KeySpec)> = draft.with_untracked(|d| {
         d.base
             .doc
