@@ -6,6 +6,7 @@ use std::cell::RefCell;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
+pub use setpoint_core::Role;
 use setpoint_core::{Change, ServiceDoc};
 
 use crate::route::encode as segment;
@@ -92,35 +93,6 @@ pub struct Health {
     pub status: String,
     /// The server's version.
     pub version: String,
-}
-
-/// A role; each includes the ones before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Reads everything.
-    Viewer,
-    /// Changes the targeting of existing flags.
-    Rollout,
-    /// Changes values and flags.
-    Editor,
-    /// Trips and closes breakers.
-    Operator,
-    /// Services, schemas, environments, people.
-    Admin,
-}
-
-impl Role {
-    /// The role's name as the API spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Viewer => "viewer",
-            Self::Rollout => "rollout",
-            Self::Editor => "editor",
-            Self::Operator => "operator",
-            Self::Admin => "admin",
-        }
-    }
 }
 
 /// Who is logged in (`GET /api/v1/me`).

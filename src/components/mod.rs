@@ -2,6 +2,8 @@
 
 mod diff_list;
 mod problem_list;
+mod text_field;
 
 pub use diff_list::{DiffList, DiffRow, display};
 pub use problem_list::ProblemList;
+pub use text_field::TextField;

@@ -9,7 +9,7 @@ use setpoint_core::{Change, ChangeKind, diff};
 use crate::{
     Route,
     api::{self, Role},
-    components::{DiffList, DiffRow},
+    components::{DiffList, DiffRow, TextField},
     route::encode,
     session::use_session,
 };
@@ -112,23 +112,6 @@ fn FilterForm(
     on_apply: impl Fn() + Copy + Send + Sync + 'static,
     csv_href: impl Fn() -> String + Send + Sync + 'static,
 ) -> impl IntoView {
-    let input = move |id: &'static str,
-                      label: &'static str,
-                      kind: &'static str,
-                      signal: RwSignal<String>| {
-        view! {
-            <div class="field">
-                <label class="field__label" for=id>{label}</label>
-                <input
-                    id=id
-                    class="field__input"
-                    type=kind
-                    prop:value=move || signal.get()
-                    on:input=move |ev| signal.set(event_target_value(&ev))
-                />
-            </div>
-        }
-    };
     view! {
         <form
             class="toolbar"
@@ -138,9 +121,9 @@ fn FilterForm(
                 on_apply();
             }
         >
-            {input("audit-service", "Service", "text", filters.service)}
-            {input("audit-environment", "Environment", "text", filters.environment)}
-            {input("audit-actor", "Actor", "text", filters.actor)}
+            <TextField id="audit-service" label="Service" value=filters.service />
+            <TextField id="audit-environment" label="Environment" value=filters.environment />
+            <TextField id="audit-actor" label="Actor" value=filters.actor />
             <div class="field">
                 <label class="field__label" for="audit-kind">"Kind"</label>
                 <select id="audit-kind" class="field__select" on:change=move |ev| filters.kind.set(event_target_value(&ev))>
@@ -151,8 +134,8 @@ fn FilterForm(
                         .collect_view()}
                 </select>
             </div>
-            {input("audit-since", "From", "date", filters.since)}
-            {input("audit-until", "Until", "date", filters.until)}
+            <TextField id="audit-since" label="From" value=filters.since kind="date" />
+            <TextField id="audit-until" label="Until" value=filters.until kind="date" />
             <div class="toolbar__actions">
                 <button class="button button--primary" type="submit">"Apply"</button>
                 <a class="button" href=csv_href download="setpoint-changes.csv">"Export CSV"</a>

@@ -2,7 +2,7 @@
 
 use leptos::{prelude::*, task::spawn_local};
 
-use crate::{api, session::use_session};
+use crate::{api, components::TextField, session::use_session};
 
 /// The login page.
 #[component]
@@ -30,29 +30,15 @@ pub fn Login() -> impl IntoView {
             <form class="card login__card" on:submit=submit>
                 <h1 class="page__title">"Setpoint"</h1>
                 <p class="muted">"Log in to manage config, flags and breakers."</p>
-                <div class="field">
-                    <label class="field__label" for="username">"User name"</label>
-                    <input
-                        id="username"
-                        class="field__input"
-                        autocomplete="username"
-                        required
-                        prop:value=move || username.get()
-                        on:input=move |ev| username.set(event_target_value(&ev))
-                    />
-                </div>
-                <div class="field">
-                    <label class="field__label" for="password">"Password"</label>
-                    <input
-                        id="password"
-                        class="field__input"
-                        type="password"
-                        autocomplete="current-password"
-                        required
-                        prop:value=move || password.get()
-                        on:input=move |ev| password.set(event_target_value(&ev))
-                    />
-                </div>
+                <TextField id="username" label="User name" value=username autocomplete="username" required=true />
+                <TextField
+                    id="password"
+                    label="Password"
+                    value=password
+                    kind="password"
+                    autocomplete="current-password"
+                    required=true
+                />
                 <p class="status status--error" role="alert" hidden=move || error.with(Option::is_none)>
                     {move || error.get().unwrap_or_default()}
                 </p>

@@ -356,11 +356,11 @@ fn KeyField(
     let messages = Memo::new(move |_| {
         problems.with(|p| key.with_value(|k| p.get(k).cloned().unwrap_or_default()))
     });
-    let edit = move |edit: Edit| {
+    let edit = Callback::new(move |edit: Edit| {
         draft.update(|d| {
             d.edits.insert(key.get_value(), edit);
         });
-    };
+    });
     let reset = move |_| {
         draft.update(|d| {
             let k = key.get_value();
@@ -381,7 +381,17 @@ fn KeyField(
     });
     let kind = spec.with_value(|s| s.kind);
     let input = if editable {
-        input_for(kind, &id, &error_id, spec, value, raw, edit).into_any()
+        input_for(
+            kind,
+            &Wiring {
+                id: id.clone(),
+                described: error_id.clone(),
+                spec,
+                value,
+                raw,
+                edit,
+            },
+        )
     } else {
         view! { <output id=id.clone() class="config__value">{move || display(&value.get())}</output> }
             .into_any()
@@ -420,23 +430,61 @@ fn KeyField(
     }
 }
 
-/// The input for a key of `kind`.
-fn input_for(
-    kind: KeyKind,
-    id: &str,
-    error_id: &str,
+/// What every input of one key needs: its ids, what it shows, where edits
+/// go.
+#[derive(Clone)]
+struct Wiring {
+    id: String,
+    /// The id of the element listing the key's problems.
+    described: String,
     spec: StoredValue<KeySpec>,
     value: Memo<Value>,
+    /// Text typed that does not parse, shown instead of the value.
     raw: Memo<Option<String>>,
-    edit: impl Fn(Edit) + Copy + Send + Sync + 'static,
-) -> AnyView {
-    let id = id.to_string();
-    let described = error_id.to_string();
+    edit: Callback<Edit>,
+}
+
+impl Wiring {
+    /// What a text input shows: the text as typed if it did not parse,
+    /// else the value as `format` writes it.
+    fn shown(
+        &self,
+        format: fn(&Value) -> String,
+    ) -> impl Fn() -> String + Copy + Send + Sync + use<> {
+        let (raw, value) = (self.raw, self.value);
+        move || raw.get().unwrap_or_else(|| format(&value.get()))
+    }
+}
+
+/// Sets member `name` of an object value (`weights`, `ref`), keeping the
+/// others.
+fn set_member(value: Memo<Value>, edit: Callback<Edit>, name: &str, member: Value) {
+    let mut object = value
+        .get_untracked()
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    object.insert(name.to_string(), member);
+    edit.run(Edit::Set(Value::Object(object)));
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// The input for a key of `kind`.
+fn input_for(kind: KeyKind, wiring: &Wiring) -> AnyView {
+    let Wiring {
+        id,
+        described,
+        spec,
+        value,
+        edit,
+        ..
+    } = wiring.clone();
     let bound = move |which: fn(&KeySpec) -> &Option<Value>| {
         spec.with_value(|s| which(s).as_ref().map(display))
     };
-    let text_or =
-        move |fallback: fn(&Value) -> String| raw.get().unwrap_or_else(|| fallback(&value.get()));
     match kind {
         KeyKind::Bool => view! {
             <label class="switch">
@@ -446,7 +494,7 @@ fn input_for(
                     role="switch"
                     aria-describedby=described
                     prop:checked=move || value.get().as_bool().unwrap_or(false)
-                    on:change=move |ev| edit(Edit::Set(Value::Bool(event_target_checked(&ev))))
+                    on:change=move |ev| edit.run(Edit::Set(Value::Bool(event_target_checked(&ev))))
                 />
                 <span>{move || if value.get().as_bool().unwrap_or(false) { "On" } else { "Off" }}</span>
             </label>
@@ -463,13 +511,13 @@ fn input_for(
                     min=bound(|s| &s.min)
                     max=bound(|s| &s.max)
                     aria-describedby=described
-                    prop:value=move || text_or(display)
-                    on:input=move |ev| edit(parse_number(&event_target_value(&ev), integer))
+                    prop:value=wiring.shown(display)
+                    on:input=move |ev| edit.run(parse_number(&event_target_value(&ev), integer))
                 />
             }
             .into_any()
         }
-        KeyKind::Percent => percent_input(id, described, value, raw, edit),
+        KeyKind::Percent => percent_input(wiring),
         KeyKind::String if spec.with_value(|s| s.choices.is_some()) => {
             let choices = spec.with_value(|s| s.choices.clone().unwrap_or_default());
             view! {
@@ -477,7 +525,7 @@ fn input_for(
                     id=id
                     class="field__select"
                     aria-describedby=described
-                    on:change=move |ev| edit(Edit::Set(Value::String(event_target_value(&ev))))
+                    on:change=move |ev| edit.run(Edit::Set(Value::String(event_target_value(&ev))))
                 >
                     {choices
                         .into_iter()
@@ -500,36 +548,48 @@ fn input_for(
                 placeholder=(kind == KeyKind::Duration).then_some("e.g. 250ms, 30s, 5m, 1h")
                 aria-describedby=described
                 prop:value=move || value.get().as_str().unwrap_or_default().to_string()
-                on:input=move |ev| edit(Edit::Set(Value::String(event_target_value(&ev))))
+                on:input=move |ev| edit.run(Edit::Set(Value::String(event_target_value(&ev))))
             />
         }
         .into_any(),
-        KeyKind::Weights => weights_input(&id, &described, spec, value, edit),
-        KeyKind::Ref => ref_input(id, described, value, edit),
-        KeyKind::Json => json_input(id, described, value, raw, edit),
+        KeyKind::Weights => weights_input(wiring),
+        KeyKind::Ref => ref_input(wiring),
+        KeyKind::Json => view! {
+            <textarea
+                id=id
+                class="field__input config__json"
+                spellcheck="false"
+                aria-describedby=described
+                prop:value=wiring.shown(pretty)
+                on:input=move |ev| {
+                    let text = event_target_value(&ev);
+                    edit.run(match serde_json::from_str::<Value>(&text) {
+                        Ok(parsed) => Edit::Set(parsed),
+                        Err(e) => Edit::Unparsable { text, message: format!("not JSON: {e}") },
+                    });
+                }
+            ></textarea>
+        }
+        .into_any(),
     }
 }
 
 /// A percent: a slider and a number, kept together.
-fn percent_input(
-    id: String,
-    described: String,
-    value: Memo<Value>,
-    raw: Memo<Option<String>>,
-    edit: impl Fn(Edit) + Copy + Send + Sync + 'static,
-) -> AnyView {
-    let text = move || raw.get().unwrap_or_else(|| display(&value.get()));
+fn percent_input(wiring: &Wiring) -> AnyView {
+    let text = wiring.shown(display);
+    let edit = wiring.edit;
+    let on_input = move |ev| edit.run(parse_number(&event_target_value(&ev), false));
     view! {
         <div class="field--inline">
             <input
-                id=id
+                id=wiring.id.clone()
                 type="range"
                 min="0"
                 max="100"
                 step="1"
-                aria-describedby=described.clone()
+                aria-describedby=wiring.described.clone()
                 prop:value=text
-                on:input=move |ev| edit(parse_number(&event_target_value(&ev), false))
+                on:input=on_input
             />
             <input
                 class="field__input field__input--short"
@@ -537,9 +597,9 @@ fn percent_input(
                 min="0"
                 max="100"
                 aria-label="Percent"
-                aria-describedby=described
+                aria-describedby=wiring.described.clone()
                 prop:value=text
-                on:input=move |ev| edit(parse_number(&event_target_value(&ev), false))
+                on:input=on_input
             />
             <span>"%"</span>
         </div>
@@ -548,88 +608,60 @@ fn percent_input(
 }
 
 /// A `ref`: its three parts.
-fn ref_input(
-    id: String,
-    described: String,
-    value: Memo<Value>,
-    edit: impl Fn(Edit) + Copy + Send + Sync + 'static,
-) -> AnyView {
-    let part = move |name: &'static str| {
+fn ref_input(wiring: &Wiring) -> AnyView {
+    let (value, edit) = (wiring.value, wiring.edit);
+    let part = |name: &'static str| {
         view! {
             <label class="field">
                 <span class="field__label field__label--small">{name}</span>
                 <input
                     class="field__input"
-                    aria-describedby=described.clone()
+                    aria-describedby=wiring.described.clone()
                     prop:value=move || value.get().get(name).map(display).unwrap_or_default()
                     on:input=move |ev| {
-                        let mut object = value.get_untracked().as_object().cloned().unwrap_or_default();
-                        object.insert(name.to_string(), Value::String(event_target_value(&ev)));
-                        edit(Edit::Set(Value::Object(object)));
+                        let text = event_target_value(&ev);
+                        // Keep a number a number (`version` may be either).
+                        let member = match (value.get_untracked().get(name), text.trim().parse::<i64>()) {
+                            (Some(Value::Number(_)), Ok(number)) => Value::from(number),
+                            _ => Value::String(text),
+                        };
+                        set_member(value, edit, name, member);
                     }
                 />
             </label>
         }
     };
-    view! { <fieldset id=id class="config__group">{part("url")}{part("sha256")}{part("version")}</fieldset> }
-                .into_any()
-}
-
-/// A `json` value in a text area; what does not parse is kept as typed.
-fn json_input(
-    id: String,
-    described: String,
-    value: Memo<Value>,
-    raw: Memo<Option<String>>,
-    edit: impl Fn(Edit) + Copy + Send + Sync + 'static,
-) -> AnyView {
-    let text = move || {
-        raw.get()
-            .unwrap_or_else(|| serde_json::to_string_pretty(&value.get()).unwrap_or_default())
-    };
     view! {
-        <textarea
-            id=id
-            class="field__input config__json"
-            spellcheck="false"
-            aria-describedby=described
-            prop:value=text
-            on:input=move |ev| {
-                let text = event_target_value(&ev);
-                edit(match serde_json::from_str::<Value>(&text) {
-                    Ok(parsed) => Edit::Set(parsed),
-                    Err(e) => Edit::Unparsable { text, message: format!("not JSON: {e}") },
-                });
-            }
-        ></textarea>
+        <fieldset id=wiring.id.clone() class="config__group">
+            {part("url")}
+            {part("sha256")}
+            {part("version")}
+        </fieldset>
     }
     .into_any()
 }
 
 /// Per-name inputs of a `weights` key and their live sum.
-fn weights_input(
-    id: &str,
-    described: &str,
-    spec: StoredValue<KeySpec>,
-    value: Memo<Value>,
-    edit: impl Fn(Edit) + Copy + Send + Sync + 'static,
-) -> AnyView {
-    let names: Vec<String> = spec.with_value(|s| s.keys.clone()).unwrap_or_else(|| {
-        value
-            .get_untracked()
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default()
-    });
+fn weights_input(wiring: &Wiring) -> AnyView {
+    let (value, edit) = (wiring.value, wiring.edit);
+    let names: Vec<String> = wiring
+        .spec
+        .with_value(|s| s.keys.clone())
+        .unwrap_or_else(|| {
+            value
+                .get_untracked()
+                .as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default()
+        });
     let sum = move || {
         value
             .get()
             .as_object()
             .map_or(0, |o| o.values().filter_map(Value::as_u64).sum::<u64>())
     };
-    let described = described.to_string();
     view! {
-        <fieldset id=id.to_string() class="config__group" aria-describedby=described>
+        <fieldset id=wiring.id.clone() class="config__group" aria-describedby=wiring.described.clone()>
             {names
                 .into_iter()
                 .map(|name| {
@@ -646,11 +678,9 @@ fn weights_input(
                                 step="1"
                                 prop:value=move || value.get().get(&read).map(display).unwrap_or_default()
                                 on:input=move |ev| {
-                                    let mut object = value.get_untracked().as_object().cloned().unwrap_or_default();
                                     let text = event_target_value(&ev);
                                     let weight = text.trim().parse::<u64>().map_or(Value::String(text), Value::from);
-                                    object.insert(name.clone(), weight);
-                                    edit(Edit::Set(Value::Object(object)));
+                                    set_member(value, edit, &name, weight);
                                 }
                             />
                         </label>

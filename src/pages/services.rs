@@ -6,6 +6,7 @@ use leptos::{prelude::*, task::spawn_local};
 use crate::{
     Route,
     api::{self, Role, ServiceSummary},
+    components::TextField,
     session::use_session,
 };
 
@@ -61,17 +62,13 @@ pub fn Services() -> impl IntoView {
         <section class="page">
             <h1 class="page__title">{Route::Services.label()}</h1>
             <div class="toolbar" role="search">
-                <div class="field">
-                    <label class="field__label" for="service-search">"Search"</label>
-                    <input
-                        id="service-search"
-                        class="field__input"
-                        type="search"
-                        placeholder="name, description or owner"
-                        prop:value=move || search.get()
-                        on:input=move |ev| search.set(event_target_value(&ev))
-                    />
-                </div>
+                <TextField
+                    id="service-search"
+                    label="Search"
+                    value=search
+                    kind="search"
+                    placeholder="name, description or owner"
+                />
                 <div class="field">
                     <label class="field__label" for="service-owner">"Owner"</label>
                     <select

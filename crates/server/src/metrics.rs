@@ -100,8 +100,12 @@ impl Metrics {
     /// The exposition text; `revisions` are per environment.
     pub fn render(&self, revisions: &[(String, u64)]) -> String {
         let mut out = String::new();
-        out.push_str("# HELP setpoint_http_requests_total HTTP requests answered, by route, method and status.\n");
-        out.push_str("# TYPE setpoint_http_requests_total counter\n");
+        header(
+            &mut out,
+            "setpoint_http_requests_total",
+            "counter",
+            "HTTP requests answered, by route, method and status.",
+        );
         let sorted: BTreeMap<(String, &str, u16), u64> = {
             let requests = self.requests.read().unwrap_or_else(PoisonError::into_inner);
             requests
@@ -123,8 +127,12 @@ impl Metrics {
                 escape(&route)
             );
         }
-        out.push_str("# HELP setpoint_write_duration_seconds Time from a write request to its durable commit.\n");
-        out.push_str("# TYPE setpoint_write_duration_seconds histogram\n");
+        header(
+            &mut out,
+            "setpoint_write_duration_seconds",
+            "histogram",
+            "Time from a write request to its durable commit.",
+        );
         for (bound, bucket) in BUCKETS.iter().zip(&self.write_buckets) {
             let _ = writeln!(
                 out,
@@ -140,33 +148,33 @@ impl Metrics {
         let sum = self.write_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "setpoint_write_duration_seconds_sum {sum}");
         let _ = writeln!(out, "setpoint_write_duration_seconds_count {count}");
-        out.push_str("# HELP setpoint_commits_total Store transactions committed by the writer.\n");
-        out.push_str("# TYPE setpoint_commits_total counter\n");
-        let _ = writeln!(
-            out,
-            "setpoint_commits_total {}",
-            self.commits.load(Ordering::Relaxed)
+        single(
+            &mut out,
+            "setpoint_commits_total",
+            "counter",
+            "Store transactions committed by the writer.",
+            self.commits.load(Ordering::Relaxed),
         );
-        out.push_str("# HELP setpoint_committed_writes_total Writes acknowledged by those commits (group commit: many per transaction).\n");
-        out.push_str("# TYPE setpoint_committed_writes_total counter\n");
-        let _ = writeln!(
-            out,
-            "setpoint_committed_writes_total {}",
-            self.committed_writes.load(Ordering::Relaxed)
+        single(
+            &mut out,
+            "setpoint_committed_writes_total",
+            "counter",
+            "Writes acknowledged by those commits (group commit: many per transaction).",
+            self.committed_writes.load(Ordering::Relaxed),
         );
-        out.push_str(
-            "# HELP setpoint_watchers Connected watchers: event streams and waiting long-polls.\n",
+        single(
+            &mut out,
+            "setpoint_watchers",
+            "gauge",
+            "Connected watchers: event streams and waiting long-polls.",
+            self.watchers.load(Ordering::Relaxed),
         );
-        out.push_str("# TYPE setpoint_watchers gauge\n");
-        let _ = writeln!(
-            out,
-            "setpoint_watchers {}",
-            self.watchers.load(Ordering::Relaxed)
+        header(
+            &mut out,
+            "setpoint_revision",
+            "gauge",
+            "The revision of each environment's current snapshot.",
         );
-        out.push_str(
-            "# HELP setpoint_revision The revision of each environment's current snapshot.\n",
-        );
-        out.push_str("# TYPE setpoint_revision gauge\n");
         for (environment, revision) in revisions {
             let _ = writeln!(
                 out,
@@ -176,6 +184,18 @@ impl Metrics {
         }
         out
     }
+}
+
+/// A metric's `# HELP` and `# TYPE` lines.
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A metric with one unlabelled sample.
+fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    header(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
 }
 
 /// A method's name for a label; extension methods are folded into `other`

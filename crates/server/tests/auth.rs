@@ -8,13 +8,7 @@ use common::{EXAMPLE, TestApp};
 use serde_json::{Value, json};
 use setpoint_server::auth::Role;
 
-const ROLES: [Role; 5] = [
-    Role::Viewer,
-    Role::Rollout,
-    Role::Editor,
-    Role::Operator,
-    Role::Admin,
-];
+const ROLES: [Role; 5] = Role::ALL;
 
 /// One write endpoint: the least role allowed, and how to call it on a
 /// seeded app at its current revision.

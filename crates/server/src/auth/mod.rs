@@ -12,58 +12,15 @@ mod rate_limit;
 
 use std::fmt::Write;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use cache::TokenCache;
 pub use credentials::{hash_password, new_secret, sha256_hex, verify_password};
 pub use extract::{CSRF_HEADER, SESSION_COOKIE, cookie as extract_cookie};
 pub use rate_limit::LoginLimiter;
+pub use setpoint_core::Role;
 
 use crate::ApiError;
-
-/// Roles, from least to most trusted; each includes those below it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Reads everything (auditors, services reading snapshots).
-    Viewer,
-    /// Also changes flag targeting (product managers).
-    Rollout,
-    /// Also changes config values and whole flags.
-    Editor,
-    /// Also trips and closes breakers.
-    Operator,
-    /// Also services, schemas, environments, users and tokens.
-    Admin,
-}
-
-impl Role {
-    /// The name used in the API and the CLI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Viewer => "viewer",
-            Self::Rollout => "rollout",
-            Self::Editor => "editor",
-            Self::Operator => "operator",
-            Self::Admin => "admin",
-        }
-    }
-
-    /// The role named `name`.
-    pub fn parse(name: &str) -> Option<Self> {
-        [
-            Self::Viewer,
-            Self::Rollout,
-            Self::Editor,
-            Self::Operator,
-            Self::Admin,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == name)
-    }
-}
 
 /// What a request wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -47,6 +47,7 @@ struct Login {
 struct Me {
     actor: String,
     name: String,
+    #[schema(value_type = String, example = "editor")]
     role: Role,
     #[serde(skip_serializing_if = "Option::is_none")]
     services: Option<Vec<String>>,
@@ -170,6 +171,7 @@ async fn me(
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct UserView {
     username: String,
+    #[schema(value_type = String, example = "editor")]
     role: Role,
     #[serde(skip_serializing_if = "Option::is_none")]
     services: Option<Vec<String>>,
@@ -209,6 +211,7 @@ async fn list_users(
 struct NewUser {
     username: String,
     password: String,
+    #[schema(value_type = String, example = "editor")]
     role: Role,
     #[serde(default)]
     services: Option<Vec<String>>,
@@ -267,6 +270,7 @@ async fn create_user(
 struct TokenView {
     id: String,
     name: String,
+    #[schema(value_type = String, example = "editor")]
     role: Role,
     #[serde(skip_serializing_if = "Option::is_none")]
     services: Option<Vec<String>>,
@@ -318,6 +322,7 @@ pub struct NewToken {
     /// What it is for.
     pub name: String,
     /// Its role.
+    #[schema(value_type = String, example = "editor")]
     pub role: Role,
     /// Services it may act on; absent for all.
     #[serde(default)]
