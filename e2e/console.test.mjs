@@ -15,7 +15,7 @@ before(async () => {
   server = await startServer({ demo: true });
   browser = await launchBrowser();
   admin = await apiSession(server.url, 'admin', ADMIN_PASSWORD);
-  for (const [username, role] of [['vera', 'viewer'], ['eddie', 'editor']]) {
+  for (const [username, role] of [['vera', 'viewer'], ['eddie', 'editor'], ['rolf', 'rollout']]) {
     const created = await admin.call('POST', '/users', { username, password: `${username}-password-1`, role });
     assert.equal(created.status, 201, JSON.stringify(created.body));
   }
@@ -154,4 +154,63 @@ test('two people edit one service: the second sees the conflict and re-applies',
   assert.deepEqual(errors, []);
   await first.close();
   await second.close();
+});
+
+test('a rollout user takes a split from 10% to 50%; the simulator agrees with the snapshot; config stays read-only', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page, [['/api/v1/me', 401], ['/values/prod', 403]]);
+  await login(page, server.url, 'rolf', 'rolf-password-1');
+
+  await page.getByRole('link', { name: 'Flags' }).click();
+  await page.getByLabel('Service').selectOption('search');
+  await page.getByLabel('Flag').selectOption('semantic-search');
+  await page.getByLabel('Environment').selectOption('prod');
+  const on = page.getByLabel('on %');
+  assert.equal(await on.inputValue(), '10');
+  const spread = page.getByRole('table', { name: 'Distribution' });
+  const share = async () => Number.parseFloat(await spread.locator('tr[data-variant="on"] td').textContent());
+  await spread.locator('tr[data-variant="on"]').waitFor();
+  assert.ok(Math.abs((await share()) - 10) < 3, `about 10 % on before, got ${await share()}`);
+  await screenshot(page, '19-rollout-10');
+
+  await on.fill('50');
+  await on.dispatchEvent('change');
+  await page.getByText('Sum: 140 of 100').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Save flag' }).isDisabled(), true, 'a split over 100 cannot be saved');
+  const off = page.getByLabel('off %');
+  await off.fill('50');
+  await off.dispatchEvent('change');
+  await page.getByText('Sum: 100 of 100').waitFor();
+  await page.getByLabel('Reason').fill('e2e: widen the rollout');
+  await page.getByRole('button', { name: 'Save flag' }).click();
+  const saved = page.locator('.flag [role=status]').filter({ hasText: /\S/ });
+  await saved.waitFor();
+  assert.match(await saved.textContent(), /Saved as revision \d+/);
+  await screenshot(page, '20-rollout-50');
+
+  const snapshot = await admin.call('GET', '/environments/prod/snapshot/search');
+  const served = snapshot.body.services.search.flags['semantic-search'].default.split.weights;
+  assert.deepEqual(served, [{ variant: 'on', weight: 50 }, { variant: 'off', weight: 50 }]);
+  await page.getByLabel('Flag').selectOption('semantic-search');
+  assert.ok(Math.abs((await share()) - 50) < 5, `about 50 % on after, got ${await share()}`);
+
+  await page.getByRole('link', { name: 'Services' }).click();
+  await page.getByRole('link', { name: 'search', exact: true }).click();
+  await page.getByRole('tab', { name: 'prod' }).click();
+  await page.locator('output#key-throttle\\.rps').waitFor();
+  assert.equal(await page.getByRole('form', { name: 'Config' }).locator('input, select, textarea').count(), 0,
+    'a rollout user cannot edit config values');
+  const status = await page.evaluate(async () => {
+    const me = await (await fetch('/api/v1/me')).json();
+    const answer = await fetch('/api/v1/services/search/values/prod', {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': me.csrf_token },
+      body: JSON.stringify({ set: { 'throttle.rps': 100 }, base_revision: 1 }),
+    });
+    return answer.status;
+  });
+  assert.equal(status, 403);
+  assert.deepEqual(errors, []);
+  await context.close();
 });

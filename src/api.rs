@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 pub use setpoint_core::Role;
-use setpoint_core::{Change, ServiceDoc};
+use setpoint_core::{Change, Flag, ServiceDoc};
 
 use crate::route::encode as segment;
 
@@ -321,6 +321,22 @@ pub async fn patch_values(
             segment(environment)
         ),
         patch,
+    )
+    .await
+}
+
+/// `PUT /api/v1/services/{service}/flags/{flag}`.
+pub async fn put_flag(
+    service: &str,
+    key: &str,
+    flag: &Flag,
+    base_revision: u64,
+    reason: &str,
+) -> Result<Written, ApiError> {
+    send(
+        "PUT",
+        &format!("/services/{}/flags/{}", segment(service), segment(key)),
+        &serde_json::json!({"flag": flag, "base_revision": base_revision, "reason": reason}),
     )
     .await
 }

@@ -77,7 +77,7 @@ fn Shell() -> impl IntoView {
                         path=(StaticSegment(Route::Services.segment()), ParamSegment(Route::SERVICE_PARAM))
                         view=pages::Service
                     />
-                    <RouteView path=StaticSegment(Route::Flags.segment()) view=|| pages::planned(&Route::Flags) />
+                    <RouteView path=StaticSegment(Route::Flags.segment()) view=pages::Flags />
                     <RouteView path=StaticSegment(Route::Breakers.segment()) view=|| pages::planned(&Route::Breakers) />
                     <RouteView path=StaticSegment(Route::Audit.segment()) view=pages::Audit />
                     <RouteView path=StaticSegment(Route::Editor.segment()) view=pages::Editor />

@@ -2,6 +2,7 @@
 
 mod audit;
 mod editor;
+mod flags;
 mod login;
 mod overview;
 mod service;
@@ -13,6 +14,7 @@ use crate::Route;
 
 pub use audit::Audit;
 pub use editor::{Editor, STARTER};
+pub use flags::Flags;
 pub use login::Login;
 pub use overview::Overview;
 pub use service::Service;

@@ -1,0 +1,402 @@
+//! Flags: per service and environment, the flag's on/off switch and the
+//! percentages of its default split, checked by the core as they are typed;
+//! and an evaluation simulator that runs the core's own evaluation on the
+//! edited flag — one context, and the distribution over generated keys.
+
+use std::collections::BTreeMap;
+
+use leptos::{prelude::*, task::spawn_local};
+use serde_json::Value;
+use setpoint_core::{
+    Context, FieldPath, Flag, Limits, Serve, TARGETING_KEY, evaluate, validate::validate_flag,
+};
+
+use crate::{
+    Route,
+    api::{self, Role, ServiceRecord},
+    components::TextField,
+    session::use_session,
+};
+
+/// Keys the distribution is computed over.
+pub const SAMPLE_KEYS: usize = 1_000;
+
+/// How many of [`SAMPLE_KEYS`] generated keys (`user-0`, `user-1`, …, put in
+/// the split's bucketing attribute, over `base`) get each variant.
+pub fn distribution(flag: &Flag, key: &str, env: &str, base: &Context) -> BTreeMap<String, usize> {
+    let resolved = flag.resolve(key, env);
+    let attribute = match &resolved.default {
+        Serve::Split(split) => split.bucket_attribute().to_string(),
+        Serve::Variant(_) => TARGETING_KEY.to_string(),
+    };
+    let mut counts = BTreeMap::new();
+    let mut context = base.clone();
+    for i in 0..SAMPLE_KEYS {
+        context.insert(attribute.clone(), Value::String(format!("user-{i}")));
+        let variant = evaluate(&resolved, &context)
+            .variant
+            .unwrap_or_else(|| "(error)".into());
+        *counts.entry(variant).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// The flags page.
+#[component]
+pub fn Flags() -> impl IntoView {
+    let session = use_session();
+    let services =
+        LocalResource::new(
+            move || async move { api::services().await.map_err(|e| session.check(e)) },
+        );
+    let environments = LocalResource::new(move || async move {
+        api::environments().await.map_err(|e| session.check(e))
+    });
+    let service = RwSignal::new(String::new());
+    let environment = RwSignal::new(String::new());
+    let flag = RwSignal::new(String::new());
+    let reload = RwSignal::new(0u32);
+    // Outside the panel: a save reloads the record, which rebuilds the panel.
+    let status = RwSignal::new(None::<Result<String, String>>);
+    let record = LocalResource::new(move || {
+        reload.track();
+        let name = service.get();
+        async move {
+            if name.is_empty() {
+                return None;
+            }
+            Some(api::service(&name).await.map_err(|e| session.check(e)))
+        }
+    });
+    let options = |names: Vec<String>| {
+        names
+            .into_iter()
+            .map(|n| view! { <option value=n.clone()>{n.clone()}</option> })
+            .collect_view()
+    };
+    view! {
+        <section class="page">
+            <h1 class="page__title">{Route::Flags.label()}</h1>
+            <div class="toolbar">
+                <div class="field">
+                    <label class="field__label" for="flag-service">"Service"</label>
+                    <select id="flag-service" class="field__select" on:change=move |ev| {
+                        status.set(None);
+                        flag.set(String::new());
+                        service.set(event_target_value(&ev));
+                    }>
+                        <option value="">"Choose a service"</option>
+                        {move || services.get().and_then(Result::ok).map(|list| options(
+                            list.into_iter().filter(|s| s.tombstone.is_none() && s.flags > 0).map(|s| s.service).collect(),
+                        ))}
+                    </select>
+                </div>
+                <div class="field">
+                    <label class="field__label" for="flag-key">"Flag"</label>
+                    <select id="flag-key" class="field__select" on:change=move |ev| {
+                        status.set(None);
+                        flag.set(event_target_value(&ev));
+                    }>
+                        <option value="">"Choose a flag"</option>
+                        {move || record.get().flatten().and_then(Result::ok).map(|r| options(r.doc.flags.keys().cloned().collect()))}
+                    </select>
+                </div>
+                <div class="field">
+                    <label class="field__label" for="flag-environment">"Environment"</label>
+                    <select id="flag-environment" class="field__select" on:change=move |ev| {
+                        status.set(None);
+                        environment.set(event_target_value(&ev));
+                    }>
+                        <option value="">"Choose an environment"</option>
+                        {move || environments.get().and_then(Result::ok).map(|list| options(list.into_iter().map(|e| e.name).collect()))}
+                    </select>
+                </div>
+            </div>
+            {move || {
+                let (key, env) = (flag.get(), environment.get());
+                let record = record.get().flatten();
+                match record {
+                    Some(Err(e)) => Some(view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any()),
+                    Some(Ok(record)) if !key.is_empty() && !env.is_empty() && record.doc.flags.contains_key(&key) => {
+                        Some(view! { <FlagPanel record=record key=key environment=env status=status on_saved=move || reload.update(|n| *n += 1) /> }.into_any())
+                    }
+                    _ => None,
+                }
+            }}
+        </section>
+    }
+}
+
+/// One flag in one environment: targeting, split editor, simulator.
+#[component]
+fn FlagPanel(
+    record: ServiceRecord,
+    key: String,
+    environment: String,
+    status: RwSignal<Option<Result<String, String>>>,
+    on_saved: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let session = use_session();
+    let service = record.doc.service.clone();
+    let editable = session.may(Role::Rollout, &service);
+    let original = record.doc.flags.get(&key).cloned();
+    let Some(original) = original else {
+        return view! { <p class="muted">"No such flag."</p> }.into_any();
+    };
+    let draft = RwSignal::new(original.clone());
+    let base = record.revision;
+    let (key, env) = (StoredValue::new(key), StoredValue::new(environment));
+    let problems = Memo::new(move |_| {
+        let path = FieldPath::root().key("flags").key(key.get_value());
+        draft.with(|f| {
+            validate_flag(&key.get_value(), f, &path, &Limits::default())
+                .iter()
+                .map(|v| format!("{}: {}", v.path, v.kind))
+                .collect::<Vec<_>>()
+        })
+    });
+    let targeting = move || draft.with(|f| env.with_value(|e| f.environments.get(e).cloned()));
+    let description = original.description.clone();
+    let original = StoredValue::new(original);
+    let changed = move || draft.with(|f| original.with_value(|o| f != o));
+    let reason = RwSignal::new(String::new());
+    let save = move |_| {
+        let (service, flag) = (service.clone(), draft.get_untracked());
+        let why = reason.get_untracked();
+        spawn_local(async move {
+            let outcome = api::put_flag(&service, &key.get_value(), &flag, base, &why).await;
+            status.set(Some(match outcome {
+                Ok(written) => {
+                    on_saved();
+                    Ok(format!("Saved as revision {}.", written.revision))
+                }
+                Err(e) => Err(session.check(e).message),
+            }));
+        });
+    };
+    let set_enabled = move |enabled: bool| {
+        draft.update(|f| {
+            if let Some(t) = env.with_value(|e| f.environments.get_mut(e)) {
+                t.enabled = enabled;
+            }
+        });
+    };
+    view! {
+        <div class="flag">
+            <p class="page__lede">{description}</p>
+            {move || match targeting() {
+                None => view! { <p class="muted">"Not targeted in this environment: everyone gets the off variant."</p> }.into_any(),
+                Some(t) => view! {
+                    <label class="switch">
+                        <input
+                            type="checkbox"
+                            role="switch"
+                            disabled=!editable
+                            prop:checked=t.enabled
+                            on:change=move |ev| set_enabled(event_target_checked(&ev))
+                        />
+                        <span>{if t.enabled { "Enabled" } else { "Disabled" }}</span>
+                    </label>
+                    <h2 class="section__title">"Rules"</h2>
+                    {if t.rules.is_empty() {
+                        view! { <p class="muted">"No rules: the default serves everyone."</p> }.into_any()
+                    } else {
+                        view! {
+                            <ol class="rules">
+                                {t.rules.iter().map(|rule| view! {
+                                    <li><code>{serde_json::to_string(rule).unwrap_or_default()}</code></li>
+                                }).collect_view()}
+                            </ol>
+                        }.into_any()
+                    }}
+                    <h2 class="section__title">"Default"</h2>
+                    <DefaultServe draft=draft env=env editable=editable />
+                }.into_any(),
+            }}
+            <ul class="field__errors" aria-live="polite">
+                {move || problems.get().into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}
+            </ul>
+            {editable.then(|| view! {
+                <div class="config__actions">
+                    <TextField id="flag-reason" label="Reason" value=reason />
+                    <button
+                        class="button button--primary"
+                        disabled=move || !changed() || problems.with(|p| !p.is_empty())
+                        on:click=save.clone()
+                    >
+                        "Save flag"
+                    </button>
+                </div>
+            })}
+            <p
+                class=move || if status.with(|s| matches!(s, Some(Ok(_)))) { "status status--ok" } else { "status status--error" }
+                role="status"
+                hidden=move || status.with(Option::is_none)
+            >
+                {move || status.get().map(|s| s.unwrap_or_else(|e| e)).unwrap_or_default()}
+            </p>
+            <Simulator draft=draft key=key env=env />
+        </div>
+    }
+    .into_any()
+}
+
+/// The environment's default serve: a variant, or a split edited per
+/// variant with a bar that must reach 100.
+#[component]
+fn DefaultServe(draft: RwSignal<Flag>, env: StoredValue<String>, editable: bool) -> impl IntoView {
+    let weights = move || {
+        draft.with(|f| {
+            env.with_value(|e| match f.environments.get(e).map(|t| &t.default) {
+                Some(Serve::Split(split)) => Some(split.weights.clone()),
+                _ => None,
+            })
+        })
+    };
+    let set_weight = move |index: usize, text: String| {
+        draft.update(|f| {
+            if let Some(Serve::Split(split)) =
+                env.with_value(|e| f.environments.get_mut(e).map(|t| &mut t.default))
+                && let Some(entry) = split.weights.get_mut(index)
+            {
+                // What does not parse counts as 0; the sum check then says so.
+                entry.weight = text.trim().parse().unwrap_or(0);
+            }
+        });
+    };
+    move || match weights() {
+        None => {
+            let variant = draft.with(|f| {
+                env.with_value(|e| match f.environments.get(e).map(|t| &t.default) {
+                    Some(Serve::Variant(v)) => v.clone(),
+                    _ => String::new(),
+                })
+            });
+            view! { <p>"Serves "<code>{variant}</code>" to everyone."</p> }.into_any()
+        }
+        Some(weights) => {
+            let total: u32 = weights.iter().map(|w| w.weight).sum();
+            view! {
+                <div class="split">
+                    <div class="split__bar" aria-hidden="true">
+                        {weights.iter().map(|w| view! {
+                            <span class="split__segment" style=format!("flex-grow: {}", w.weight)>{w.variant.clone()}</span>
+                        }).collect_view()}
+                    </div>
+                    <div class="config__group">
+                        {weights.iter().enumerate().map(|(i, w)| {
+                            let id = format!("split-{}", w.variant);
+                            view! {
+                                <label class="field">
+                                    <span class="field__label field__label--small">{format!("{} %", w.variant)}</span>
+                                    <input
+                                        id=id
+                                        class="field__input field__input--short"
+                                        type="number"
+                                        min="0"
+                                        max="100"
+                                        disabled=!editable
+                                        prop:value=w.weight.to_string()
+                                        on:change=move |ev| set_weight(i, event_target_value(&ev))
+                                    />
+                                </label>
+                            }
+                        }).collect_view()}
+                    </div>
+                    <p class=if total == 100 { "weights__sum status--ok" } else { "weights__sum status--error" } aria-live="polite">
+                        {format!("Sum: {total} of 100")}
+                    </p>
+                </div>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// Evaluates the edited flag in the browser with the core: one context,
+/// and the split over generated keys.
+#[component]
+fn Simulator(
+    draft: RwSignal<Flag>,
+    key: StoredValue<String>,
+    env: StoredValue<String>,
+) -> impl IntoView {
+    let context_text = RwSignal::new(r#"{"targetingKey": "user-1"}"#.to_string());
+    let context = Memo::new(move |_| {
+        context_text.with(|t| match serde_json::from_str::<Value>(t) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err("the context is a JSON object".to_string()),
+            Err(e) => Err(format!("not JSON: {e}")),
+        })
+    });
+    let result = move || {
+        context.get().map(|ctx| {
+            draft.with(|f| {
+                let resolved = f.resolve(&key.get_value(), &env.get_value());
+                evaluate(&resolved, &ctx)
+            })
+        })
+    };
+    let spread = Memo::new(move |_| {
+        let ctx = context.get().unwrap_or_default();
+        draft.with(|f| distribution(f, &key.get_value(), &env.get_value(), &ctx))
+    });
+    view! {
+        <div class="card simulator" role="region" aria-label="Simulator">
+            <h2 class="card__title">"Simulator"</h2>
+            <label class="field__label" for="simulator-context">"Evaluation context (JSON)"</label>
+            <textarea
+                id="simulator-context"
+                class="field__input config__json"
+                spellcheck="false"
+                prop:value=move || context_text.get()
+                on:input=move |ev| context_text.set(event_target_value(&ev))
+            ></textarea>
+            <output class="simulator__result" aria-live="polite">
+                {move || match result() {
+                    Err(e) => e,
+                    Ok(ev) => format!(
+                        "variant {} · reason {} · rule {}",
+                        ev.variant.unwrap_or_else(|| "none".into()),
+                        serde_json::to_value(ev.reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                        ev.rule.map_or_else(|| "none".into(), |r| (r + 1).to_string()),
+                    ),
+                }}
+            </output>
+            <table class="table" aria-label="Distribution">
+                <caption class="muted">{format!("Over {SAMPLE_KEYS} generated keys")}</caption>
+                <tbody>
+                    {move || spread.get().into_iter().map(|(variant, count)| view! {
+                        <tr data-variant=variant.clone()>
+                            <th scope="row">{variant.clone()}</th>
+                            <td>{format!("{:.1} %", count as f64 * 100.0 / SAMPLE_KEYS as f64)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_distribution_follows_the_split() {
+        let flag: Flag = serde_json::from_value(serde_json::json!({
+            "variants": {"on": true, "off": false},
+            "off": "off",
+            "environments": {"prod": {"enabled": true, "default": {"split": {"weights": [
+                {"variant": "on", "weight": 10}, {"variant": "off", "weight": 90}
+            ]}}}}
+        }))
+        .expect("a flag");
+        let counts = distribution(&flag, "f", "prod", &Context::new());
+        assert_eq!(counts.values().sum::<usize>(), SAMPLE_KEYS);
+        let on = counts["on"];
+        assert!((60..=140).contains(&on), "about 10 % on, got {on}");
+        let none = distribution(&flag, "f", "dev", &Context::new());
+        assert_eq!(none.get("off"), Some(&SAMPLE_KEYS), "untargeted: all off");
+    }
+}
