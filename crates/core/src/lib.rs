@@ -16,9 +16,11 @@
 //! - [`snapshot`]: resolved config, environment snapshots and checksums.
 //! - [`diff`]: structural diffs for previews and audit.
 //! - [`alert`]: Alertmanager label matchers for breakers.
+//! - [`breaker`]: the breaker state machine and alert routing.
 //! - [`time`]: durations and RFC 3339 timestamps.
 
 pub mod alert;
+pub mod breaker;
 pub mod diff;
 pub mod error;
 pub mod eval;

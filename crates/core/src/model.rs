@@ -371,6 +371,44 @@ pub struct Breaker {
     /// How it closes after its alerts resolve.
     #[serde(default)]
     pub close: ClosePolicy,
+    /// When the console warns that it flaps.
+    #[serde(default, skip_serializing_if = "FlapPolicy::is_default")]
+    pub flapping: FlapPolicy,
+}
+
+/// How many trips in how long make a breaker flap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlapPolicy {
+    /// The window trips are counted over (a duration).
+    #[serde(default = "FlapPolicy::default_window")]
+    pub window: String,
+    /// More trips than this within the window is flapping.
+    #[serde(default = "FlapPolicy::default_threshold")]
+    pub threshold: u32,
+}
+
+impl FlapPolicy {
+    fn default_window() -> String {
+        "1h".into()
+    }
+
+    fn default_threshold() -> u32 {
+        3
+    }
+
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl Default for FlapPolicy {
+    fn default() -> Self {
+        Self {
+            window: Self::default_window(),
+            threshold: Self::default_threshold(),
+        }
+    }
 }
 
 /// How a breaker closes once its alerts resolve.

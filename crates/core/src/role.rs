@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Only delivers alerts to the Alertmanager webhook: a machine role,
+    /// outside the ladder below (it cannot even read).
+    AlertSource,
     /// Reads everything (auditors, services reading snapshots).
     Viewer,
     /// Also changes flag targeting (product managers).
@@ -22,7 +25,8 @@ pub enum Role {
 
 impl Role {
     /// Every role, least trusted first.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
+        Self::AlertSource,
         Self::Viewer,
         Self::Rollout,
         Self::Editor,
@@ -33,6 +37,7 @@ impl Role {
     /// The name used in the API and the CLI.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::AlertSource => "alert_source",
             Self::Viewer => "viewer",
             Self::Rollout => "rollout",
             Self::Editor => "editor",
@@ -60,7 +65,11 @@ mod tests {
                 role.as_str()
             );
         }
-        assert!(Role::Viewer < Role::Rollout && Role::Operator < Role::Admin);
+        assert!(
+            Role::AlertSource < Role::Viewer
+                && Role::Viewer < Role::Rollout
+                && Role::Operator < Role::Admin
+        );
         assert_eq!(Role::parse("root"), None);
     }
 }

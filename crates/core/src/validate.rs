@@ -449,6 +449,15 @@ pub fn validate_breaker(
             },
         ));
     }
+    if let Err(reason) = parse_duration(&breaker.flapping.window) {
+        out.push(Violation::new(
+            path.key("flapping").key("window"),
+            ViolationKind::InvalidDuration {
+                value: breaker.flapping.window.clone(),
+                reason,
+            },
+        ));
+    }
     out
 }
 

@@ -106,7 +106,9 @@ pub enum TokenCommand {
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {
-    Role::parse(text).ok_or_else(|| "use viewer, rollout, editor, operator or admin".to_string())
+    Role::parse(text).ok_or_else(|| {
+        "use viewer, rollout, editor, operator, admin, or alert_source (tokens only)".to_string()
+    })
 }
 
 /// Options of `setpoint serve`.
@@ -234,6 +236,11 @@ pub async fn user(command: UserCommand) -> std::io::Result<()> {
     if password.chars().count() < 12 {
         return Err(std::io::Error::other(
             "a password needs at least 12 characters",
+        ));
+    }
+    if role == Role::AlertSource {
+        return Err(std::io::Error::other(
+            "alert_source is a role for tokens (setpoint token create), not for people",
         ));
     }
     let store = SqliteStore::open(&data)

@@ -127,6 +127,7 @@ impl Engine {
             metrics,
         });
         tokio::spawn(reclaim_loop(Arc::downgrade(&engine)));
+        tokio::spawn(breaker_clock(Arc::downgrade(&engine)));
         Ok(engine)
     }
 
@@ -221,7 +222,8 @@ async fn write_loop(
         let now = now_millis();
         let at = format_timestamp(now);
         let reclaim_at = format_timestamp(now.saturating_add(reclaim_ms));
-        let mut world = (**world_tx.borrow()).clone();
+        let start = world_tx.borrow().clone();
+        let mut world = (*start).clone();
         let mut batch = Batch::default();
         let mut accepted = Vec::new();
         for job in jobs {
@@ -230,6 +232,7 @@ async fn write_loop(
                 reason: job.reason,
                 at: at.clone(),
                 reclaim_at: reclaim_at.clone(),
+                now,
             };
             // A refused command leaves the world as it was; only a job of
             // several commands needs a copy to undo the ones before it.
@@ -238,7 +241,8 @@ async fn write_loop(
                 .commands
                 .into_iter()
                 .map(|command| world.apply(command, &meta))
-                .collect();
+                .collect::<Result<Vec<_>, _>>()
+                .map(|changes| changes.into_iter().flatten().collect());
             match applied {
                 Ok(changes) => {
                     batch.changes.extend(changes.iter().cloned());
@@ -255,16 +259,11 @@ async fn write_loop(
         if accepted.is_empty() {
             continue;
         }
-        collect_records(&world, &mut batch);
+        let touched = collect_records(&start, &world, &mut batch);
         match store.commit(&batch).await {
             Ok(()) => {
                 metrics.commit(accepted.len());
                 let world = Arc::new(world);
-                let touched: BTreeSet<String> = batch
-                    .changes
-                    .iter()
-                    .filter_map(|c| c.service.clone())
-                    .collect();
                 snapshots.update(&world, Some(&touched));
                 world_tx.send_replace(world);
                 for (reply, changes) in accepted {
@@ -285,30 +284,68 @@ async fn write_loop(
     }
 }
 
-/// Fills the batch with the records its changes produced.
-fn collect_records(world: &World, batch: &mut Batch) {
+/// Fills the batch with the records that differ between `start` and
+/// `world`, and returns the names of the services touched. Records are
+/// shared until changed, so a pointer comparison finds them — including
+/// breaker states, which move without a change in the log (a second alert
+/// joining an open breaker).
+fn collect_records(start: &World, world: &World, batch: &mut Batch) -> BTreeSet<String> {
     batch.revision = world.revision;
-    let mut services: Vec<&String> = batch
-        .changes
-        .iter()
-        .filter_map(|c| c.service.as_ref())
-        .collect();
-    services.sort();
-    services.dedup();
-    for name in services {
-        match world.services.get(name) {
-            Some(record) => batch.services.push(Arc::clone(record)),
-            None => batch.removed_services.push(name.clone()),
+    let mut touched = BTreeSet::new();
+    for (name, record) in &world.services {
+        if !start
+            .services
+            .get(name)
+            .is_some_and(|before| Arc::ptr_eq(before, record))
+        {
+            batch.services.push(Arc::clone(record));
+            touched.insert(name.clone());
         }
     }
-    for change in &batch.changes {
-        if change.kind == setpoint_core::ChangeKind::EnvironmentCreated
-            && let Some(env) = change
-                .environment
-                .as_ref()
-                .and_then(|e| world.environments.get(e))
-        {
+    for name in start.services.keys() {
+        if !world.services.contains_key(name) {
+            batch.removed_services.push(name.clone());
+            touched.insert(name.clone());
+        }
+    }
+    for (name, env) in &world.environments {
+        if !start.environments.contains_key(name) {
             batch.environments.push(Arc::clone(env));
+        }
+    }
+    if !Arc::ptr_eq(&start.unrouted, &world.unrouted) {
+        batch.unrouted = Some(Arc::clone(&world.unrouted));
+    }
+    touched
+}
+
+/// Closes `auto_after` breakers once their delay has run out, checking
+/// every second (a scan of the current world; a write only when one is due).
+async fn breaker_clock(engine: std::sync::Weak<Engine>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        let now = format_timestamp(now_millis());
+        let due = engine.world().services.values().any(|record| {
+            record
+                .breakers
+                .values()
+                .flat_map(|s| s.values())
+                .any(|status| {
+                    status.state == setpoint_core::BreakerState::AwaitingClose
+                        && status.close_at.as_ref().is_some_and(|at| *at <= now)
+                })
+        });
+        if due
+            && let Err(error) = engine
+                .write_all(vec![Command::TickBreakers], "setpoint", "")
+                .await
+        {
+            tracing::warn!(%error, "could not close due breakers");
         }
     }
 }

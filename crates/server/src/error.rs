@@ -177,6 +177,11 @@ impl From<crate::engine::WriteError> for ApiError {
                 current: Some(*state),
             },
             WriteError::Refused(Refusal::Invalid(violations)) => Self::Validation(violations),
+            WriteError::Refused(Refusal::BreakerState(_)) => Self::Conflict {
+                code: "breaker_state",
+                message,
+                current: None,
+            },
             WriteError::Store(error) => Self::Internal(Box::new(StoreFailure(error))),
             WriteError::Stopped => Self::Unavailable("the server is shutting down".into()),
         }

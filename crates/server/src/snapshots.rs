@@ -103,7 +103,6 @@ fn build(
     previous: Option<&EnvSnapshot>,
     touched: Option<&BTreeSet<String>>,
 ) -> Option<EnvSnapshot> {
-    let no_states = BTreeMap::new();
     let mut services = BTreeMap::new();
     let mut changed = previous.is_none();
     for (service, record) in &world.services {
@@ -115,7 +114,7 @@ fn build(
             services.insert(service.clone(), Arc::clone(part));
             continue;
         }
-        let snapshot = record.doc.snapshot(name, &no_states);
+        let snapshot = record.doc.snapshot(name, &record.states_in(name));
         let part = if let Some(part) = before.filter(|part| *part.snapshot == snapshot) {
             Arc::clone(part)
         } else {

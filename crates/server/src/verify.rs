@@ -10,11 +10,11 @@ use std::{
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use setpoint_core::{Change, ChangeKind, ServiceDoc, Values};
+use setpoint_core::{BreakerState, Change, ChangeKind, ServiceDoc, Values, breaker::BreakerStatus};
 
 use crate::{
     store::{ChangeQuery, Store, StoreError},
-    world::{EnvironmentRecord, ServiceRecord, Tombstone, World},
+    world::{BreakerStates, EnvironmentRecord, ServiceRecord, Tombstone, World},
 };
 
 /// What verification found.
@@ -130,6 +130,7 @@ fn replay(world: &mut World, change: &Change) -> Result<(), String> {
     };
     let put = |world: &mut World, mut record: ServiceRecord| {
         record.revision = change.revision;
+        record.prune_breakers(&world.environments);
         world
             .services
             .insert(record.doc.service.clone(), Arc::new(record));
@@ -147,20 +148,14 @@ fn replay(world: &mut World, change: &Change) -> Result<(), String> {
                     doc,
                     revision: 0,
                     tombstone: None,
+                    breakers: BreakerStates::new(),
                 },
             );
         }
         ChangeKind::ServiceReplaced | ChangeKind::Rollback | ChangeKind::ServiceUpdated => {
-            let name = service()?;
-            let tombstone = record(world, &name)?.tombstone;
-            put(
-                world,
-                ServiceRecord {
-                    doc: parse(change.after.as_ref(), "the document")?,
-                    revision: 0,
-                    tombstone,
-                },
-            );
+            let mut current = record(world, &service()?)?;
+            current.doc = parse(change.after.as_ref(), "the document")?;
+            put(world, current);
         }
         ChangeKind::ValuesChanged => {
             let mut current = record(world, &service()?)?;
@@ -204,9 +199,40 @@ fn replay(world: &mut World, change: &Change) -> Result<(), String> {
         ChangeKind::ServiceReclaimed => {
             world.services.remove(&service()?);
         }
-        // Breaker states are not part of the service document.
-        ChangeKind::BreakerTransition => {}
+        // A transition moves a breaker's state, not the service's revision.
+        ChangeKind::BreakerTransition => replay_transition(world, change)?,
     }
+    Ok(())
+}
+
+/// Moves a breaker's state, not the service's revision.
+fn replay_transition(world: &mut World, change: &Change) -> Result<(), String> {
+    let name = change
+        .service
+        .clone()
+        .ok_or_else(|| "a breaker transition names no service".to_string())?;
+    let mut current = world
+        .services
+        .get(&name)
+        .map(|r| (**r).clone())
+        .ok_or_else(|| format!("service {name:?} does not exist at this point"))?;
+    let (Some(environment), Some(breaker)) = (&change.environment, &change.item) else {
+        return Err("a breaker transition names no environment or breaker".into());
+    };
+    let after: Value = parse(change.after.as_ref(), "the breaker's state")?;
+    let state: BreakerState = parse(after.get("state"), "the breaker's state")?;
+    current
+        .breakers
+        .entry(environment.clone())
+        .or_default()
+        .insert(
+            breaker.clone(),
+            BreakerStatus {
+                state,
+                ..BreakerStatus::default()
+            },
+        );
+    world.services.insert(name, Arc::new(current));
     Ok(())
 }
 
@@ -231,6 +257,22 @@ fn replace_item<T: DeserializeOwned>(
     Ok(())
 }
 
+/// The breakers not closed, by environment and name, with their state: what
+/// the log's transitions determine (the bookkeeping of which alerts fire is
+/// operational state, not history).
+fn open_breakers(record: &ServiceRecord) -> Vec<(&str, &str, BreakerState)> {
+    record
+        .breakers
+        .iter()
+        .flat_map(|(env, states)| {
+            states
+                .iter()
+                .filter(|(_, status)| status.state != BreakerState::Closed)
+                .map(move |(name, status)| (env.as_str(), name.as_str(), status.state))
+        })
+        .collect()
+}
+
 fn compare(replayed: &World, stored: &World, problems: &mut Vec<String>) {
     if replayed.revision != stored.revision {
         problems.push(format!(
@@ -253,15 +295,19 @@ fn compare(replayed: &World, stored: &World, problems: &mut Vec<String>) {
         .collect();
     for name in all {
         match (replayed.services.get(name), stored.services.get(name)) {
-            (Some(a), Some(b)) if a == b => {}
+            (Some(a), Some(b))
+                if a.doc == b.doc
+                    && a.revision == b.revision
+                    && a.tombstone == b.tombstone
+                    && open_breakers(a) == open_breakers(b) => {}
             (Some(a), Some(b)) => problems.push(format!(
                 "service {name:?} differs: the log gives revision {}, the state has revision {}{}",
                 a.revision,
                 b.revision,
-                if a.doc == b.doc {
-                    " (documents equal)"
-                } else {
-                    " and a different document"
+                match (a.doc == b.doc, open_breakers(a) == open_breakers(b)) {
+                    (true, true) => " (documents equal)",
+                    (true, false) => " and different breaker states",
+                    (false, _) => " and a different document",
                 }
             )),
             (Some(_), None) => problems.push(format!(

@@ -8,7 +8,7 @@ use common::{EXAMPLE, TestApp};
 use serde_json::{Value, json};
 use setpoint_server::auth::Role;
 
-const ROLES: [Role; 5] = Role::ALL;
+const ROLES: [Role; 6] = Role::ALL;
 
 /// One write endpoint: the least role allowed, and how to call it on a
 /// seeded app at its current revision.
@@ -101,6 +101,26 @@ fn writes() -> Vec<Write> {
             uri: "/api/v1/services/checkout/flags/new-checkout-flow",
             body: |_| None,
             if_match: true,
+        },
+        Write {
+            name: "define a breaker",
+            least: Role::Operator,
+            method: Method::PUT,
+            uri: "/api/v1/services/checkout/breakers/payments-provider",
+            body: |r| {
+                Some(
+                    json!({"breaker": {"trips_on": [["alertname=PaymentsErrorRate"]]}, "base_revision": r}),
+                )
+            },
+            if_match: false,
+        },
+        Write {
+            name: "trip a breaker",
+            least: Role::Operator,
+            method: Method::POST,
+            uri: "/api/v1/services/checkout/breakers/payments-provider/environments/prod/trip",
+            body: |_| Some(json!({"reason": "provider outage"})),
+            if_match: false,
         },
         Write {
             name: "delete service",

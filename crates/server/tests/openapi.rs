@@ -42,6 +42,19 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/environments/{environment}/events"),
     ("get", "/api/v1/export"),
     ("post", "/api/v1/import"),
+    ("put", "/api/v1/services/{service}/breakers/{breaker}"),
+    ("delete", "/api/v1/services/{service}/breakers/{breaker}"),
+    (
+        "post",
+        "/api/v1/services/{service}/breakers/{breaker}/environments/{environment}/trip",
+    ),
+    (
+        "post",
+        "/api/v1/services/{service}/breakers/{breaker}/environments/{environment}/close",
+    ),
+    ("get", "/api/v1/environments/{environment}/breakers"),
+    ("get", "/api/v1/alerts/unrouted"),
+    ("post", "/api/v1/hooks/alertmanager"),
 ];
 
 #[tokio::test]
@@ -75,6 +88,7 @@ async fn the_description_lists_every_route_and_each_is_served() {
             .replace("{service}", "checkout")
             .replace("{environment}", "prod")
             .replace("{flag}", "new-checkout-flow")
+            .replace("{breaker}", "payments-provider")
             .replace("{id}", "nope");
         let method: Method = method.to_uppercase().parse().expect("method");
         // An event stream never ends; a bad resume point answers at once

@@ -35,6 +35,9 @@ pub enum Permission {
     Operate,
     /// Change services, schemas, environments, users and tokens.
     Administer,
+    /// Deliver alerts to the Alertmanager webhook: the `alert_source` role's
+    /// one power, which no other role has.
+    ReceiveAlerts,
 }
 
 impl Permission {
@@ -45,6 +48,7 @@ impl Permission {
             Self::Edit => Role::Editor,
             Self::Operate => Role::Operator,
             Self::Administer => Role::Admin,
+            Self::ReceiveAlerts => Role::AlertSource,
         }
     }
 }
@@ -73,7 +77,11 @@ impl Principal {
         service: Option<&str>,
         environment: Option<&str>,
     ) -> bool {
-        if self.role < permission.least_role() {
+        // Alert sources stand outside the ladder: they only deliver alerts,
+        // and nothing else may pose as one.
+        if (permission == Permission::ReceiveAlerts) != (self.role == Role::AlertSource)
+            || self.role < permission.least_role()
+        {
             return false;
         }
         let service_ok = match (&self.services, service) {
@@ -106,6 +114,7 @@ impl Principal {
             Permission::Edit => "edit config and flags".to_string(),
             Permission::Operate => "operate breakers".to_string(),
             Permission::Administer => "administer".to_string(),
+            Permission::ReceiveAlerts => "deliver alerts (the alert_source role does)".to_string(),
         };
         if let Some(service) = service {
             let _ = write!(what, " in {service:?}");
@@ -143,6 +152,16 @@ mod tests {
         assert!(editor.can(Permission::Edit, Some("a"), Some("prod")));
         assert!(!editor.can(Permission::Operate, Some("a"), None));
         assert!(!editor.can(Permission::Administer, None, None));
+    }
+
+    #[test]
+    fn alert_sources_only_deliver_alerts() {
+        let source = principal(Role::AlertSource, None, None);
+        assert!(source.can(Permission::ReceiveAlerts, None, None));
+        assert!(!source.can(Permission::Read, Some("a"), None));
+        assert!(!source.can(Permission::Operate, Some("a"), None));
+        let admin = principal(Role::Admin, None, None);
+        assert!(!admin.can(Permission::ReceiveAlerts, None, None));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The HTTP API, cut by domain. Each module owns its routes, wire types and
 //! handlers; [`app`] merges them, adds the body limit and the fallbacks.
 
+mod breakers;
 mod changes;
 mod environments;
 mod events;
@@ -115,7 +116,8 @@ fn api() -> OpenApiRouter<AppState> {
             .merge(events::router())
             .merge(people::router())
             .merge(rollback::router())
-            .merge(transfer::router()),
+            .merge(transfer::router())
+            .merge(breakers::router()),
     )
 }
 

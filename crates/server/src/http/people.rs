@@ -243,6 +243,12 @@ async fn create_user(
         ));
     }
     check_password(&request.password)?;
+    if request.role == Role::AlertSource {
+        return Err(ApiError::bad_request(
+            "machine_role",
+            "alert_source is a role for tokens (Alertmanager), not for people",
+        ));
+    }
     if state.accounts.user(&request.username).await?.is_some() {
         return Err(ApiError::Conflict {
             code: "already_exists",

@@ -7,13 +7,13 @@ mod sqlite;
 
 use crate::auth::Role;
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use setpoint_core::{Change, ChangeKind};
 
 pub use sqlite::SqliteStore;
 
-use crate::world::{EnvironmentRecord, ServiceRecord, World};
+use crate::world::{EnvironmentRecord, ServiceRecord, UnroutedAlert, World};
 
 /// A storage failure: a bug or an infrastructure fault, never the client's.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,8 @@ pub struct Batch {
     pub removed_services: Vec<String>,
     /// Environments created.
     pub environments: Vec<Arc<EnvironmentRecord>>,
+    /// The unrouted alerts, when they changed (replaced as a whole).
+    pub unrouted: Option<Arc<BTreeMap<String, UnroutedAlert>>>,
     /// The revision after the batch.
     pub revision: u64,
 }

@@ -14,7 +14,7 @@ use sqlx::{
 
 use super::{Accounts, Batch, ChangeQuery, Session, Store, StoreError, Token, User};
 use crate::auth::Role;
-use crate::world::{EnvironmentRecord, ServiceRecord, Tombstone, World};
+use crate::world::{EnvironmentRecord, ServiceRecord, Tombstone, UnroutedAlert, World};
 
 /// Rows per multi-row `INSERT`: ten binds each stays far below SQLite's
 /// (32,766) and PostgreSQL's (65,535) limits on bound parameters.
@@ -69,6 +69,41 @@ fn parse_json(text: Option<String>) -> Result<Option<Value>, StoreError> {
         .map_err(StoreError::new)
 }
 
+/// Replaces the kept unrouted alerts (at most a few hundred) as a whole.
+async fn replace_unrouted(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    unrouted: &BTreeMap<String, UnroutedAlert>,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM unrouted_alerts")
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::new)?;
+    for entry in unrouted.values() {
+        sqlx::query("INSERT INTO unrouted_alerts (fingerprint, entry) VALUES (?, ?)")
+            .bind(&entry.alert.fingerprint)
+            .bind(serde_json::to_string(entry).map_err(StoreError::new)?)
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::new)?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    async fn unrouted(&self) -> Result<BTreeMap<String, UnroutedAlert>, StoreError> {
+        let mut unrouted = BTreeMap::new();
+        for entry in sqlx::query_scalar::<_, String>("SELECT entry FROM unrouted_alerts")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::new)?
+        {
+            let entry: UnroutedAlert = serde_json::from_str(&entry).map_err(StoreError::new)?;
+            unrouted.insert(entry.alert.fingerprint.clone(), entry);
+        }
+        Ok(unrouted)
+    }
+}
+
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn load(&self) -> Result<World, StoreError> {
@@ -95,15 +130,19 @@ impl Store for SqliteStore {
                 .insert(record.name.clone(), Arc::new(record));
         }
         let mut services = BTreeMap::new();
-        for row in sqlx::query("SELECT name, doc, revision, deleted_at, reclaim_at FROM services")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::new)?
+        for row in sqlx::query(
+            "SELECT name, doc, revision, deleted_at, reclaim_at, breakers FROM services",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::new)?
         {
             let doc: String = row.get("doc");
             let deleted_at: Option<String> = row.get("deleted_at");
             let reclaim_at: Option<String> = row.get("reclaim_at");
+            let breakers: String = row.get("breakers");
             let record = ServiceRecord {
+                breakers: serde_json::from_str(&breakers).map_err(StoreError::new)?,
                 doc: serde_json::from_str(&doc).map_err(StoreError::new)?,
                 revision: to_u64(row.get("revision"))?,
                 tombstone: deleted_at
@@ -116,6 +155,7 @@ impl Store for SqliteStore {
             services.insert(row.get::<String, _>("name"), Arc::new(record));
         }
         world.services = services;
+        world.unrouted = Arc::new(self.unrouted().await?);
         Ok(world)
     }
 
@@ -171,24 +211,26 @@ impl Store for SqliteStore {
         }
         for chunk in batch.services.chunks(ROWS_PER_STATEMENT) {
             let mut upsert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO services (name, doc, revision, deleted_at, reclaim_at) ",
+                "INSERT INTO services (name, doc, revision, deleted_at, reclaim_at, breakers) ",
             );
             let mut rows = Vec::with_capacity(chunk.len());
             for service in chunk {
                 let doc = serde_json::to_string(&service.doc).map_err(StoreError::new)?;
-                rows.push((doc, to_i64(service.revision)?, service));
+                let breakers = serde_json::to_string(&service.breakers).map_err(StoreError::new)?;
+                rows.push((doc, breakers, to_i64(service.revision)?, service));
             }
-            upsert.push_values(rows, |mut row, (doc, revision, service)| {
+            upsert.push_values(rows, |mut row, (doc, breakers, revision, service)| {
                 let tombstone = service.tombstone.as_ref();
                 row.push_bind(&service.doc.service)
                     .push_bind(doc)
                     .push_bind(revision)
                     .push_bind(tombstone.map(|t| &t.deleted_at))
-                    .push_bind(tombstone.map(|t| &t.reclaim_at));
+                    .push_bind(tombstone.map(|t| &t.reclaim_at))
+                    .push_bind(breakers);
             });
             upsert.push(
                 " ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, revision = excluded.revision, \
-                 deleted_at = excluded.deleted_at, reclaim_at = excluded.reclaim_at",
+                 deleted_at = excluded.deleted_at, reclaim_at = excluded.reclaim_at, breakers = excluded.breakers",
             );
             upsert
                 .build()
@@ -202,6 +244,9 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::new)?;
+        }
+        if let Some(unrouted) = &batch.unrouted {
+            replace_unrouted(&mut tx, unrouted).await?;
         }
         sqlx::query("UPDATE meta SET revision = ? WHERE id = 1")
             .bind(to_i64(batch.revision)?)

@@ -5,14 +5,21 @@
 //! change-log entries. It is pure over its inputs — the writer passes the
 //! time in — so it is tested without a database.
 
+mod breakers;
+
 use std::{collections::BTreeMap, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use setpoint_core::{
-    Change, ChangeKind, FieldPath, Flag, KeySpec, Limits, ServiceDoc, Values, Violation,
-    ViolationKind, validate::is_valid_name, validate_document,
+    Breaker, BreakerState, Change, ChangeKind, FieldPath, Flag, KeySpec, Limits, ServiceDoc,
+    Values, Violation, ViolationKind,
+    breaker::{Alert, BreakerStatus},
+    validate::is_valid_name,
+    validate_document,
 };
+
+pub use breakers::{BreakerOp, UNROUTED_KEPT, UnroutedAlert, board, unrouted_newest_first};
 
 /// Everything Setpoint knows, at one revision. Cloning is cheap: records
 /// are shared until changed.
@@ -24,6 +31,8 @@ pub struct World {
     pub environments: BTreeMap<String, Arc<EnvironmentRecord>>,
     /// Services by name, tombstoned ones included.
     pub services: BTreeMap<String, Arc<ServiceRecord>>,
+    /// Alerts that matched no breaker, by fingerprint (the latest few).
+    pub unrouted: Arc<BTreeMap<String, UnroutedAlert>>,
 }
 
 /// An environment.
@@ -48,6 +57,43 @@ pub struct ServiceRecord {
     /// Set while the service is deleted but not yet reclaimed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tombstone: Option<Tombstone>,
+    /// Breaker states: environment → breaker → status. Breakers move
+    /// without changing `revision`, so an alert never makes an editor's
+    /// pending edit stale.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub breakers: BreakerStates,
+}
+
+/// Breaker states of one service: environment → breaker → status.
+pub type BreakerStates = BTreeMap<String, BTreeMap<String, BreakerStatus>>;
+
+impl ServiceRecord {
+    /// The state of each breaker in `environment` (absent ones are closed).
+    pub fn states_in(&self, environment: &str) -> BTreeMap<String, BreakerState> {
+        self.breakers
+            .get(environment)
+            .map(|states| {
+                states
+                    .iter()
+                    .map(|(name, status)| (name.clone(), status.state))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Drops the states of breakers the document no longer defines in an
+    /// environment (and of environments that are gone).
+    pub fn prune_breakers(&mut self, environments: &BTreeMap<String, Arc<EnvironmentRecord>>) {
+        let doc = &self.doc;
+        self.breakers.retain(|env, states| {
+            states.retain(|name, _| {
+                doc.breakers.get(name).is_some_and(|b| {
+                    b.environments.is_empty() || b.environments.iter().any(|e| e == env)
+                })
+            });
+            environments.contains_key(env) && !states.is_empty()
+        });
+    }
 }
 
 /// A deleted service awaiting reclamation.
@@ -148,6 +194,47 @@ pub enum Command {
         /// Service.
         service: String,
     },
+    /// Create or replace a breaker definition.
+    PutBreaker {
+        /// Service.
+        service: String,
+        /// Breaker name.
+        name: String,
+        /// The definition.
+        breaker: Breaker,
+        /// The service revision the edit was based on.
+        base: u64,
+    },
+    /// Remove a breaker definition (and its states).
+    DeleteBreaker {
+        /// Service.
+        service: String,
+        /// Breaker name.
+        name: String,
+        /// The service revision the edit was based on.
+        base: u64,
+    },
+    /// A person trips or closes a breaker in one environment.
+    OperateBreaker {
+        /// Service.
+        service: String,
+        /// Breaker name.
+        name: String,
+        /// Environment.
+        environment: String,
+        /// Trip, or close (with or without force).
+        op: BreakerOp,
+    },
+    /// Alerts delivered by Alertmanager: each opens or releases the
+    /// breakers it matches, or is kept as unrouted.
+    Alerts {
+        /// The alerts, in delivery order.
+        alerts: Vec<Alert>,
+        /// The Alertmanager receiver that sent them.
+        receiver: String,
+    },
+    /// Close `auto_after` breakers whose delay has run out.
+    TickBreakers,
 }
 
 /// Who writes, why and when.
@@ -161,6 +248,8 @@ pub struct Meta {
     pub at: String,
     /// When tombstones created now are reclaimed, as RFC 3339.
     pub reclaim_at: String,
+    /// Now, in milliseconds since the Unix epoch (the same instant as `at`).
+    pub now: i64,
 }
 
 /// Why a command was refused.
@@ -185,6 +274,9 @@ pub enum Refusal {
     /// The result would break the domain's rules.
     #[error("{} problem(s) found", .0.len())]
     Invalid(Vec<Violation>),
+    /// A breaker cannot make the transition asked for from its state.
+    #[error("{0}")]
+    BreakerState(String),
 }
 
 impl World {
@@ -217,57 +309,85 @@ impl World {
         Ok(record)
     }
 
-    /// Applies `command`: on success the world moves to the next revision
-    /// and the change to log is returned; on refusal nothing changes.
-    pub fn apply(&mut self, command: Command, meta: &Meta) -> Result<Change, Refusal> {
+    /// Applies `command`: on success the world moves one revision per
+    /// change and the changes to log are returned (none when the command
+    /// changed nothing worth logging, like a duplicate alert); on refusal
+    /// nothing changes.
+    pub fn apply(&mut self, command: Command, meta: &Meta) -> Result<Vec<Change>, Refusal> {
         let revision = self.revision + 1;
-        let entry = match command {
+        let entries = match command {
+            Command::PutBreaker {
+                service,
+                name,
+                breaker,
+                base,
+            } => vec![self.put_breaker(service, name, breaker, base, revision)?],
+            Command::DeleteBreaker {
+                service,
+                name,
+                base,
+            } => vec![self.delete_breaker(service, name, base, revision)?],
+            Command::OperateBreaker {
+                service,
+                name,
+                environment,
+                op,
+            } => vec![self.operate_breaker(&service, &name, &environment, op, meta)?],
+            Command::Alerts { alerts, receiver } => self.receive_alerts(&alerts, &receiver, meta),
+            Command::TickBreakers => self.tick_breakers(meta),
             Command::CreateEnvironment { name, description } => {
-                self.create_environment(name, description, revision)?
+                vec![self.create_environment(name, description, revision)?]
             }
-            Command::CreateService { doc } => self.create_service(doc, revision)?,
-            Command::ReplaceService { doc, base } => self.replace_service(doc, base, revision)?,
+            Command::CreateService { doc } => vec![self.create_service(doc, revision)?],
+            Command::ReplaceService { doc, base } => {
+                vec![self.replace_service(doc, base, revision)?]
+            }
             Command::PatchValues {
                 service,
                 environment,
                 set,
                 remove,
                 base,
-            } => self.patch_values(service, environment, set, &remove, base, revision)?,
+            } => vec![self.patch_values(service, environment, set, &remove, base, revision)?],
             Command::PutSchema {
                 service,
                 schema,
                 base,
-            } => self.put_schema(service, schema, base, revision)?,
+            } => vec![self.put_schema(service, schema, base, revision)?],
             Command::PutFlag {
                 service,
                 key,
                 flag,
                 base,
-            } => self.put_flag(service, key, flag, base, revision)?,
+            } => vec![self.put_flag(service, key, flag, base, revision)?],
             Command::DeleteFlag { service, key, base } => {
-                self.delete_flag(service, key, base, revision)?
+                vec![self.delete_flag(service, key, base, revision)?]
             }
             Command::DeleteService { service, base } => {
-                self.delete_service(service, base, meta, revision)?
+                vec![self.delete_service(service, base, meta, revision)?]
             }
-            Command::RestoreService { service } => self.restore_service(service, revision)?,
-            Command::Rollback { doc, base } => self.rollback(doc, base, revision)?,
-            Command::ReclaimService { service } => self.reclaim_service(service, meta)?,
+            Command::RestoreService { service } => vec![self.restore_service(service, revision)?],
+            Command::Rollback { doc, base } => vec![self.rollback(doc, base, revision)?],
+            Command::ReclaimService { service } => vec![self.reclaim_service(service, meta)?],
         };
-        self.revision = revision;
-        Ok(Change {
-            revision,
-            service: entry.service,
-            item: entry.item,
-            environment: entry.environment,
-            actor: meta.actor.clone(),
-            at: meta.at.clone(),
-            reason: meta.reason.clone(),
-            kind: entry.kind,
-            before: entry.before,
-            after: entry.after,
-        })
+        Ok(entries
+            .into_iter()
+            .map(|entry| {
+                self.revision += 1;
+                Change {
+                    revision: self.revision,
+                    service: entry.service,
+                    item: entry.item,
+                    environment: entry.environment,
+                    actor: entry.actor.unwrap_or_else(|| meta.actor.clone()),
+                    at: meta.at.clone(),
+                    reason: entry.reason.unwrap_or_else(|| meta.reason.clone()),
+                    kind: entry.kind,
+                    before: entry.before,
+                    after: entry.after,
+                }
+            })
+            .collect())
     }
 
     fn create_environment(
@@ -534,19 +654,29 @@ impl World {
     }
 
     fn put(&mut self, doc: ServiceDoc, revision: u64, tombstone: Option<Tombstone>) {
-        self.services.insert(
-            doc.service.clone(),
-            Arc::new(ServiceRecord {
-                doc,
-                revision,
-                tombstone,
-            }),
-        );
+        let breakers = self
+            .services
+            .get(&doc.service)
+            .map(|r| r.breakers.clone())
+            .unwrap_or_default();
+        let mut record = ServiceRecord {
+            doc,
+            revision,
+            tombstone,
+            breakers,
+        };
+        record.prune_breakers(&self.environments);
+        self.services
+            .insert(record.doc.service.clone(), Arc::new(record));
     }
 }
 
 /// What a command logs, before the writer stamps it with who, when, why.
 struct Entry {
+    /// Who, when not the command's actor (an alert's fingerprint).
+    actor: Option<String>,
+    /// Why, when not the command's reason.
+    reason: Option<String>,
     kind: ChangeKind,
     service: Option<String>,
     environment: Option<String>,
@@ -563,6 +693,8 @@ impl Entry {
         after: Option<Value>,
     ) -> Self {
         Self {
+            actor: None,
+            reason: None,
             kind,
             service,
             environment: None,
@@ -583,12 +715,23 @@ mod tests {
 
     use super::*;
 
+    impl World {
+        /// `apply` for commands that log exactly one change.
+        fn apply_single(&mut self, command: Command, meta: &Meta) -> Result<Change, Refusal> {
+            let mut changes = self.apply(command, meta)?;
+            assert_eq!(changes.len(), 1, "one change");
+            Ok(changes.remove(0))
+        }
+    }
+
     fn meta() -> Meta {
         Meta {
             actor: "alice".into(),
             reason: "test".into(),
             at: "2026-11-22T10:00:00.000Z".into(),
             reclaim_at: "2026-11-29T10:00:00.000Z".into(),
+            now: setpoint_core::time::parse_timestamp("2026-11-22T10:00:00.000Z")
+                .expect("timestamp"),
         }
     }
 
@@ -596,7 +739,7 @@ mod tests {
         let mut world = World::default();
         for env in ["dev", "staging", "prod"] {
             world
-                .apply(
+                .apply_single(
                     Command::CreateEnvironment {
                         name: env.into(),
                         description: String::new(),
@@ -605,10 +748,10 @@ mod tests {
                 )
                 .expect("environment");
         }
-        let doc =
-            serde_json::from_str(include_str!("../../../examples/checkout.json")).expect("example");
+        let doc = serde_json::from_str(include_str!("../../../../examples/checkout.json"))
+            .expect("example");
         world
-            .apply(
+            .apply_single(
                 Command::CreateService {
                     doc: ServiceDoc {
                         values: BTreeMap::new(),
@@ -626,7 +769,7 @@ mod tests {
         let mut world = world();
         let before = world.clone();
         let refusal = world
-            .apply(
+            .apply_single(
                 Command::PatchValues {
                     service: "checkout".into(),
                     environment: "prod".into(),
@@ -655,7 +798,7 @@ mod tests {
     fn patching_values_logs_before_and_after() {
         let mut world = world();
         let change = world
-            .apply(
+            .apply_single(
                 Command::PatchValues {
                     service: "checkout".into(),
                     environment: "prod".into(),
@@ -677,7 +820,7 @@ mod tests {
     fn a_schema_change_that_breaks_stored_values_is_refused_naming_them() {
         let mut world = world();
         world
-            .apply(
+            .apply_single(
                 Command::PatchValues {
                     service: "checkout".into(),
                     environment: "prod".into(),
@@ -691,7 +834,7 @@ mod tests {
         let mut schema = world.services["checkout"].doc.schema.clone();
         schema.get_mut("throttle.rps").expect("key").max = Some(json!(1000));
         let refusal = world
-            .apply(
+            .apply_single(
                 Command::PutSchema {
                     service: "checkout".into(),
                     schema,
@@ -715,7 +858,7 @@ mod tests {
     fn values_for_unknown_environments_are_refused() {
         let mut world = world();
         let refusal = world
-            .apply(
+            .apply_single(
                 Command::PatchValues {
                     service: "checkout".into(),
                     environment: "qa".into(),
@@ -733,7 +876,7 @@ mod tests {
     fn tombstoned_services_can_be_restored_but_not_edited() {
         let mut world = world();
         world
-            .apply(
+            .apply_single(
                 Command::DeleteService {
                     service: "checkout".into(),
                     base: 4,
@@ -743,7 +886,7 @@ mod tests {
             .expect("deletes");
         assert!(world.services["checkout"].tombstone.is_some());
         let refusal = world
-            .apply(
+            .apply_single(
                 Command::DeleteFlag {
                     service: "checkout".into(),
                     key: "new-checkout-flow".into(),
@@ -754,7 +897,7 @@ mod tests {
             .expect_err("deleted");
         assert!(matches!(refusal, Refusal::NotFound(_)));
         let change = world
-            .apply(
+            .apply_single(
                 Command::RestoreService {
                     service: "checkout".into(),
                 },
@@ -769,7 +912,7 @@ mod tests {
     fn reclaiming_waits_for_the_reclaim_time() {
         let mut world = world();
         world
-            .apply(
+            .apply_single(
                 Command::DeleteService {
                     service: "checkout".into(),
                     base: 4,
@@ -777,7 +920,7 @@ mod tests {
                 &meta(),
             )
             .expect("deletes");
-        let early = world.apply(
+        let early = world.apply_single(
             Command::ReclaimService {
                 service: "checkout".into(),
             },
@@ -789,7 +932,7 @@ mod tests {
             ..meta()
         };
         let change = world
-            .apply(
+            .apply_single(
                 Command::ReclaimService {
                     service: "checkout".into(),
                 },
