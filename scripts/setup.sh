@@ -4,7 +4,8 @@
 # installed the way it is). Every step skips itself when already done.
 #
 #   scripts/setup.sh            tools to build and run
-#   scripts/setup.sh --test     also Chromium and ChromeDriver for tests
+#   scripts/setup.sh --test     also Chromium, ChromeDriver and Prometheus
+#                               Alertmanager for the end-to-end tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +29,8 @@ apt_install() {
 }
 
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
-$with_tests && apt_install chromium chromium-driver
+# The breaker tests start their own Alertmanager on a free loopback port.
+$with_tests && apt_install chromium chromium-driver prometheus-alertmanager
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "rustup target add wasm32-unknown-unknown"

@@ -7,7 +7,10 @@ use std::cell::RefCell;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 pub use setpoint_core::Role;
-use setpoint_core::{Change, Flag, ServiceDoc};
+use setpoint_core::{
+    BreakerState, Change, Flag, ServiceDoc,
+    breaker::{Alert, Cause},
+};
 
 use crate::route::encode as segment;
 
@@ -365,6 +368,104 @@ pub async fn rollback(
             "dry_run": dry_run,
             "reason": reason,
         }),
+    )
+    .await
+}
+
+/// One breaker on an environment's board
+/// (`GET /api/v1/environments/{env}/breakers`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BreakerView {
+    /// The service it belongs to.
+    pub service: String,
+    /// Its name.
+    pub breaker: String,
+    /// What opening it does.
+    #[serde(default)]
+    pub description: String,
+    /// Closed, open or awaiting close.
+    pub state: BreakerState,
+    /// When it entered the state.
+    #[serde(default)]
+    pub since: Option<String>,
+    /// What opened it.
+    #[serde(default)]
+    pub cause: Option<Cause>,
+    /// Matching alerts still firing.
+    #[serde(default)]
+    pub firing: Vec<Alert>,
+    /// Under `auto_after`: when it closes by itself.
+    #[serde(default)]
+    pub close_at: Option<String>,
+    /// `manual` or `auto_after <delay>`.
+    pub close_policy: String,
+    /// The matchers that trip it.
+    #[serde(default)]
+    pub trips_on: Vec<Vec<String>>,
+    /// Trips within the flap window.
+    pub trips_in_window: usize,
+    /// The flap window.
+    pub flap_window: String,
+    /// Whether it trips more often than its threshold.
+    pub flapping: bool,
+}
+
+/// An alert that matched no breaker (`GET /api/v1/alerts/unrouted`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct UnroutedAlert {
+    /// The alert as last delivered.
+    pub alert: Alert,
+    /// The Alertmanager receiver.
+    pub receiver: String,
+    /// When it was last delivered.
+    pub received_at: String,
+}
+
+/// `GET /api/v1/environments/{env}/breakers`.
+pub async fn breakers(environment: &str) -> Result<Vec<BreakerView>, ApiError> {
+    get(&format!("/environments/{}/breakers", segment(environment))).await
+}
+
+/// `GET /api/v1/alerts/unrouted`.
+pub async fn unrouted() -> Result<Vec<UnroutedAlert>, ApiError> {
+    get("/alerts/unrouted").await
+}
+
+/// What an operator does to a breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerAction {
+    /// Open it.
+    Trip,
+    /// Close it (confirming `awaiting_close`).
+    Close,
+    /// Close it although alerts still fire.
+    ForceClose,
+}
+
+/// `POST …/breakers/{breaker}/environments/{env}/trip` or `…/close`.
+pub async fn operate_breaker(
+    breaker: &BreakerView,
+    environment: &str,
+    action: BreakerAction,
+    reason: &str,
+) -> Result<Change, ApiError> {
+    let (verb, body) = match action {
+        BreakerAction::Trip => ("trip", serde_json::json!({"reason": reason})),
+        BreakerAction::Close => ("close", serde_json::json!({"reason": reason})),
+        BreakerAction::ForceClose => (
+            "close",
+            serde_json::json!({"reason": reason, "force": true}),
+        ),
+    };
+    send(
+        "POST",
+        &format!(
+            "/services/{}/breakers/{}/environments/{}/{verb}",
+            segment(&breaker.service),
+            segment(&breaker.breaker),
+            segment(environment)
+        ),
+        &body,
     )
     .await
 }

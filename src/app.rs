@@ -78,7 +78,7 @@ fn Shell() -> impl IntoView {
                         view=pages::Service
                     />
                     <RouteView path=StaticSegment(Route::Flags.segment()) view=pages::Flags />
-                    <RouteView path=StaticSegment(Route::Breakers.segment()) view=|| pages::planned(&Route::Breakers) />
+                    <RouteView path=StaticSegment(Route::Breakers.segment()) view=pages::Breakers />
                     <RouteView path=StaticSegment(Route::Audit.segment()) view=pages::Audit />
                     <RouteView path=StaticSegment(Route::Editor.segment()) view=pages::Editor />
                 </Routes>

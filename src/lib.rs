@@ -14,6 +14,7 @@
 pub mod api;
 pub mod app;
 pub mod components;
+pub mod live;
 pub mod pages;
 pub mod route;
 pub mod session;

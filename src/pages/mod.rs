@@ -1,6 +1,7 @@
 //! One module per page.
 
 mod audit;
+mod breakers;
 mod editor;
 mod flags;
 mod login;
@@ -13,6 +14,7 @@ use leptos::prelude::*;
 use crate::Route;
 
 pub use audit::Audit;
+pub use breakers::Breakers;
 pub use editor::{Editor, STARTER};
 pub use flags::Flags;
 pub use login::Login;

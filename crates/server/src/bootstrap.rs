@@ -1,14 +1,18 @@
 //! First start: the initial admin, and (with `--demo`) demo data.
 
-use std::{path::Path, sync::Arc};
+use std::{collections::BTreeMap, path::Path, sync::Arc};
 
-use setpoint_core::{ServiceDoc, time::format_timestamp};
+use setpoint_core::{
+    ServiceDoc,
+    breaker::{Alert, AlertStatus},
+    time::format_timestamp,
+};
 
 use crate::{
     auth::{Role, hash_password, new_secret},
     engine::{Engine, now_millis},
     store::{Accounts, User},
-    world::Command,
+    world::{BreakerOp, Command},
 };
 
 /// Where a generated admin password is kept, like Jenkins'
@@ -112,6 +116,49 @@ pub async fn seed_demo(engine: &Arc<Engine>) -> std::io::Result<()> {
         let doc: ServiceDoc = serde_json::from_str(text).map_err(std::io::Error::other)?;
         write(Command::CreateService { doc }).await?;
     }
+    // A board with something on it: one breaker opened by an alert, one
+    // tripped by hand.
+    let now = now_millis();
+    let alert = Alert {
+        fingerprint: "demo0adyen0prod".into(),
+        status: AlertStatus::Firing,
+        labels: BTreeMap::from([
+            ("alertname".into(), "ProviderErrorRate".into()),
+            ("provider".into(), "adyen".into()),
+            ("environment".into(), "prod".into()),
+            ("severity".into(), "page".into()),
+        ]),
+        annotations: BTreeMap::from([(
+            "summary".into(),
+            "Adyen authorisations failing above 5% for 10 minutes".into(),
+        )]),
+        starts_at: format_timestamp(now - 15 * 60_000),
+        generator_url: "http://prometheus.example:9090/graph?g0.expr=provider_error_rate".into(),
+    };
+    engine
+        .write_all(
+            vec![Command::Alerts {
+                alerts: vec![alert],
+                receiver: "demo".into(),
+            }],
+            "token:demo-alertmanager",
+            "",
+        )
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    engine
+        .write(
+            Command::OperateBreaker {
+                service: "notifications".into(),
+                name: "sms-provider".into(),
+                environment: "staging".into(),
+                op: BreakerOp::Trip,
+            },
+            "user:admin",
+            "SMS provider sandbox is down for maintenance until Monday",
+        )
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     tracing::info!("seeded demo data");
     Ok(())
 }

@@ -1,0 +1,144 @@
+// Breakers end to end with a real Alertmanager: alerts posted to
+// Alertmanager reach Setpoint through its webhook and move a breaker that an
+// operator watches on the console's board, live, without reloading.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ADMIN_PASSWORD, apiSession, launchBrowser, login, screenshot, startServer, watchErrors,
+} from './harness.mjs';
+import { startAlertmanager } from './alertmanager.mjs';
+
+let server;
+let browser;
+let alertmanager;
+let admin;
+
+const OPERATOR = ['olga', 'olga-password-1'];
+
+before(async () => {
+  server = await startServer({ demo: true });
+  admin = await apiSession(server.url, 'admin', ADMIN_PASSWORD);
+  const token = await admin.call('POST', '/tokens', { name: 'alertmanager', role: 'alert_source' });
+  assert.equal(token.status, 201, JSON.stringify(token.body));
+  const created = await admin.call('POST', '/users', { username: OPERATOR[0], password: OPERATOR[1], role: 'operator' });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  alertmanager = await startAlertmanager(server.url, token.body.token);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await alertmanager?.stop();
+  server?.stop();
+});
+
+/** An alert as Prometheus posts it to Alertmanager. */
+function stripeAlert(instance, startsAt, endsAt) {
+  return {
+    labels: { alertname: 'ProviderErrorRate', provider: 'stripe', environment: 'prod', instance, severity: 'page' },
+    annotations: { summary: `Stripe errors above 5% on ${instance}`, runbook_url: 'https://runbooks.example/stripe' },
+    startsAt,
+    ...(endsAt ? { endsAt } : {}),
+    generatorURL: 'http://prometheus.example:9090/graph?g0.expr=provider_error_rate',
+  };
+}
+
+/** The stripe breaker in prod, through the API. */
+async function stripe() {
+  const board = await admin.call('GET', '/environments/prod/breakers');
+  assert.equal(board.status, 200);
+  return board.body.find((b) => b.service === 'payments-gateway' && b.breaker === 'stripe');
+}
+
+/** Polls `check` until it returns something truthy (Alertmanager batches
+ *  deliveries by its group interval). */
+async function eventually(what, check, timeout = 60_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+test('an alert opens the breaker live on the board; resolved, it awaits the operator, who closes it', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await login(page, server.url, ...OPERATOR);
+  await page.getByRole('link', { name: 'Breakers' }).click();
+  const card = page.getByRole('article', { name: 'payments-gateway / stripe' });
+  await card.waitFor();
+  assert.equal(await card.getAttribute('data-state'), 'closed');
+  await screenshot(page, '40-breakers-board');
+  let navigations = 0;
+  page.on('framenavigated', () => { navigations += 1; });
+
+  const startsAt = new Date(Date.now() - 60_000).toISOString();
+  await alertmanager.post([stripeAlert('api-1', startsAt)]);
+  // The board turns red on its own: no reload, no click.
+  await page.locator('article[aria-label="payments-gateway / stripe"][data-state="open"]').waitFor({ timeout: 60_000 });
+  await card.getByText('Stripe errors above 5% on api-1').waitFor();
+  assert.equal(await card.getByRole('link', { name: 'source' }).first().getAttribute('href'),
+    'http://prometheus.example:9090/graph?g0.expr=provider_error_rate');
+  const opened = await stripe();
+  assert.equal(opened.state, 'open');
+  assert.equal(opened.cause.by, 'alert');
+  assert.equal(opened.cause.alert.labels.instance, 'api-1');
+  await screenshot(page, '41-breaker-opened-by-alertmanager');
+
+  // Resolved: endsAt in the past. Alertmanager sends it (send_resolved).
+  await alertmanager.post([stripeAlert('api-1', startsAt, new Date(Date.now() - 1_000).toISOString())]);
+  await page.locator('article[aria-label="payments-gateway / stripe"][data-state="awaiting_close"]').waitFor({ timeout: 60_000 });
+  assert.equal((await stripe()).state, 'awaiting_close');
+  const queue = page.getByRole('region', { name: 'Awaiting your confirmation' });
+  await queue.getByText('payments-gateway / stripe').waitFor();
+  await screenshot(page, '42-breaker-awaiting-confirmation');
+
+  await queue.getByRole('button', { name: 'Confirm close…' }).click();
+  const confirm = queue.getByRole('button', { name: 'Close breaker' });
+  assert.equal(await confirm.isDisabled(), true, 'a reason is required');
+  await queue.getByLabel('Reason (required)').fill('Stripe recovered; error rate back to 0.1%');
+  await confirm.click();
+  await page.locator('article[aria-label="payments-gateway / stripe"][data-state="closed"]').waitFor();
+  assert.equal((await stripe()).state, 'closed');
+  assert.equal(navigations, 0, 'the page never reloaded');
+
+  const log = await admin.call('GET', '/changes?service=payments-gateway&kind=breaker_transition');
+  const stripeLog = log.body.changes.filter((c) => c.item === 'stripe');
+  assert.deepEqual(stripeLog.map((c) => c.after.state), ['closed', 'awaiting_close', 'open']);
+  assert.equal(stripeLog[0].actor, `user:${OPERATOR[0]}`);
+  assert.match(stripeLog[2].actor, /^alert:[0-9a-f]+$/, 'the alert fingerprint is the actor');
+  await card.getByText('Timeline').click();
+  await card.getByText('Stripe recovered; error rate back to 0.1%').waitFor();
+  await screenshot(page, '43-breaker-closed-with-timeline');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a second matching alert still firing keeps the breaker open when the first resolves', async () => {
+  const first = new Date(Date.now() - 30_000).toISOString();
+  const second = new Date(Date.now() - 20_000).toISOString();
+  await alertmanager.post([stripeAlert('api-2', first), stripeAlert('api-3', second)]);
+  const firing = async () => (await stripe()).firing.map((a) => a.labels.instance).sort().join(',');
+  await eventually('both alerts to fire', async () => (await firing()) === 'api-2,api-3');
+  assert.equal((await stripe()).state, 'open');
+  await alertmanager.post([stripeAlert('api-2', first, new Date(Date.now() - 1_000).toISOString())]);
+  await eventually('the first alert to resolve', async () => (await firing()) === 'api-3');
+  assert.equal((await stripe()).state, 'open', 'api-3 still fires');
+
+  // Closing over a firing alert needs force; the console offers only that.
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await login(page, server.url, ...OPERATOR);
+  await page.getByRole('link', { name: 'Breakers' }).click();
+  const card = page.getByRole('article', { name: 'payments-gateway / stripe' });
+  await card.getByText('Still firing').waitFor();
+  assert.equal(await card.getByRole('button', { name: 'Close…', exact: true }).count(), 0);
+  await card.getByRole('button', { name: 'Force close…' }).waitFor();
+  await screenshot(page, '44-breaker-still-open-mobile');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
