@@ -135,6 +135,13 @@ test('two people edit one service: the second sees the conflict and re-applies',
   await a.getByRole('region', { name: 'Review changes' }).getByRole('button', { name: 'Save' }).click();
   await a.getByText(/Saved as revision \d+/).waitFor();
 
+  // Live: the second editor is told before saving; the first is not told
+  // about their own change.
+  const banner = b.getByRole('status').filter({ hasText: 'changed this service' });
+  await banner.getByText('user:admin').waitFor();
+  await screenshot(b, '16-someone-else-changed-this');
+  assert.equal(await a.getByText('changed this service').count(), 0);
+
   await b.getByLabel('throttle.rps').fill('777');
   await b.getByRole('button', { name: 'Review and save…' }).click();
   await b.getByRole('region', { name: 'Review changes' }).getByRole('button', { name: 'Save' }).click();
@@ -154,6 +161,32 @@ test('two people edit one service: the second sees the conflict and re-applies',
   assert.deepEqual(errors, []);
   await first.close();
   await second.close();
+});
+
+test('overview: environments with their open breakers and the latest changes, live', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await login(page, server.url, 'vera', 'vera-password-1');
+  const prod = page.getByRole('article', { name: 'Environment prod' });
+  await prod.getByText('1 open').waitFor();
+  await page.getByRole('article', { name: 'Environment staging' }).getByText('1 open').waitFor();
+  let navigations = 0;
+  page.on('framenavigated', () => { navigations += 1; });
+
+  const tripped = await admin.call('POST', '/services/recommendations/breakers/model-server/environments/prod/trip',
+    { reason: 'model server rollout gone wrong' });
+  assert.equal(tripped.status, 200, JSON.stringify(tripped.body));
+  await prod.getByText('2 open').waitFor();
+  await page.locator('.overview__changes li').first().getByText('model server rollout gone wrong').waitFor();
+  assert.equal(navigations, 0, 'updated without a reload');
+  await screenshot(page, '15-overview-live');
+  const closed = await admin.call('POST', '/services/recommendations/breakers/model-server/environments/prod/close',
+    { reason: 'rolled back' });
+  assert.equal(closed.status, 200, JSON.stringify(closed.body));
+  await prod.getByText('1 open').waitFor();
+  assert.deepEqual(errors, []);
+  await context.close();
 });
 
 test('a rollout user takes a split from 10% to 50%; the simulator agrees with the snapshot; config stays read-only', async () => {

@@ -64,7 +64,7 @@ test('the console shell navigates with client routes and survives a reload', asy
   const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
   const page = await context.newPage();
   await login(page, `${server.url}/`, 'admin', ADMIN_PASSWORD);
-  await page.locator('.status--ok').filter({ hasText: 'Healthy' }).waitFor();
+  await page.getByRole('heading', { name: 'Latest changes' }).waitFor();
   await page.getByRole('link', { name: 'Flags' }).click();
   await page.getByRole('heading', { name: 'Flags' }).waitFor();
   assert.equal(new URL(page.url()).pathname, '/flags');

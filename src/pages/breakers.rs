@@ -35,14 +35,19 @@ pub fn Breakers() -> impl IntoView {
         api::environments().await.map_err(|e| session.check(e))
     });
     let environment = RwSignal::new(String::new());
-    // Start on prod when there is one: that is where breakers matter.
+    let asked = leptos_router::hooks::use_query_map()
+        .with_untracked(|q| q.get("environment"))
+        .unwrap_or_default();
+    // Start on the environment the link names, else on prod when there is
+    // one: that is where breakers matter.
     Effect::new(move |_| {
         if environment.with_untracked(String::is_empty)
             && let Some(Ok(list)) = environments.get()
         {
             let pick = list
                 .iter()
-                .find(|e| e.name == "prod")
+                .find(|e| e.name == asked)
+                .or_else(|| list.iter().find(|e| e.name == "prod"))
                 .or_else(|| list.first())
                 .map(|e| e.name.clone());
             if let Some(pick) = pick {
@@ -268,20 +273,16 @@ fn Timeline(breaker: BreakerView, environment: String) -> impl IntoView {
             }
             let query = api::query(&[
                 ("service", &service),
+                ("item", &name),
                 ("environment", &env),
                 ("kind", "breaker_transition"),
-                ("limit", "200"),
+                ("limit", "100"),
             ]);
             Some(
                 api::changes(&query)
                     .await
                     .map_err(|e| session.check(e))
-                    .map(|page| {
-                        page.changes
-                            .into_iter()
-                            .filter(|c| c.item.as_deref() == Some(name.as_str()))
-                            .collect::<Vec<_>>()
-                    }),
+                    .map(|page| page.changes),
             )
         }
     });

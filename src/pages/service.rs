@@ -10,12 +10,15 @@ use std::collections::BTreeMap;
 use leptos::{prelude::*, task::spawn_local};
 use leptos_router::hooks::use_params_map;
 use serde_json::Value;
-use setpoint_core::{FieldPath, KeyKind, KeySpec, Limits, diff::diff, schema::check_value};
+use setpoint_core::{
+    ChangeKind, FieldPath, KeyKind, KeySpec, Limits, diff::diff, schema::check_value,
+};
 
 use crate::{
     Route,
     api::{self, ApiError, Role, ServiceRecord, ValuesPatch},
     components::{DiffList, display},
+    live,
     session::use_session,
 };
 
@@ -160,6 +163,29 @@ impl Draft {
     }
 }
 
+/// Says that someone else changed the service being edited, and offers to
+/// load the new state.
+#[component]
+fn ChangedMeanwhile(change: setpoint_core::Change, reload: RwSignal<u32>) -> impl IntoView {
+    view! {
+        <div class="status status--warn live-banner" role="status">
+            <p>
+                <strong>{change.actor.clone()}</strong>
+                {format!(
+                    " changed this service (revision {}, {})",
+                    change.revision,
+                    change.kind.as_str().replace('_', " "),
+                )}
+                {(!change.reason.is_empty()).then(|| format!(": {}", change.reason))}
+                ". The form shows the state before it; saving now will show a conflict."
+            </p>
+            <button class="button" type="button" on:click=move |_| reload.update(|n| *n += 1)>
+                "Load the new state (discards your edits)"
+            </button>
+        </div>
+    }
+}
+
 /// The service page.
 #[component]
 pub fn Service() -> impl IntoView {
@@ -187,11 +213,27 @@ pub fn Service() -> impl IntoView {
                 .and_then(|list| list.first().map(|e| e.name.clone()))
         })
     };
+    // Someone else's change to this service, newer than what the form was
+    // built from: say so before the save meets a conflict.
+    let latest = live::follow(Signal::derive(move || chosen().unwrap_or_default()));
+    let me = session.me().map(|m| m.actor);
+    let foreign_change = move || {
+        let change = latest.get()?;
+        let loaded = record.get()?.ok()?.revision;
+        (change.service.as_deref() == Some(name.get().as_str())
+            && change.kind != ChangeKind::BreakerTransition
+            && change.revision > loaded
+            && Some(&change.actor) != me.as_ref())
+        .then_some(change)
+    };
 
     view! {
         <section class="page">
             <p class="breadcrumb"><a href=Route::Services.href()>{Route::Services.label()}</a></p>
             <h1 class="page__title">{move || name.get()}</h1>
+            <div aria-live="polite">
+                {move || foreign_change().map(|change| view! { <ChangedMeanwhile change=change reload=reload /> })}
+            </div>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || {
                     let record = record.get()?;

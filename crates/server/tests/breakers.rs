@@ -179,7 +179,7 @@ async fn an_alert_opens_its_breaker_and_a_person_closes_it() {
 
     let log = t
         .app
-        .get("/api/v1/changes?service=checkout&kind=breaker_transition")
+        .get("/api/v1/changes?service=checkout&item=payments-provider&kind=breaker_transition")
         .await;
     let states: Vec<&Value> = log.json["changes"]
         .as_array()

@@ -27,6 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     service: Option<String>,
+    /// The item within the service: a flag key or a breaker name.
+    item: Option<String>,
     environment: Option<String>,
     actor: Option<String>,
     kind: Option<String>,
@@ -95,6 +97,7 @@ impl PageQuery {
             .transpose()?;
         Ok(ChangeQuery {
             service: self.service,
+            item: self.item,
             environment: self.environment,
             actor: self.actor,
             kind,

@@ -49,6 +49,8 @@ pub struct Batch {
 pub struct ChangeQuery {
     /// Only this service.
     pub service: Option<String>,
+    /// Only this item (a flag key, a breaker name).
+    pub item: Option<String>,
     /// Only this environment (changes without one, like schema changes,
     /// affect every environment and are included).
     pub environment: Option<String>,

@@ -276,6 +276,9 @@ impl Store for SqliteStore {
                 .push_bind(environment.clone())
                 .push(")");
         }
+        if let Some(item) = &query.item {
+            sql.push(" AND item = ").push_bind(item.clone());
+        }
         if let Some(actor) = &query.actor {
             sql.push(" AND actor = ").push_bind(actor.clone());
         }
