@@ -90,7 +90,8 @@ pub enum TokenCommand {
     Create {
         /// What it is for, e.g. `agent-eu-1`.
         name: String,
-        /// viewer, rollout, editor, operator or admin.
+        /// viewer, rollout, editor, operator, admin, or alert_source (for
+        /// Alertmanager's webhook).
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// Limit the role to these services (comma-separated).
