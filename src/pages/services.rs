@@ -10,18 +10,54 @@ use crate::{
     session::use_session,
 };
 
-/// Whether `service` matches the search text (already lower-cased) and the
-/// owner filter (empty: any). Matches name, description and owners.
-pub fn matches(service: &ServiceSummary, needle: &str, owner: &str) -> bool {
-    let owner_matches = owner.is_empty() || service.owners.iter().any(|o| o == owner);
-    owner_matches
-        && (needle.is_empty()
-            || service.service.to_lowercase().contains(needle)
-            || service.description.to_lowercase().contains(needle)
-            || service
-                .owners
-                .iter()
-                .any(|o| o.to_lowercase().contains(needle)))
+/// Rows shown at most: a table of thousands re-lays out slowly on every
+/// keystroke and no one reads past the first screens; the count says how
+/// many match, and the search narrows them.
+pub const SHOWN: usize = 50;
+
+/// A live service with its searchable text lower-cased once per load, not
+/// once per keystroke.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Indexed {
+    /// The service.
+    pub summary: ServiceSummary,
+    /// Name, description and owners, lower-cased.
+    text: String,
+}
+
+impl Indexed {
+    /// Indexes one service.
+    pub fn new(summary: ServiceSummary) -> Self {
+        let text = format!(
+            "{}\n{}\n{}",
+            summary.service,
+            summary.description,
+            summary.owners.join("\n")
+        )
+        .to_lowercase();
+        Self { summary, text }
+    }
+
+    /// Whether it matches the search text (already lower-cased) and the
+    /// owner filter (empty: any).
+    pub fn matches(&self, needle: &str, owner: &str) -> bool {
+        (owner.is_empty() || self.summary.owners.iter().any(|o| o == owner))
+            && (needle.is_empty() || self.text.contains(needle))
+    }
+}
+
+/// How many of `index` match, and the first [`SHOWN`] of them.
+pub fn search(index: &[Indexed], needle: &str, owner: &str) -> (usize, Vec<ServiceSummary>) {
+    let needle = needle.to_lowercase();
+    let mut total = 0;
+    let mut shown = Vec::new();
+    for entry in index.iter().filter(|e| e.matches(&needle, owner)) {
+        total += 1;
+        if shown.len() < SHOWN {
+            shown.push(entry.summary.clone());
+        }
+    }
+    (total, shown)
 }
 
 /// The services page.
@@ -33,7 +69,7 @@ pub fn Services() -> impl IntoView {
         reload.track();
         async move { api::services().await.map_err(|e| session.check(e)) }
     });
-    let search = RwSignal::new(String::new());
+    let search_text = RwSignal::new(String::new());
     let owner = RwSignal::new(String::new());
 
     let loaded = move || list.get().and_then(Result::ok).unwrap_or_default();
@@ -43,14 +79,18 @@ pub fn Services() -> impl IntoView {
         owners.dedup();
         owners
     });
-    let live = Memo::new(move |_| {
-        let needle = search.get().to_lowercase();
-        let owner = owner.get();
+    let index = Memo::new(move |_| {
         loaded()
             .into_iter()
-            .filter(|s| s.tombstone.is_none() && matches(s, &needle, &owner))
+            .filter(|s| s.tombstone.is_none())
+            .map(Indexed::new)
             .collect::<Vec<_>>()
     });
+    let found = Memo::new(move |_| {
+        let (needle, owner) = (search_text.get(), owner.get());
+        index.with(|index| search(index, &needle, &owner))
+    });
+    let live = Memo::new(move |_| found.with(|(_, shown)| shown.clone()));
     let deleted = Memo::new(move |_| {
         loaded()
             .into_iter()
@@ -65,7 +105,7 @@ pub fn Services() -> impl IntoView {
                 <TextField
                     id="service-search"
                     label="Search"
-                    value=search
+                    value=search_text
                     kind="search"
                     placeholder="name, description or owner"
                 />
@@ -94,7 +134,13 @@ pub fn Services() -> impl IntoView {
                             Err(e) => view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
                             Ok(_) => view! {
                                 <p class="muted" aria-live="polite">
-                                    {move || format!("{} service(s)", live.with(Vec::len))}
+                                    {move || found.with(|(total, shown)| {
+                                        if *total > shown.len() {
+                                            format!("{total} service(s), showing the first {} — narrow the search to see others", shown.len())
+                                        } else {
+                                            format!("{total} service(s)")
+                                        }
+                                    })}
                                 </p>
                                 <ServiceTable live=live />
                             }
@@ -240,5 +286,42 @@ fn Restore(service: String, on_done: impl Fn() + Copy + Send + Sync + 'static) -
                 </span>
             </div>
         </Show>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(name: &str, description: &str, owners: &[&str]) -> Indexed {
+        Indexed::new(ServiceSummary {
+            service: name.into(),
+            description: description.into(),
+            owners: owners.iter().map(|o| (*o).to_string()).collect(),
+            revision: 1,
+            keys: 0,
+            flags: 0,
+            breakers: 0,
+            tombstone: None,
+        })
+    }
+
+    #[test]
+    fn searches_name_description_and_owners_and_caps_the_rows() {
+        let index: Vec<Indexed> = (0..250)
+            .map(|i| service(&format!("svc-{i}"), "Routes Payments", &["team-pay"]))
+            .chain([service("search", "Ranking", &["team-search"])])
+            .collect();
+        assert_eq!(search(&index, "PAYMENTS", "").0, 250, "case-insensitive");
+        let (total, shown) = search(&index, "", "");
+        assert_eq!((total, shown.len()), (251, SHOWN));
+        let (total, shown) = search(&index, "rank", "team-search");
+        assert_eq!((total, shown[0].service.as_str()), (1, "search"));
+        assert_eq!(
+            search(&index, "rank", "team-pay").0,
+            0,
+            "the owner filter is exact"
+        );
+        assert_eq!(search(&index, "team-sea", "").0, 1, "owners are searched");
     }
 }
