@@ -14,19 +14,8 @@ use crate::{
     session::use_session,
 };
 
-/// The kinds offered in the filter.
-const KINDS: [ChangeKind; 10] = [
-    ChangeKind::EnvironmentCreated,
-    ChangeKind::ServiceCreated,
-    ChangeKind::ServiceReplaced,
-    ChangeKind::ServiceTombstoned,
-    ChangeKind::ServiceRestored,
-    ChangeKind::ServiceReclaimed,
-    ChangeKind::SchemaChanged,
-    ChangeKind::ValuesChanged,
-    ChangeKind::FlagChanged,
-    ChangeKind::Rollback,
-];
+/// The kinds offered in the filter: all of them.
+const KINDS: [ChangeKind; 16] = ChangeKind::ALL;
 
 /// The change log as CSV (RFC 4180: fields quoted, quotes doubled).
 pub fn to_csv(changes: &[Change]) -> String {
@@ -239,10 +228,11 @@ fn ChangeEntry(
     );
     // An environment's values or targeting roll back with `editor`; the
     // whole service needs `admin`.
+    // Breaker transitions are not part of the document a rollback restores.
     let rollback = change
         .service
         .clone()
-        .filter(|_| change.revision > 1)
+        .filter(|_| change.revision > 1 && change.kind != ChangeKind::BreakerTransition)
         .filter(|s| {
             let needed = if change.environment.is_some() {
                 Role::Editor

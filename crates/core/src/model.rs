@@ -472,11 +472,17 @@ pub enum ChangeKind {
     BreakerTransition,
     /// A service was restored to an earlier revision.
     Rollback,
+    /// A user was created, or their role, scope or password changed.
+    UserSaved,
+    /// A token was issued.
+    TokenCreated,
+    /// A token was revoked.
+    TokenRevoked,
 }
 
 impl ChangeKind {
     /// Every kind, in documentation order.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 16] = [
         Self::EnvironmentCreated,
         Self::ServiceCreated,
         Self::ServiceReplaced,
@@ -490,6 +496,9 @@ impl ChangeKind {
         Self::BreakerDefined,
         Self::BreakerTransition,
         Self::Rollback,
+        Self::UserSaved,
+        Self::TokenCreated,
+        Self::TokenRevoked,
     ];
 
     /// The name used in documents and filters.
@@ -508,6 +517,9 @@ impl ChangeKind {
             Self::BreakerDefined => "breaker_defined",
             Self::BreakerTransition => "breaker_transition",
             Self::Rollback => "rollback",
+            Self::UserSaved => "user_saved",
+            Self::TokenCreated => "token_created",
+            Self::TokenRevoked => "token_revoked",
         }
     }
 

@@ -11,7 +11,7 @@ use setpoint_core::{
 use crate::{
     auth::{Role, hash_password, new_secret},
     engine::{Engine, now_millis},
-    store::{Accounts, User},
+    store::{AccountWrite, Accounts, Store, User, record_offline},
     world::{BreakerOp, Command},
 };
 
@@ -19,36 +19,38 @@ use crate::{
 /// `initialAdminPassword`, until someone changes it.
 pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
 
-/// Creates or resets a user.
+/// Creates or resets a user in a store no server runs on, and logs it.
 pub async fn put_user(
-    accounts: &dyn Accounts,
+    store: &dyn Store,
     username: &str,
     password: &str,
     role: Role,
     services: Option<Vec<String>>,
+    actor: &str,
 ) -> std::io::Result<()> {
     let password = password.to_string();
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(std::io::Error::other)?;
+    let at = format_timestamp(now_millis());
     let user = User {
         username: username.to_string(),
         password_hash,
         role,
         services,
-        created_at: format_timestamp(now_millis()),
+        created_at: at.clone(),
     };
-    accounts
-        .put_user(&user)
+    record_offline(store, AccountWrite::PutUser(user), actor, &at)
         .await
+        .map(drop)
         .map_err(std::io::Error::other)
 }
 
 /// With no users at all, creates `admin` with `SETPOINT_ADMIN_PASSWORD`, or
 /// with a generated password that is printed once and kept in
 /// `<data>/initial-admin-password` (readable by the owner only).
-pub async fn ensure_admin(accounts: &dyn Accounts, data: &Path) -> std::io::Result<()> {
-    if accounts.user_count().await.map_err(std::io::Error::other)? > 0 {
+pub async fn ensure_admin<S: Store + Accounts>(store: &S, data: &Path) -> std::io::Result<()> {
+    if store.user_count().await.map_err(std::io::Error::other)? > 0 {
         return Ok(());
     }
     let (password, generated) = match std::env::var("SETPOINT_ADMIN_PASSWORD") {
@@ -60,7 +62,7 @@ pub async fn ensure_admin(accounts: &dyn Accounts, data: &Path) -> std::io::Resu
         }
         Err(_) => (new_secret()[..24].to_string(), true),
     };
-    put_user(accounts, "admin", &password, Role::Admin, None).await?;
+    put_user(store, "admin", &password, Role::Admin, None, "setpoint").await?;
     if generated {
         let file = data.join(INITIAL_PASSWORD_FILE);
         std::fs::write(&file, format!("{password}\n"))?;

@@ -244,10 +244,12 @@ pub async fn user(command: UserCommand) -> std::io::Result<()> {
             "alert_source is a role for tokens (setpoint token create), not for people",
         ));
     }
+    // Offline only: the change log's next revision must not race a server.
+    let _lock = lock_data(&data)?;
     let store = SqliteStore::open(&data)
         .await
         .map_err(std::io::Error::other)?;
-    bootstrap::put_user(&store, &username, &password, role, services).await?;
+    bootstrap::put_user(&store, &username, &password, role, services, "cli").await?;
     println!("user {username:?} saved with role {}", role.as_str());
     Ok(())
 }
@@ -261,6 +263,8 @@ pub async fn token(command: TokenCommand) -> std::io::Result<()> {
         environment,
         data,
     } = command;
+    // Offline only: the change log's next revision must not race a server.
+    let _lock = lock_data(&data)?;
     let store = SqliteStore::open(&data)
         .await
         .map_err(std::io::Error::other)?;
@@ -270,9 +274,16 @@ pub async fn token(command: TokenCommand) -> std::io::Result<()> {
         services,
         environment,
     };
-    let (token, bearer) = crate::http::issue_token(&store, request, "cli")
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let (token, bearer) =
+        crate::http::new_token(request, "cli").map_err(|e| std::io::Error::other(e.to_string()))?;
+    crate::store::record_offline(
+        &store,
+        crate::store::AccountWrite::PutToken(token.clone()),
+        "cli",
+        &token.created_at,
+    )
+    .await
+    .map_err(std::io::Error::other)?;
     eprintln!(
         "token {:?} created with role {}; it is shown only now:",
         token.name,
@@ -309,7 +320,7 @@ pub async fn verify(data: &std::path::Path) -> std::io::Result<bool> {
 }
 
 /// Takes the data directory's lock for as long as the returned file lives:
-/// one server (or offline import) per store, because the server keeps the
+/// one server (or offline import, user or token change) per store, because the server keeps the
 /// current state in memory and would not see another writer's changes.
 pub fn lock_data(data: &std::path::Path) -> std::io::Result<std::fs::File> {
     std::fs::create_dir_all(data)?;

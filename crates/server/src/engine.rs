@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::{
     metrics::Metrics,
     snapshots::Snapshots,
-    store::{Batch, ChangeQuery, Store, StoreError},
+    store::{AccountWrite, Batch, ChangeQuery, Store, StoreError},
     world::{Command, Meta, Refusal, World},
 };
 
@@ -40,6 +40,8 @@ pub enum WriteError {
 struct Job {
     /// Applied all or nothing, in order.
     commands: Vec<Command>,
+    /// Users and tokens to write with the commands' changes.
+    accounts: Vec<AccountWrite>,
     actor: String,
     reason: String,
     reply: oneshot::Sender<Result<Vec<Change>, WriteError>>,
@@ -150,10 +152,41 @@ impl Engine {
         actor: &str,
         reason: &str,
     ) -> Result<Vec<Change>, WriteError> {
+        self.submit(commands, Vec::new(), actor, reason).await
+    }
+
+    /// Writes a user or token change together with its change-log entry.
+    pub async fn write_account(
+        &self,
+        write: AccountWrite,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Change, WriteError> {
+        let (kind, item, before, after) = write.summary();
+        let command = Command::RecordAccount {
+            kind,
+            item,
+            before,
+            after,
+        };
+        let mut changes = self
+            .submit(vec![command], vec![write], actor, reason)
+            .await?;
+        changes.pop().ok_or(WriteError::Stopped)
+    }
+
+    async fn submit(
+        &self,
+        commands: Vec<Command>,
+        accounts: Vec<AccountWrite>,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Vec<Change>, WriteError> {
         let started = std::time::Instant::now();
         let (reply, answer) = oneshot::channel();
         let job = Job {
             commands,
+            accounts,
             actor: actor.to_string(),
             reason: reason.to_string(),
             reply,
@@ -246,6 +279,7 @@ async fn write_loop(
             match applied {
                 Ok(changes) => {
                     batch.changes.extend(changes.iter().cloned());
+                    batch.accounts.extend(job.accounts);
                     accepted.push((job.reply, changes));
                 }
                 Err(refusal) => {

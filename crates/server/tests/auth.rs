@@ -514,3 +514,64 @@ async fn tokens_are_shown_once_and_stored_hashed() {
         "revoked"
     );
 }
+
+#[tokio::test]
+async fn user_and_token_changes_are_in_the_change_log_without_secrets() {
+    let app = TestApp::seeded().await;
+    let user = app
+        .post(
+            "/api/v1/users",
+            json!({"username": "carol", "password": "a long enough password", "role": "editor", "services": ["checkout"]}),
+        )
+        .await;
+    assert_eq!(user.status, StatusCode::CREATED, "{}", user.text);
+    let token = app
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "alertmanager", "role": "alert_source"}),
+        )
+        .await;
+    assert_eq!(token.status, StatusCode::CREATED, "{}", token.text);
+    let id = token.json["id"].as_str().expect("id");
+    let revoked = app
+        .request(Method::DELETE, &format!("/api/v1/tokens/{id}"), &[], None)
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    let missing = app
+        .request(Method::DELETE, &format!("/api/v1/tokens/{id}"), &[], None)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    let log = app.get("/api/v1/changes?limit=3").await;
+    let changes = log.json["changes"].as_array().expect("changes");
+    let kinds: Vec<&str> = changes
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["token_revoked", "token_created", "user_saved"]);
+    assert!(
+        changes.iter().all(|c| c["actor"] == "token:test-admin"),
+        "{}",
+        log.text
+    );
+    assert_eq!(changes[2]["item"], "carol");
+    assert_eq!(changes[2]["after"]["role"], "editor");
+    assert_eq!(changes[1]["after"]["role"], "alert_source");
+    assert_eq!(changes[0]["before"]["id"], id);
+    let bearer = token.json["token"].as_str().expect("bearer");
+    let secret = bearer.rsplit('_').next().expect("secret");
+    assert!(!log.text.contains(secret), "no token secret in the log");
+    assert!(!log.text.contains("argon2"), "no password hash in the log");
+    let only_users = app.get("/api/v1/changes?kind=user_saved").await;
+    assert_eq!(
+        only_users.json["changes"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        only_users.text
+    );
+
+    let report = setpoint_server::verify::verify(&*app.store)
+        .await
+        .expect("verifies");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}

@@ -554,7 +554,8 @@ async fn verify_replays_the_log_and_catches_a_state_that_drifted() {
         .await
         .expect("verifies");
     assert_eq!(report.problems, Vec::<String>::new());
-    assert_eq!(report.changes, 6);
+    // The test's admin token, three environments, the service, two patches.
+    assert_eq!(report.changes, 7);
 
     // Edit the state behind the log's back.
     let pool = sqlx::SqlitePool::connect(&format!(
@@ -742,9 +743,9 @@ async fn metrics_count_requests_writes_and_revisions_and_readyz_answers() {
         "{text}"
     );
     assert!(text.contains(r#"setpoint_http_requests_total{route="/api/v1/services/{service}",method="GET",status="404"} 1"#), "{text}");
-    // Three environments, one service and the patch.
+    // The test's admin token, three environments, one service, the patch.
     assert!(
-        text.contains("setpoint_write_duration_seconds_count 5"),
+        text.contains("setpoint_write_duration_seconds_count 6"),
         "{text}"
     );
     assert!(

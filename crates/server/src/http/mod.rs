@@ -34,7 +34,7 @@ use crate::{
 };
 
 pub use extract::{JsonBody, MAX_BODY_BYTES, Params, PathParams};
-pub use people::{NewToken, issue_token};
+pub use people::{NewToken, new_token};
 
 /// Shared state of every handler. Cheap to clone.
 #[derive(Debug, Clone)]

@@ -19,7 +19,7 @@ use crate::{
         verify_password,
     },
     engine::now_millis,
-    store::{Session, Token, User},
+    store::{AccountWrite, Session, Token, User},
 };
 
 /// How long a console session lasts.
@@ -267,8 +267,10 @@ async fn create_user(
         services: request.services,
         created_at: format_timestamp(now_millis()),
     };
-    state.accounts.put_user(&user).await?;
-    tracing::info!(actor = %principal.actor, user = %user.username, role = user.role.as_str(), "user created");
+    state
+        .engine
+        .write_account(AccountWrite::PutUser(user.clone()), &principal.actor, "")
+        .await?;
     Ok((StatusCode::CREATED, Json(UserView::from(user))).into_response())
 }
 
@@ -338,12 +340,9 @@ pub struct NewToken {
     pub environment: Option<String>,
 }
 
-/// Creates a token; returns its record and the bearer string (shown once).
-pub async fn issue_token(
-    accounts: &dyn crate::store::Accounts,
-    request: NewToken,
-    created_by: &str,
-) -> Result<(Token, String), ApiError> {
+/// A new token's record and its bearer string (shown once), not yet stored:
+/// the caller writes it with its change-log entry.
+pub fn new_token(request: NewToken, created_by: &str) -> Result<(Token, String), ApiError> {
     if !is_valid_name(&request.name) {
         return Err(ApiError::bad_request(
             "invalid_name",
@@ -362,7 +361,6 @@ pub async fn issue_token(
         created_by: created_by.to_string(),
         created_at: format_timestamp(now_millis()),
     };
-    accounts.put_token(&token).await?;
     Ok((token, format!("sp_{id}_{secret}")))
 }
 
@@ -374,8 +372,11 @@ async fn create_token(
 ) -> Result<Response, ApiError> {
     principal.require(Permission::Administer, None, None)?;
     let request: NewToken = body.parse()?;
-    let (token, bearer) = issue_token(&*state.accounts, request, &principal.actor).await?;
-    tracing::info!(actor = %principal.actor, token = %token.name, role = token.role.as_str(), "token created");
+    let (token, bearer) = new_token(request, &principal.actor)?;
+    state
+        .engine
+        .write_account(AccountWrite::PutToken(token.clone()), &principal.actor, "")
+        .await?;
     let view = TokenView {
         token: Some(bearer),
         ..TokenView::from(token)
@@ -390,11 +391,16 @@ async fn revoke_token(
     PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require(Permission::Administer, None, None)?;
+    let token = state
+        .accounts
+        .token(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("token {id:?} does not exist")))?;
+    state
+        .engine
+        .write_account(AccountWrite::DeleteToken(token), &principal.actor, "")
+        .await?;
+    // After the commit: a request between the two would re-cache it.
     state.tokens.remove(&id);
-    if state.accounts.delete_token(&id).await? {
-        tracing::info!(actor = %principal.actor, token = %id, "token revoked");
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(format!("token {id:?} does not exist")))
-    }
+    Ok(StatusCode::NO_CONTENT)
 }

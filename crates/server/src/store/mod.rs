@@ -9,6 +9,7 @@ use crate::auth::Role;
 
 use std::{collections::BTreeMap, sync::Arc};
 
+use serde_json::{Value, json};
 use setpoint_core::{Change, ChangeKind};
 
 pub use sqlite::SqliteStore;
@@ -38,10 +39,97 @@ pub struct Batch {
     pub removed_services: Vec<String>,
     /// Environments created.
     pub environments: Vec<Arc<EnvironmentRecord>>,
+    /// Users and tokens written, in order.
+    pub accounts: Vec<AccountWrite>,
     /// The unrouted alerts, when they changed (replaced as a whole).
     pub unrouted: Option<Arc<BTreeMap<String, UnroutedAlert>>>,
     /// The revision after the batch.
     pub revision: u64,
+}
+
+/// A change to who may do what: written in the same transaction as its
+/// change-log entry, so the log is the history of people and machines too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountWrite {
+    /// Create or replace a user.
+    PutUser(User),
+    /// Create a token.
+    PutToken(Token),
+    /// Revoke a token.
+    DeleteToken(Token),
+}
+
+impl AccountWrite {
+    /// What the change log records: kind, item and the states before and
+    /// after — never a password hash or a token secret.
+    pub fn summary(&self) -> (ChangeKind, String, Option<Value>, Option<Value>) {
+        let token = |t: &Token| {
+            json!({
+                "id": t.id,
+                "name": t.name,
+                "role": t.role,
+                "services": t.services,
+                "environment": t.environment,
+                "created_by": t.created_by,
+            })
+        };
+        match self {
+            Self::PutUser(user) => (
+                ChangeKind::UserSaved,
+                user.username.clone(),
+                None,
+                Some(
+                    json!({"username": user.username, "role": user.role, "services": user.services}),
+                ),
+            ),
+            Self::PutToken(t) => (
+                ChangeKind::TokenCreated,
+                t.name.clone(),
+                None,
+                Some(token(t)),
+            ),
+            Self::DeleteToken(t) => (
+                ChangeKind::TokenRevoked,
+                t.name.clone(),
+                Some(token(t)),
+                None,
+            ),
+        }
+    }
+}
+
+/// Records an account change in a store no server is running on (the
+/// command line, or first start before the engine): the next revision, in
+/// one transaction with the write.
+pub async fn record_offline(
+    store: &dyn Store,
+    write: AccountWrite,
+    actor: &str,
+    at: &str,
+) -> Result<Change, StoreError> {
+    let revision = store.load().await?.revision + 1;
+    let (kind, item, before, after) = write.summary();
+    let change = Change {
+        revision,
+        service: None,
+        item: Some(item),
+        environment: None,
+        actor: actor.to_string(),
+        at: at.to_string(),
+        reason: String::new(),
+        kind,
+        before,
+        after,
+    };
+    store
+        .commit(&Batch {
+            changes: vec![change.clone()],
+            accounts: vec![write],
+            revision,
+            ..Batch::default()
+        })
+        .await?;
+    Ok(change)
 }
 
 /// A filter over the change log, newest first, paginated by revision.
@@ -133,25 +221,20 @@ pub struct Session {
     pub expires_at: String,
 }
 
-/// Where users, tokens and sessions are kept.
+/// Where users, tokens and sessions are read (their writes go through a
+/// [`Batch`], with the change log), and sessions kept.
 #[async_trait::async_trait]
 pub trait Accounts: Send + Sync + std::fmt::Debug + 'static {
     /// How many users exist.
     async fn user_count(&self) -> Result<u64, StoreError>;
-    /// Creates or replaces a user.
-    async fn put_user(&self, user: &User) -> Result<(), StoreError>;
     /// One user.
     async fn user(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// All users.
     async fn users(&self) -> Result<Vec<User>, StoreError>;
-    /// Creates a token.
-    async fn put_token(&self, token: &Token) -> Result<(), StoreError>;
     /// One token by id.
     async fn token(&self, id: &str) -> Result<Option<Token>, StoreError>;
     /// All tokens.
     async fn tokens(&self) -> Result<Vec<Token>, StoreError>;
-    /// Revokes a token; whether it existed.
-    async fn delete_token(&self, id: &str) -> Result<bool, StoreError>;
     /// Creates a session.
     async fn put_session(&self, session: &Session) -> Result<(), StoreError>;
     /// A session that has not expired by `now` (RFC 3339).

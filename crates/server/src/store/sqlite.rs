@@ -12,7 +12,7 @@ use sqlx::{
     },
 };
 
-use super::{Accounts, Batch, ChangeQuery, Session, Store, StoreError, Token, User};
+use super::{AccountWrite, Accounts, Batch, ChangeQuery, Session, Store, StoreError, Token, User};
 use crate::auth::Role;
 use crate::world::{EnvironmentRecord, ServiceRecord, Tombstone, UnroutedAlert, World};
 
@@ -67,6 +67,42 @@ fn parse_json(text: Option<String>) -> Result<Option<Value>, StoreError> {
     text.map(|t| serde_json::from_str(&t))
         .transpose()
         .map_err(StoreError::new)
+}
+
+/// Writes one user or token change inside the batch's transaction.
+async fn write_account(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    write: &AccountWrite,
+) -> Result<(), StoreError> {
+    let query = match write {
+        AccountWrite::PutUser(user) => sqlx::query(
+            "INSERT INTO users (username, password_hash, role, services, created_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, \
+             services = excluded.services",
+        )
+        .bind(&user.username)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(services_text(user.services.as_ref())?)
+        .bind(&user.created_at),
+        AccountWrite::PutToken(token) => sqlx::query(
+            "INSERT INTO tokens (id, name, secret_hash, role, services, environment, created_by, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&token.id)
+        .bind(&token.name)
+        .bind(&token.secret_hash)
+        .bind(token.role.as_str())
+        .bind(services_text(token.services.as_ref())?)
+        .bind(&token.environment)
+        .bind(&token.created_by)
+        .bind(&token.created_at),
+        AccountWrite::DeleteToken(token) => {
+            sqlx::query("DELETE FROM tokens WHERE id = ?").bind(&token.id)
+        }
+    };
+    query.execute(&mut **tx).await.map_err(StoreError::new)?;
+    Ok(())
 }
 
 /// Replaces the kept unrouted alerts (at most a few hundred) as a whole.
@@ -248,6 +284,9 @@ impl Store for SqliteStore {
         if let Some(unrouted) = &batch.unrouted {
             replace_unrouted(&mut tx, unrouted).await?;
         }
+        for write in &batch.accounts {
+            write_account(&mut tx, write).await?;
+        }
         sqlx::query("UPDATE meta SET revision = ? WHERE id = 1")
             .bind(to_i64(batch.revision)?)
             .execute(&mut *tx)
@@ -378,23 +417,6 @@ impl Accounts for SqliteStore {
         to_u64(count)
     }
 
-    async fn put_user(&self, user: &User) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO users (username, password_hash, role, services, created_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, \
-             services = excluded.services",
-        )
-        .bind(&user.username)
-        .bind(&user.password_hash)
-        .bind(user.role.as_str())
-        .bind(services_text(user.services.as_ref())?)
-        .bind(&user.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::new)?;
-        Ok(())
-    }
-
     async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
         sqlx::query("SELECT * FROM users WHERE username = ?")
             .bind(username)
@@ -416,25 +438,6 @@ impl Accounts for SqliteStore {
             .collect()
     }
 
-    async fn put_token(&self, token: &Token) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO tokens (id, name, secret_hash, role, services, environment, created_by, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&token.id)
-        .bind(&token.name)
-        .bind(&token.secret_hash)
-        .bind(token.role.as_str())
-        .bind(services_text(token.services.as_ref())?)
-        .bind(&token.environment)
-        .bind(&token.created_by)
-        .bind(&token.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::new)?;
-        Ok(())
-    }
-
     async fn token(&self, id: &str) -> Result<Option<Token>, StoreError> {
         sqlx::query("SELECT * FROM tokens WHERE id = ?")
             .bind(id)
@@ -454,15 +457,6 @@ impl Accounts for SqliteStore {
             .iter()
             .map(token_of)
             .collect()
-    }
-
-    async fn delete_token(&self, id: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query("DELETE FROM tokens WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::new)?;
-        Ok(result.rows_affected() > 0)
     }
 
     async fn put_session(&self, session: &Session) -> Result<(), StoreError> {

@@ -235,6 +235,18 @@ pub enum Command {
     },
     /// Close `auto_after` breakers whose delay has run out.
     TickBreakers,
+    /// Log a change to users or tokens, which live outside the world: the
+    /// engine writes the account in the same transaction.
+    RecordAccount {
+        /// `user_saved`, `token_created` or `token_revoked`.
+        kind: ChangeKind,
+        /// The user or token name.
+        item: String,
+        /// Before (for revocations).
+        before: Option<Value>,
+        /// After.
+        after: Option<Value>,
+    },
 }
 
 /// Who writes, why and when.
@@ -335,6 +347,15 @@ impl World {
             } => vec![self.operate_breaker(&service, &name, &environment, op, meta)?],
             Command::Alerts { alerts, receiver } => self.receive_alerts(&alerts, &receiver, meta),
             Command::TickBreakers => self.tick_breakers(meta),
+            Command::RecordAccount {
+                kind,
+                item,
+                before,
+                after,
+            } => vec![Entry {
+                item: Some(item),
+                ..Entry::new(kind, None, before, after)
+            }],
             Command::CreateEnvironment { name, description } => {
                 vec![self.create_environment(name, description, revision)?]
             }

@@ -14,8 +14,8 @@ use setpoint_server::{
     AppState, app,
     auth::Role,
     engine::{Engine, EngineConfig},
-    http::{NewToken, issue_token},
-    store::SqliteStore,
+    http::{NewToken, new_token},
+    store::{AccountWrite, SqliteStore},
 };
 use tower::ServiceExt;
 
@@ -77,10 +77,12 @@ impl TestApp {
             services: services.map(|s| s.iter().map(|s| (*s).to_string()).collect()),
             environment: environment.map(str::to_owned),
         };
-        issue_token(&*self.store, request, "test")
+        let (token, bearer) = new_token(request, "test").expect("token");
+        self.engine
+            .write_account(AccountWrite::PutToken(token), "test", "")
             .await
-            .expect("token")
-            .1
+            .expect("stored");
+        bearer
     }
 
     /// With environments dev, staging and prod, and the example service.
