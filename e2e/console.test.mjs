@@ -247,3 +247,52 @@ test('a rollout user takes a split from 10% to 50%; the simulator agrees with th
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('a rollout user builds a rule: refused until complete, reordered, simulated, saved', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await login(page, server.url, 'rolf', 'rolf-password-1');
+  await page.getByRole('link', { name: 'Flags' }).click();
+  await page.getByLabel('Service').selectOption('search');
+  await page.getByLabel('Flag').selectOption('semantic-search');
+  await page.getByLabel('Environment').selectOption('staging');
+  const save = page.getByRole('button', { name: 'Save flag' });
+
+  await page.getByRole('button', { name: 'Add rule' }).click();
+  await page.locator('.field__errors li').filter({ hasText: 'rules[0]' }).first().waitFor();
+  assert.equal(await save.isDisabled(), true, 'an incomplete rule cannot be saved');
+  const commit = async (locator, text) => { await locator.fill(text); await locator.dispatchEvent('change'); };
+  await commit(page.getByLabel('Attribute of rule 1 condition 1'), 'country');
+  await page.getByLabel('Operator of rule 1 condition 1').selectOption('in');
+  await commit(page.getByLabel('Value of rule 1 condition 1'), 'DE, FR');
+  await page.locator('#rule-0-serve').selectOption('on');
+  await commit(page.getByLabel('Rule 1 name'), 'europe');
+
+  // A second rule, moved above the first, then removed again.
+  await page.getByRole('button', { name: 'Add rule' }).click();
+  await commit(page.getByLabel('Rule 2 name'), 'second');
+  await page.getByRole('button', { name: 'Move rule 2 up' }).click();
+  assert.equal(await page.getByLabel('Rule 1 name').inputValue(), 'second');
+  assert.equal(await page.getByLabel('Rule 2 name').inputValue(), 'europe');
+  await page.getByRole('button', { name: 'Remove rule 1', exact: true }).click();
+  assert.equal(await page.getByLabel('Rule 1 name').inputValue(), 'europe');
+  assert.equal(await page.getByLabel('Rule 2 name').count(), 0);
+  assert.equal(await page.locator('.field__errors li').count(), 0, 'no problems left');
+
+  const simulator = page.getByRole('region', { name: 'Simulator' });
+  await simulator.getByLabel('Evaluation context (JSON)').fill('{"targetingKey": "user-7", "country": "DE"}');
+  await simulator.locator('output').filter({ hasText: 'variant on' }).filter({ hasText: 'rule 1' }).waitFor();
+  await simulator.getByLabel('Evaluation context (JSON)').fill('{"targetingKey": "user-7", "country": "US"}');
+  await simulator.locator('output').filter({ hasText: 'rule none' }).waitFor();
+  await screenshot(page, '21-rule-builder');
+
+  await page.getByLabel('Reason').fill('EU launch');
+  await save.click();
+  await page.getByText(/Saved as revision \d+/).waitFor();
+  const stored = (await admin.call('GET', '/services/search')).body.doc.flags['semantic-search'].environments.staging;
+  assert.deepEqual(stored.rules, [{ name: 'europe', when: [{ attribute: 'country', op: 'in', values: ['DE', 'FR'] }], serve: { variant: 'on' } }]);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+

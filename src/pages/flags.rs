@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 use leptos::{prelude::*, task::spawn_local};
 use serde_json::Value;
 use setpoint_core::{
-    Context, FieldPath, Flag, Limits, Serve, TARGETING_KEY, evaluate, validate::validate_flag,
+    Context, FieldPath, Flag, Limits, Serve, Split, TARGETING_KEY, Weighted, evaluate,
+    validate::validate_flag,
 };
 
+use super::rules::RuleBuilder;
 use crate::{
     Route,
     api::{self, Role, ServiceRecord},
@@ -156,6 +158,8 @@ fn FlagPanel(
         })
     });
     let targeting = move || draft.with(|f| env.with_value(|e| f.environments.get(e).cloned()));
+    let targeted =
+        Memo::new(move |_| draft.with(|f| env.with_value(|e| f.environments.contains_key(e))));
     let description = original.description.clone();
     let original = StoredValue::new(original);
     let changed = move || draft.with(|f| original.with_value(|o| f != o));
@@ -184,34 +188,28 @@ fn FlagPanel(
     view! {
         <div class="flag">
             <p class="page__lede">{description}</p>
-            {move || match targeting() {
-                None => view! { <p class="muted">"Not targeted in this environment: everyone gets the off variant."</p> }.into_any(),
-                Some(t) => view! {
+            // Rebuilt only when targeting appears or goes: the parts below
+            // read the draft themselves, so editing never recreates them.
+            {move || if targeted.get() {
+                view! {
                     <label class="switch">
                         <input
                             type="checkbox"
                             role="switch"
                             disabled=!editable
-                            prop:checked=t.enabled
+                            prop:checked=move || targeting().is_some_and(|t| t.enabled)
                             on:change=move |ev| set_enabled(event_target_checked(&ev))
                         />
-                        <span>{if t.enabled { "Enabled" } else { "Disabled" }}</span>
+                        <span>{move || if targeting().is_some_and(|t| t.enabled) { "Enabled" } else { "Disabled" }}</span>
                     </label>
                     <h2 class="section__title">"Rules"</h2>
-                    {if t.rules.is_empty() {
-                        view! { <p class="muted">"No rules: the default serves everyone."</p> }.into_any()
-                    } else {
-                        view! {
-                            <ol class="rules">
-                                {t.rules.iter().map(|rule| view! {
-                                    <li><code>{serde_json::to_string(rule).unwrap_or_default()}</code></li>
-                                }).collect_view()}
-                            </ol>
-                        }.into_any()
-                    }}
+                    <p class="muted">"Checked in order; the first whose conditions all hold serves."</p>
+                    <RuleBuilder draft=draft env=env editable=editable />
                     <h2 class="section__title">"Default"</h2>
                     <DefaultServe draft=draft env=env editable=editable />
-                }.into_any(),
+                }.into_any()
+            } else {
+                view! { <p class="muted">"Not targeted in this environment: everyone gets the off variant."</p> }.into_any()
             }}
             <ul class="field__errors" aria-live="polite">
                 {move || problems.get().into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}
@@ -239,6 +237,29 @@ fn FlagPanel(
         </div>
     }
     .into_any()
+}
+
+/// The variant a serve gives everyone, if it is one.
+fn variant_of(serve: &Serve) -> String {
+    match serve {
+        Serve::Variant(v) => v.clone(),
+        Serve::Split(_) => String::new(),
+    }
+}
+
+/// A split that starts where a fixed variant was: it keeps 100 %, every
+/// other variant 0 %, so turning it into a split changes no one's variant.
+pub fn split_from(current: &str, variants: &[String]) -> Split {
+    Split {
+        weights: variants
+            .iter()
+            .map(|v| Weighted {
+                variant: v.clone(),
+                weight: if v == current { 100 } else { 0 },
+            })
+            .collect(),
+        bucket_by: None,
+    }
 }
 
 /// The environment's default serve: a variant, or a split edited per
@@ -272,7 +293,21 @@ fn DefaultServe(draft: RwSignal<Flag>, env: StoredValue<String>, editable: bool)
                     _ => String::new(),
                 })
             });
-            view! { <p>"Serves "<code>{variant}</code>" to everyone."</p> }.into_any()
+            let to_split = move |_| {
+                draft.update(|f| {
+                    let names: Vec<String> = f.variants.keys().cloned().collect();
+                    if let Some(t) = env.with_value(|e| f.environments.get_mut(e)) {
+                        t.default = Serve::Split(split_from(&variant_of(&t.default), &names));
+                    }
+                });
+            };
+            view! {
+                <p>"Serves "<code>{variant}</code>" to everyone."</p>
+                {editable.then(|| view! {
+                    <button class="button" type="button" on:click=to_split>"Split between variants"</button>
+                })}
+            }
+            .into_any()
         }
         Some(weights) => {
             let total: u32 = weights.iter().map(|w| w.weight).sum();
@@ -306,6 +341,16 @@ fn DefaultServe(draft: RwSignal<Flag>, env: StoredValue<String>, editable: bool)
                     <p class=if total == 100 { "weights__sum status--ok" } else { "weights__sum status--error" } aria-live="polite">
                         {format!("Sum: {total} of 100")}
                     </p>
+                    {editable.then(|| {
+                        let largest = weights.iter().max_by_key(|w| w.weight).map(|w| w.variant.clone()).unwrap_or_default();
+                        view! {
+                            <button class="button button--quiet" type="button" on:click=move |_| draft.update(|f| {
+                                if let Some(t) = env.with_value(|e| f.environments.get_mut(e)) {
+                                    t.default = Serve::Variant(largest.clone());
+                                }
+                            })>{format!("Serve only {largest}")}</button>
+                        }
+                    })}
                 </div>
             }
             .into_any()

@@ -6,6 +6,7 @@ mod editor;
 mod flags;
 mod login;
 mod overview;
+mod rules;
 mod service;
 mod services;
 
