@@ -126,3 +126,156 @@ async fn values_are_shown_as_text_never_as_markup() {
             .contains("<img src=x onerror=alert(1)>@x")
     );
 }
+
+/// A flag with prod's default split 10 / 90 and no rules.
+fn split_flag() -> setpoint_core::Flag {
+    serde_json::from_value(serde_json::json!({
+        "variants": {"on": true, "off": false},
+        "off": "off",
+        "environments": {"prod": {"enabled": true, "default": {"split": {"weights": [
+            {"variant": "on", "weight": 10}, {"variant": "off", "weight": 90}
+        ]}}}}
+    }))
+    .expect("a flag")
+}
+
+fn set_input(container: &HtmlElement, selector: &str, value: &str, event: &str) {
+    let input: web_sys::HtmlInputElement = container
+        .query_selector(selector)
+        .expect("query")
+        .unwrap_or_else(|| panic!("{selector} is there"))
+        .unchecked_into();
+    input.set_value(value);
+    input
+        .dispatch_event(&Event::new(event).expect("event"))
+        .expect("dispatch");
+}
+
+#[wasm_bindgen_test]
+async fn the_split_editor_sums_as_you_edit_and_flags_a_wrong_total() {
+    use setpoint_console::pages::flags::DefaultServe;
+    let draft = RwSignal::new(split_flag());
+    let env = StoredValue::new("prod".to_string());
+    let container = mount(move || view! { <DefaultServe draft=draft env=env editable=true /> });
+    tick().await;
+    assert_eq!(text_of(&container, ".weights__sum"), "Sum: 100 of 100");
+    set_input(&container, "#split-on", "50", "change");
+    tick().await;
+    assert_eq!(text_of(&container, ".weights__sum"), "Sum: 140 of 100");
+    let sum = container
+        .query_selector(".weights__sum")
+        .expect("query")
+        .expect("sum");
+    assert!(
+        sum.class_name().contains("status--error"),
+        "a wrong total is an error"
+    );
+    set_input(&container, "#split-off", "50", "change");
+    tick().await;
+    assert_eq!(text_of(&container, ".weights__sum"), "Sum: 100 of 100");
+    let weights = draft.with_untracked(|f| match &f.environments["prod"].default {
+        setpoint_core::Serve::Split(split) => {
+            split.weights.iter().map(|w| w.weight).collect::<Vec<_>>()
+        }
+        setpoint_core::Serve::Variant(_) => Vec::new(),
+    });
+    assert_eq!(weights, [50, 50], "the draft holds what was typed");
+}
+
+#[wasm_bindgen_test]
+async fn the_simulator_evaluates_the_draft_and_follows_its_changes() {
+    use setpoint_console::pages::flags::Simulator;
+    let draft = RwSignal::new(split_flag());
+    let (key, env) = (
+        StoredValue::new("f".to_string()),
+        StoredValue::new("prod".to_string()),
+    );
+    let container = mount(move || view! { <Simulator draft=draft key=key env=env /> });
+    tick().await;
+    let share = |container: &HtmlElement| {
+        text_of(container, r#"tr[data-variant="on"] td"#)
+            .trim_end_matches(" %")
+            .parse::<f64>()
+            .expect("a percentage")
+    };
+    let before = share(&container);
+    assert!(
+        (6.0..=14.0).contains(&before),
+        "about 10 % on, got {before}"
+    );
+    assert!(text_of(&container, ".simulator__result").contains("reason SPLIT"));
+
+    draft.update(|f| {
+        if let Some(t) = f.environments.get_mut("prod") {
+            t.rules.push(setpoint_core::Rule {
+                name: "eu".into(),
+                when: vec![setpoint_core::Condition {
+                    attribute: "country".into(),
+                    op: setpoint_core::Op::Eq,
+                    value: Some(serde_json::json!("DE")),
+                    values: None,
+                }],
+                serve: setpoint_core::Serve::Variant("on".into()),
+            });
+        }
+    });
+    let area: HtmlTextAreaElement = container
+        .query_selector("#simulator-context")
+        .expect("query")
+        .expect("context")
+        .unchecked_into();
+    area.set_value(r#"{"targetingKey": "u", "country": "DE"}"#);
+    area.dispatch_event(&Event::new("input").expect("event"))
+        .expect("dispatch");
+    tick().await;
+    let result = text_of(&container, ".simulator__result");
+    assert!(
+        result.contains("variant on") && result.contains("rule 1"),
+        "{result}"
+    );
+    area.set_value("{not json");
+    area.dispatch_event(&Event::new("input").expect("event"))
+        .expect("dispatch");
+    tick().await;
+    assert!(text_of(&container, ".simulator__result").starts_with("not JSON"));
+}
+
+#[wasm_bindgen_test]
+async fn the_rule_builder_edits_the_draft_in_place() {
+    use setpoint_console::pages::rules::RuleBuilder;
+    let draft = RwSignal::new(split_flag());
+    let env = StoredValue::new("prod".to_string());
+    let container = mount(move || view! { <RuleBuilder draft=draft env=env editable=true /> });
+    tick().await;
+    let add: HtmlElement = container
+        .query_selector("button")
+        .expect("query")
+        .expect("Add rule")
+        .unchecked_into();
+    add.click();
+    tick().await;
+    let attribute = r#"input[aria-label="Attribute of rule 1 condition 1"]"#;
+    let field_before = container
+        .query_selector(attribute)
+        .expect("query")
+        .expect("field");
+    set_input(&container, attribute, "plan", "change");
+    set_input(
+        &container,
+        r#"input[aria-label="Value of rule 1 condition 1"]"#,
+        "pro",
+        "change",
+    );
+    tick().await;
+    let field_after = container
+        .query_selector(attribute)
+        .expect("query")
+        .expect("field");
+    assert!(
+        field_before.is_same_node(Some(&field_after)),
+        "editing does not rebuild the field"
+    );
+    let rule = draft.with_untracked(|f| f.environments["prod"].rules[0].clone());
+    assert_eq!(rule.when[0].attribute, "plan");
+    assert_eq!(rule.when[0].value, Some(serde_json::json!("pro")));
+}

@@ -265,7 +265,14 @@ pub fn split_from(current: &str, variants: &[String]) -> Split {
 /// The environment's default serve: a variant, or a split edited per
 /// variant with a bar that must reach 100.
 #[component]
-fn DefaultServe(draft: RwSignal<Flag>, env: StoredValue<String>, editable: bool) -> impl IntoView {
+pub fn DefaultServe(
+    /// The flag being edited.
+    draft: RwSignal<Flag>,
+    /// The environment whose default is edited.
+    env: StoredValue<String>,
+    /// Whether the user may change it.
+    editable: bool,
+) -> impl IntoView {
     let weights = move || {
         draft.with(|f| {
             env.with_value(|e| match f.environments.get(e).map(|t| &t.default) {
@@ -361,9 +368,12 @@ fn DefaultServe(draft: RwSignal<Flag>, env: StoredValue<String>, editable: bool)
 /// Evaluates the edited flag in the browser with the core: one context,
 /// and the split over generated keys.
 #[component]
-fn Simulator(
+pub fn Simulator(
+    /// The flag being edited: the simulator evaluates it, not what is saved.
     draft: RwSignal<Flag>,
+    /// The flag's key (the default hash salt).
     key: StoredValue<String>,
+    /// The environment evaluated.
     env: StoredValue<String>,
 ) -> impl IntoView {
     let context_text = RwSignal::new(r#"{"targetingKey": "user-1"}"#.to_string());

@@ -3,10 +3,10 @@
 mod audit;
 mod breakers;
 mod editor;
-mod flags;
+pub mod flags;
 mod login;
 mod overview;
-mod rules;
+pub mod rules;
 mod service;
 mod services;
 
@@ -17,9 +17,10 @@ use crate::Route;
 pub use audit::Audit;
 pub use breakers::Breakers;
 pub use editor::{Editor, STARTER};
-pub use flags::Flags;
+pub use flags::{DefaultServe, Flags, Simulator};
 pub use login::Login;
 pub use overview::Overview;
+
 pub use service::Service;
 pub use services::Services;
 

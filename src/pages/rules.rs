@@ -87,8 +87,11 @@ fn new_condition() -> Condition {
 /// The rule builder.
 #[component]
 pub fn RuleBuilder(
+    /// The flag being edited.
     draft: RwSignal<Flag>,
+    /// The environment whose rules are edited.
     env: StoredValue<String>,
+    /// Whether the user may change them.
     editable: bool,
 ) -> impl IntoView {
     let edit = move |change: &dyn Fn(&mut Vec<Rule>)| {
