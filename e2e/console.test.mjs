@@ -258,6 +258,7 @@ test('a rollout user builds a rule: refused until complete, reordered, simulated
   await page.getByLabel('Flag').selectOption('semantic-search');
   await page.getByLabel('Environment').selectOption('staging');
   const save = page.getByRole('button', { name: 'Save flag' });
+  assert.equal(await page.getByRole('button', { name: 'Add variant' }).count(), 0, 'variants are for editors');
 
   await page.getByRole('button', { name: 'Add rule' }).click();
   await page.locator('.field__errors li').filter({ hasText: 'rules[0]' }).first().waitFor();
@@ -292,6 +293,33 @@ test('a rollout user builds a rule: refused until complete, reordered, simulated
   await page.getByText(/Saved as revision \d+/).waitFor();
   const stored = (await admin.call('GET', '/services/search')).body.doc.flags['semantic-search'].environments.staging;
   assert.deepEqual(stored.rules, [{ name: 'europe', when: [{ attribute: 'country', op: 'in', values: ['DE', 'FR'] }], serve: { variant: 'on' } }]);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('an editor adds a variant: a value of another type is refused, a matching one saves', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await login(page, server.url, 'eddie', 'eddie-password-1');
+  await page.getByRole('link', { name: 'Flags' }).click();
+  await page.getByLabel('Service').selectOption('search');
+  await page.getByLabel('Flag').selectOption('semantic-search');
+  await page.getByLabel('Environment').selectOption('dev');
+  await page.getByLabel('New variant').fill('dark');
+  await page.getByLabel('Its value').fill('1');
+  await page.getByRole('button', { name: 'Add variant' }).click();
+  await page.locator('.field__errors li').filter({ hasText: 'variants' }).first().waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Save flag' }).isDisabled(), true, 'mixed types cannot be saved');
+  await screenshot(page, '22-variant-type-mismatch');
+  const value = page.getByLabel('Value of variant dark');
+  await value.fill('false');
+  await value.dispatchEvent('change');
+  assert.equal(await page.locator('.field__errors li').count(), 0);
+  await page.getByRole('button', { name: 'Save flag' }).click();
+  await page.getByText(/Saved as revision \d+/).waitFor();
+  const stored = (await admin.call('GET', '/services/search')).body.doc.flags['semantic-search'];
+  assert.deepEqual(stored.variants, { dark: false, off: false, on: true });
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -12,7 +12,7 @@ use setpoint_core::{
     validate::validate_flag,
 };
 
-use super::rules::RuleBuilder;
+use super::{rules::RuleBuilder, variants::Variants};
 use crate::{
     Route,
     api::{self, Role, ServiceRecord},
@@ -141,6 +141,8 @@ fn FlagPanel(
     let session = use_session();
     let service = record.doc.service.clone();
     let editable = session.may(Role::Rollout, &service);
+    // Variants are the flag's shape: editors only.
+    let shapeable = session.may(Role::Editor, &service);
     let original = record.doc.flags.get(&key).cloned();
     let Some(original) = original else {
         return view! { <p class="muted">"No such flag."</p> }.into_any();
@@ -188,6 +190,8 @@ fn FlagPanel(
     view! {
         <div class="flag">
             <p class="page__lede">{description}</p>
+            <h2 class="section__title">"Variants"</h2>
+            <Variants draft=draft editable=shapeable />
             // Rebuilt only when targeting appears or goes: the parts below
             // read the draft themselves, so editing never recreates them.
             {move || if targeted.get() {

@@ -9,6 +9,7 @@ mod overview;
 pub mod rules;
 mod service;
 mod services;
+mod variants;
 
 use leptos::prelude::*;
 
