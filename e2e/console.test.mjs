@@ -33,7 +33,7 @@ async function openSearchDev(page) {
   await page.getByText('1 service(s)').waitFor();
   await page.getByRole('link', { name: 'search', exact: true }).click();
   await page.getByRole('tab', { name: 'dev' }).click();
-  await page.getByLabel('throttle.rps').waitFor();
+  await page.getByLabel('throttle.rps', { exact: true }).waitFor();
 }
 
 test('admin: an invalid edit sends nothing; a valid one saves, shows in the audit and rolls back', async () => {
@@ -48,7 +48,7 @@ test('admin: an invalid edit sends nothing; a valid one saves, shows in the audi
   await login(page, server.url, 'admin', ADMIN_PASSWORD);
   await screenshot(page, '10-admin-logged-in');
   await openSearchDev(page);
-  const field = page.getByLabel('throttle.rps');
+  const field = page.getByLabel('throttle.rps', { exact: true });
   const original = (await admin.call('GET', '/services/search')).body.doc.values.dev?.['throttle.rps'];
 
   await field.fill('5');
@@ -130,7 +130,7 @@ test('two people edit one service: the second sees the conflict and re-applies',
   await openSearchDev(a);
   await openSearchDev(b);
 
-  await a.getByLabel('results.page_size').fill('42');
+  await a.getByLabel('results.page_size', { exact: true }).fill('42');
   await a.getByRole('button', { name: 'Review and save…' }).click();
   await a.getByRole('region', { name: 'Review changes' }).getByRole('button', { name: 'Save' }).click();
   await a.getByText(/Saved as revision \d+/).waitFor();
@@ -142,7 +142,7 @@ test('two people edit one service: the second sees the conflict and re-applies',
   await screenshot(b, '16-someone-else-changed-this');
   assert.equal(await a.getByText('changed this service').count(), 0);
 
-  await b.getByLabel('throttle.rps').fill('777');
+  await b.getByLabel('throttle.rps', { exact: true }).fill('777');
   await b.getByRole('button', { name: 'Review and save…' }).click();
   await b.getByRole('region', { name: 'Review changes' }).getByRole('button', { name: 'Save' }).click();
   const conflict = b.locator('.conflict');
@@ -321,6 +321,47 @@ test('an editor adds a variant: a value of another type is refused, a matching o
   const stored = (await admin.call('GET', '/services/search')).body.doc.flags['semantic-search'];
   assert.deepEqual(stored.variants, { dark: false, off: false, on: true });
   assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('an admin edits the schema: a change that breaks a stored value is named and cannot be saved', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await login(page, server.url, 'admin', ADMIN_PASSWORD);
+  await openSearchDev(page);
+  await page.getByText('Schema', { exact: true }).click();
+  const max = page.getByLabel('Max of throttle.rps');
+  await max.fill('5000');
+  await max.dispatchEvent('change');
+  const warning = page.getByRole('status').filter({ hasText: 'Stored values this change would break' });
+  await warning.getByText('values.prod["throttle.rps"]').waitFor();
+  const save = page.getByRole('button', { name: 'Save schema' });
+  assert.equal(await save.isDisabled(), true, 'a breaking schema cannot be saved');
+  await screenshot(page, '23-schema-breaks-a-value');
+  await max.fill('60000');
+  await max.dispatchEvent('change');
+  await warning.waitFor({ state: 'detached' });
+  await page.getByLabel('New key').fill('results.highlight');
+  await page.getByLabel('Its type').selectOption('bool');
+  await page.getByRole('button', { name: 'Add key' }).click();
+  await page.getByLabel('Description of results.highlight').fill('Highlight matched terms');
+  await page.getByLabel('Description of results.highlight').dispatchEvent('change');
+  await save.click();
+  await page.getByText(/Schema saved as revision \d+/).waitFor();
+  const schema = (await admin.call('GET', '/services/search')).body.doc.schema;
+  assert.equal(schema['throttle.rps'].max, 60000);
+  assert.deepEqual(schema['results.highlight'], { type: 'bool', default: false, description: 'Highlight matched terms' });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('editors and viewers get no schema editor', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await login(page, server.url, 'eddie', 'eddie-password-1');
+  await openSearchDev(page);
+  assert.equal(await page.getByText('Schema', { exact: true }).count(), 0);
   await context.close();
 });
 

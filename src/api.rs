@@ -344,6 +344,21 @@ pub async fn put_flag(
     .await
 }
 
+/// `PUT /api/v1/services/{service}/schema`.
+pub async fn put_schema(
+    service: &str,
+    schema: &std::collections::BTreeMap<String, setpoint_core::KeySpec>,
+    base_revision: u64,
+    reason: &str,
+) -> Result<Written, ApiError> {
+    send(
+        "PUT",
+        &format!("/services/{}/schema", segment(service)),
+        &serde_json::json!({"schema": schema, "base_revision": base_revision, "reason": reason}),
+    )
+    .await
+}
+
 /// `GET /api/v1/changes` with a query string built by [`query`].
 pub async fn changes(query: &str) -> Result<ChangePage, ApiError> {
     get(&format!("/changes{query}")).await

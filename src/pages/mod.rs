@@ -7,6 +7,7 @@ pub mod flags;
 mod login;
 mod overview;
 pub mod rules;
+mod schema;
 mod service;
 mod services;
 mod variants;

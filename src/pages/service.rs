@@ -19,6 +19,7 @@ use crate::{
     api::{self, ApiError, Role, ServiceRecord, ValuesPatch},
     components::{DiffList, display},
     live,
+    pages::schema::SchemaEditor,
     session::use_session,
 };
 
@@ -246,45 +247,32 @@ pub fn Service() -> impl IntoView {
                             view! {
                                 <p class="page__lede">{description}</p>
                                 <p class="muted">{format!("Owners: {owners} · revision {}", record.revision)}</p>
-                                <div class="tabs" role="tablist" aria-label="Environment">
-                                    {envs
-                                        .into_iter()
-                                        .map(|env| {
-                                            let name = env.name.clone();
-                                            let selected = {
-                                                let name = name.clone();
-                                                move || chosen().as_deref() == Some(name.as_str())
-                                            };
-                                            view! {
-                                                <button
-                                                    class="tabs__tab"
-                                                    role="tab"
-                                                    aria-selected=move || selected().to_string()
-                                                    on:click=move |_| {
-                                                        saved.set(None);
-                                                        environment.set(Some(name.clone()));
-                                                    }
-                                                >
-                                                    {env.name}
-                                                </button>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </div>
-                                {move || {
-                                    chosen()
-                                        .map(|env| {
-                                            let record = record.clone();
-                                            view! {
-                                                <ConfigForm
-                                                    record=record
-                                                    environment=env
-                                                    saved=saved
-                                                    on_saved=move || reload.update(|n| *n += 1)
-                                                />
-                                            }
-                                        })
-                                }}
+                                <EnvironmentTabs
+                                    envs=envs
+                                    selected=Signal::derive(chosen)
+                                    on_pick=move |name| {
+                                        saved.set(None);
+                                        environment.set(Some(name));
+                                    }
+                                />
+                                {
+                                    let record = record.clone();
+                                    move || {
+                                        chosen()
+                                            .map(|env| {
+                                                let record = record.clone();
+                                                view! {
+                                                    <ConfigForm
+                                                        record=record
+                                                        environment=env
+                                                        saved=saved
+                                                        on_saved=move || reload.update(|n| *n += 1)
+                                                    />
+                                                }
+                                            })
+                                    }
+                                }
+                                <SchemaSection record=record reload=reload />
                             }
                                 .into_any()
                         }
@@ -293,6 +281,54 @@ pub fn Service() -> impl IntoView {
             </Transition>
         </section>
     }
+}
+
+/// One tab per environment.
+#[component]
+fn EnvironmentTabs(
+    envs: Vec<api::Environment>,
+    selected: Signal<Option<String>>,
+    on_pick: impl Fn(String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <div class="tabs" role="tablist" aria-label="Environment">
+            {envs
+                .into_iter()
+                .map(|env| {
+                    let name = env.name.clone();
+                    let is_selected = {
+                        let name = name.clone();
+                        move || selected.get().as_deref() == Some(name.as_str())
+                    };
+                    view! {
+                        <button
+                            class="tabs__tab"
+                            role="tab"
+                            aria-selected=move || is_selected().to_string()
+                            on:click=move |_| on_pick(name.clone())
+                        >
+                            {env.name}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </div>
+    }
+}
+
+/// The schema editor, for admins of the service, folded away until asked
+/// for: most visits are about values.
+#[component]
+fn SchemaSection(record: ServiceRecord, reload: RwSignal<u32>) -> impl IntoView {
+    let session = use_session();
+    session.may(Role::Admin, &record.doc.service).then(|| {
+        view! {
+            <details class="card schema-section">
+                <summary class="card__title">"Schema"</summary>
+                <SchemaEditor record=record on_saved=move || reload.update(|n| *n += 1) />
+            </details>
+        }
+    })
 }
 
 fn error_view(error: &ApiError) -> AnyView {
