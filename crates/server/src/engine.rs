@@ -494,7 +494,7 @@ mod tests {
         assert!(
             engine
                 .metrics()
-                .render(&[])
+                .render(&crate::metrics::Gauges::default())
                 .contains("setpoint_commits_total 1\n")
         );
     }

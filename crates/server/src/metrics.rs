@@ -98,7 +98,7 @@ impl Metrics {
     }
 
     /// The exposition text; `revisions` are per environment.
-    pub fn render(&self, revisions: &[(String, u64)]) -> String {
+    pub fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::new();
         header(
             &mut out,
@@ -169,24 +169,61 @@ impl Metrics {
             "Connected watchers: event streams and waiting long-polls.",
             self.watchers.load(Ordering::Relaxed),
         );
-        header(
-            &mut out,
-            "setpoint_revision",
-            "gauge",
-            "The revision of each environment's current snapshot.",
-        );
-        for (environment, revision) in revisions {
-            let _ = writeln!(
-                out,
-                "setpoint_revision{{environment=\"{}\"}} {revision}",
-                escape(environment)
-            );
-        }
+        render_gauges(&mut out, gauges);
         out
     }
 }
 
+/// What `/metrics` reads from the current state rather than counts.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    /// Each environment's snapshot revision.
+    pub revisions: Vec<(String, u64)>,
+    /// Breakers per environment and state (`closed`, `open`,
+    /// `awaiting_close`), every combination listed.
+    pub breakers: Vec<(String, &'static str, usize)>,
+    /// Unrouted alerts kept.
+    pub unrouted: usize,
+}
+
 /// A metric's `# HELP` and `# TYPE` lines.
+/// The gauges read from the current state.
+fn render_gauges(out: &mut String, gauges: &Gauges) {
+    header(
+        out,
+        "setpoint_revision",
+        "gauge",
+        "The revision of each environment's current snapshot.",
+    );
+    for (environment, revision) in &gauges.revisions {
+        let _ = writeln!(
+            out,
+            "setpoint_revision{{environment=\"{}\"}} {revision}",
+            escape(environment)
+        );
+    }
+    header(
+        out,
+        "setpoint_breakers",
+        "gauge",
+        "Breakers by environment and state (alert on open and awaiting_close).",
+    );
+    for (environment, state, count) in &gauges.breakers {
+        let _ = writeln!(
+            out,
+            "setpoint_breakers{{environment=\"{}\",state=\"{state}\"}} {count}",
+            escape(environment)
+        );
+    }
+    single(
+        out,
+        "setpoint_unrouted_alerts",
+        "gauge",
+        "Alerts kept because they matched no breaker.",
+        gauges.unrouted,
+    );
+}
+
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");

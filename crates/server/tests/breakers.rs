@@ -127,6 +127,16 @@ async fn an_alert_opens_its_breaker_and_a_person_closes_it() {
         "services read it: {}",
         snapshot.text
     );
+    let metrics = t
+        .app
+        .request(Method::GET, "/metrics", &[("cookie", "none=1")], None)
+        .await
+        .text;
+    assert!(
+        metrics.contains(r#"setpoint_breakers{environment="prod",state="open"} 1"#)
+            && metrics.contains(r#"setpoint_breakers{environment="staging",state="closed"} 1"#),
+        "{metrics}"
+    );
     let staging = t.app.get("/api/v1/environments/staging/breakers").await;
     assert_eq!(staging.json[0]["state"], "closed", "the alert names prod");
     assert_eq!(

@@ -11,7 +11,8 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::ApiError;
+use crate::{ApiError, metrics::Gauges};
+use setpoint_core::BreakerState;
 
 /// `GET /healthz`, `GET /readyz`, `GET /metrics`.
 pub fn router() -> Router<AppState> {
@@ -52,7 +53,26 @@ async fn metrics(State(state): State<AppState>) -> Response {
                 .map(|s| (env.clone(), s.revision))
         })
         .collect();
-    let body = state.engine.metrics().render(&revisions);
+    let mut breakers = Vec::new();
+    for env in world.environments.keys() {
+        let mut counts = [0usize; 3];
+        for status in crate::world::board(&world, env).values() {
+            counts[match status.state {
+                BreakerState::Closed => 0,
+                BreakerState::Open => 1,
+                BreakerState::AwaitingClose => 2,
+            }] += 1;
+        }
+        for (state, count) in ["closed", "open", "awaiting_close"].into_iter().zip(counts) {
+            breakers.push((env.clone(), state, count));
+        }
+    }
+    let gauges = Gauges {
+        revisions,
+        breakers,
+        unrouted: world.unrouted.len(),
+    };
+    let body = state.engine.metrics().render(&gauges);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
