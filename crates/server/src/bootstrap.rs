@@ -12,7 +12,7 @@ use crate::{
     auth::{Role, hash_password, new_secret},
     engine::{Engine, now_millis},
     store::{AccountWrite, Accounts, Store, User, record_offline},
-    world::{BreakerOp, Command},
+    world::{AlertScope, BreakerOp, Command},
 };
 
 /// Where a generated admin password is kept, like Jenkins'
@@ -142,6 +142,7 @@ pub async fn seed_demo(engine: &Arc<Engine>) -> std::io::Result<()> {
             vec![Command::Alerts {
                 alerts: vec![alert],
                 receiver: "demo".into(),
+                scope: AlertScope::default(),
             }],
             "token:demo-alertmanager",
             "",

@@ -402,3 +402,63 @@ async fn auto_after_closes_by_itself_and_states_survive_a_restart() {
         .expect("verifies");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
+
+#[tokio::test]
+async fn a_scoped_alert_source_moves_only_breakers_in_its_scope() {
+    let t = Breakers::new().await;
+    let staging_source = format!(
+        "Bearer {}",
+        t.app
+            .token(
+                "alertmanager-staging",
+                Role::AlertSource,
+                None,
+                Some("staging")
+            )
+            .await
+    );
+    let mut unlabelled = alert("fp5", "firing", "prod");
+    unlabelled["labels"]
+        .as_object_mut()
+        .expect("labels")
+        .remove("environment");
+    let reply = t
+        .app
+        .request(
+            Method::POST,
+            HOOK,
+            &[("authorization", staging_source.as_str())],
+            Some(payload("firing", &[unlabelled])),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["unrouted"], 0);
+    let staging = t.app.get("/api/v1/environments/staging/breakers").await;
+    assert_eq!(staging.json[0]["state"], "open");
+    assert_eq!(
+        t.state().await,
+        "closed",
+        "prod is outside the token's scope"
+    );
+
+    // A repeat changes nothing and writes nothing.
+    let revision =
+        t.app.get("/api/v1/changes?limit=1").await.json["changes"][0]["revision"].clone();
+    let mut again = alert("fp5", "firing", "prod");
+    again["labels"]
+        .as_object_mut()
+        .expect("labels")
+        .remove("environment");
+    t.app
+        .request(
+            Method::POST,
+            HOOK,
+            &[("authorization", staging_source.as_str())],
+            Some(payload("firing", &[again])),
+        )
+        .await;
+    assert_eq!(
+        t.app.get("/api/v1/changes?limit=1").await.json["changes"][0]["revision"],
+        revision
+    );
+}

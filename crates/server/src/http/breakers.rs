@@ -22,7 +22,7 @@ use crate::{
     ApiError,
     auth::{Permission, Principal, sha256_hex},
     engine::now_millis,
-    world::{BreakerOp, Command, UnroutedAlert, World, board, unrouted_newest_first},
+    world::{AlertScope, BreakerOp, Command, UnroutedAlert, World, board, unrouted_newest_first},
 };
 
 /// The breaker routes.
@@ -427,7 +427,14 @@ async fn alertmanager(
     let transitions = state
         .engine
         .write_all(
-            vec![Command::Alerts { alerts, receiver }],
+            vec![Command::Alerts {
+                alerts,
+                receiver,
+                scope: AlertScope {
+                    services: principal.services.clone(),
+                    environment: principal.environment.clone(),
+                },
+            }],
             &principal.actor,
             "",
         )

@@ -47,6 +47,18 @@ pub struct Batch {
     pub revision: u64,
 }
 
+impl Batch {
+    /// Whether it writes nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+            && self.services.is_empty()
+            && self.removed_services.is_empty()
+            && self.environments.is_empty()
+            && self.accounts.is_empty()
+            && self.unrouted.is_none()
+    }
+}
+
 /// A change to who may do what: written in the same transaction as its
 /// change-log entry, so the log is the history of people and machines too.
 #[derive(Debug, Clone, PartialEq, Eq)]

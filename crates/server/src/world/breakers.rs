@@ -32,6 +32,26 @@ pub enum BreakerOp {
     },
 }
 
+/// What an alert source may move: its token's service and environment
+/// scope. An alert outside it moves nothing (and is not unrouted either:
+/// another source may own it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertScope {
+    /// Only these services' breakers; `None` for all.
+    pub services: Option<Vec<String>>,
+    /// Only this environment; `None` for all.
+    pub environment: Option<String>,
+}
+
+impl AlertScope {
+    fn allows(&self, service: &str, environment: &str) -> bool {
+        self.services
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|s| s == service))
+            && self.environment.as_deref().is_none_or(|e| e == environment)
+    }
+}
+
 /// An alert that matched no breaker, kept so that someone notices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnroutedAlert {
@@ -142,6 +162,7 @@ impl World {
         &mut self,
         alerts: &[Alert],
         receiver: &str,
+        scope: &AlertScope,
         meta: &Meta,
     ) -> Vec<Entry> {
         let environments = self.environment_names();
@@ -160,6 +181,9 @@ impl World {
                 .collect();
             for (service, name, environment) in targets {
                 routed = true;
+                if !scope.allows(&service, &environment) {
+                    continue;
+                }
                 let record = &self.services[&service];
                 let policy = record.doc.breakers[&name].close.clone();
                 let current = status_of(record, &environment, &name);

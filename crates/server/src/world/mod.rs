@@ -19,7 +19,9 @@ use setpoint_core::{
     validate_document,
 };
 
-pub use breakers::{BreakerOp, UNROUTED_KEPT, UnroutedAlert, board, unrouted_newest_first};
+pub use breakers::{
+    AlertScope, BreakerOp, UNROUTED_KEPT, UnroutedAlert, board, unrouted_newest_first,
+};
 
 /// Everything Setpoint knows, at one revision. Cloning is cheap: records
 /// are shared until changed.
@@ -232,6 +234,8 @@ pub enum Command {
         alerts: Vec<Alert>,
         /// The Alertmanager receiver that sent them.
         receiver: String,
+        /// The services and environment the sender's token is limited to.
+        scope: AlertScope,
     },
     /// Close `auto_after` breakers whose delay has run out.
     TickBreakers,
@@ -345,7 +349,11 @@ impl World {
                 environment,
                 op,
             } => vec![self.operate_breaker(&service, &name, &environment, op, meta)?],
-            Command::Alerts { alerts, receiver } => self.receive_alerts(&alerts, &receiver, meta),
+            Command::Alerts {
+                alerts,
+                receiver,
+                scope,
+            } => self.receive_alerts(&alerts, &receiver, &scope, meta),
             Command::TickBreakers => self.tick_breakers(meta),
             Command::RecordAccount {
                 kind,
