@@ -348,7 +348,9 @@ test('an admin edits the schema: a change that breaks a stored value is named an
   await page.getByLabel('Description of results.highlight').fill('Highlight matched terms');
   await page.getByLabel('Description of results.highlight').dispatchEvent('change');
   await save.click();
-  await page.getByText(/Schema saved as revision \d+/).waitFor();
+  const outcome = page.locator('.schema > p[role="status"]');
+  await outcome.filter({ hasText: /\S/ }).waitFor();
+  assert.match(await outcome.textContent(), /Schema saved as revision \d+/);
   const schema = (await admin.call('GET', '/services/search')).body.doc.schema;
   assert.equal(schema['throttle.rps'].max, 60000);
   assert.deepEqual(schema['results.highlight'], { type: 'bool', default: false, description: 'Highlight matched terms' });

@@ -14,13 +14,25 @@ use crate::route::encode;
 /// closes the previous stream. The browser reconnects on its own after a
 /// network error, resuming from the last event id.
 pub fn follow(environment: Signal<String>) -> ReadSignal<Option<Change>> {
+    stream(Signal::derive(move || {
+        let env = environment.get();
+        (!env.is_empty()).then(|| format!("/api/v1/environments/{}/events", encode(&env)))
+    }))
+}
+
+/// The latest change committed in any environment the user may read: one
+/// connection for pages that watch them all (browsers allow six per server
+/// over HTTP/1.1, so one stream per environment would starve the API).
+pub fn follow_all() -> ReadSignal<Option<Change>> {
+    stream(Signal::derive(|| Some("/api/v1/events".to_string())))
+}
+
+fn stream(url: Signal<Option<String>>) -> ReadSignal<Option<Change>> {
     let (latest, set_latest) = signal(None::<Change>);
     Effect::new(move |_| {
-        let env = environment.get();
-        if env.is_empty() {
+        let Some(url) = url.get() else {
             return;
-        }
-        let url = format!("/api/v1/environments/{}/events", encode(&env));
+        };
         let Ok(source) = web_sys::EventSource::new(&url) else {
             return;
         };

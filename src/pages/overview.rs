@@ -3,7 +3,7 @@
 //! — refreshed live from every environment's change stream.
 
 use leptos::prelude::*;
-use setpoint_core::BreakerState;
+use setpoint_core::{BreakerState, Change};
 
 use crate::{
     Route,
@@ -20,17 +20,17 @@ const LATEST: &str = "10";
 #[component]
 pub fn Overview() -> impl IntoView {
     let session = use_session();
-    // Bumped by any change in any environment: everything below refetches.
-    let tick = RwSignal::new(0u64);
+    // One stream for every environment: any change refetches what is shown.
+    let latest = live::follow_all();
     let environments = LocalResource::new(move || async move {
         api::environments().await.map_err(|e| session.check(e))
     });
     let services = LocalResource::new(move || {
-        tick.track();
+        latest.track();
         async move { api::services().await.map_err(|e| session.check(e)) }
     });
-    let latest = LocalResource::new(move || {
-        tick.track();
+    let changes = LocalResource::new(move || {
+        latest.track();
         async move {
             api::changes(&api::query(&[("limit", LATEST)]))
                 .await
@@ -51,13 +51,13 @@ pub fn Overview() -> impl IntoView {
                 Some(Err(e)) => view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
                 Some(Ok(list)) => view! {
                     <div class="overview__environments">
-                        {list.into_iter().map(|env| view! { <EnvironmentCard environment=env tick=tick /> }).collect_view()}
+                        {list.into_iter().map(|env| view! { <EnvironmentCard environment=env latest=latest /> }).collect_view()}
                     </div>
                 }
                 .into_any(),
             }}
             <h2 class="section__title">"Latest changes"</h2>
-            {move || match latest.get() {
+            {move || match changes.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="status status--error">{e.message}</p> }.into_any(),
                 Some(Ok(page)) => view! {
@@ -80,24 +80,26 @@ pub fn Overview() -> impl IntoView {
     }
 }
 
-/// One environment: its revision and breakers, following its changes.
+/// One environment: its revision and breakers, refreshed by the changes
+/// that concern it.
 #[component]
-fn EnvironmentCard(environment: Environment, tick: RwSignal<u64>) -> impl IntoView {
+fn EnvironmentCard(environment: Environment, latest: ReadSignal<Option<Change>>) -> impl IntoView {
     let session = use_session();
     let name = environment.name.clone();
-    let latest = live::follow(Signal::derive({
+    // The latest change that concerns this environment's snapshot (a
+    // service change without an environment, like a schema change,
+    // concerns them all; user and token changes none).
+    let mine = Memo::new({
         let name = name.clone();
-        move || name.clone()
-    }));
-    Effect::new(move |_| {
-        if latest.with(Option::is_some) {
-            tick.update(|n| *n += 1);
+        move |previous: Option<&Option<Change>>| match latest.get() {
+            Some(c) if c.environment.as_deref().is_none_or(|e| e == name) => Some(c),
+            _ => previous.cloned().flatten(),
         }
     });
     let board = LocalResource::new({
         let name = name.clone();
         move || {
-            latest.track();
+            mine.track();
             let name = name.clone();
             async move { api::breakers(&name).await.map_err(|e| session.check(e)) }
         }
@@ -114,7 +116,7 @@ fn EnvironmentCard(environment: Environment, tick: RwSignal<u64>) -> impl IntoVi
             <p class="muted">{environment.description.clone()}</p>
             <p>
                 {move || {
-                    let revision = latest.get().map(|c| c.revision).or(environment.snapshot_revision);
+                    let revision = mine.get().map(|c| c.revision).or(environment.snapshot_revision);
                     revision.map(|r| format!("Revision {r}"))
                 }}
             </p>

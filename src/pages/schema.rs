@@ -76,6 +76,9 @@ pub fn SchemaEditor(
     record: ServiceRecord,
     /// Called after a save, to reload the service.
     on_saved: impl Fn() + Copy + Send + Sync + 'static,
+    /// The outcome of the last save; owned by the page, because a save
+    /// reloads the service and rebuilds this editor.
+    status: RwSignal<Option<Result<String, String>>>,
 ) -> impl IntoView {
     let session = use_session();
     let draft = RwSignal::new(record.doc.schema.clone());
@@ -88,7 +91,6 @@ pub fn SchemaEditor(
     let new_key = RwSignal::new(String::new());
     let new_kind = RwSignal::new(KeyKind::Int);
     let reason = RwSignal::new(String::new());
-    let status = RwSignal::new(None::<Result<String, String>>);
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let name = new_key.get_untracked().trim().to_string();

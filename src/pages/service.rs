@@ -206,6 +206,7 @@ pub fn Service() -> impl IntoView {
     // Here, not in the form: a save reloads the record, which rebuilds the
     // form, and the confirmation must outlive that.
     let saved = RwSignal::new(None::<u64>);
+    let schema = SchemaState::default();
     let chosen = move || {
         environment.get().or_else(|| {
             environments
@@ -272,7 +273,7 @@ pub fn Service() -> impl IntoView {
                                             })
                                     }
                                 }
-                                <SchemaSection record=record reload=reload />
+                                <SchemaSection record=record reload=reload state=schema />
                             }
                                 .into_any()
                         }
@@ -319,16 +320,31 @@ fn EnvironmentTabs(
 /// The schema editor, for admins of the service, folded away until asked
 /// for: most visits are about values.
 #[component]
-fn SchemaSection(record: ServiceRecord, reload: RwSignal<u32>) -> impl IntoView {
+fn SchemaSection(
+    record: ServiceRecord,
+    reload: RwSignal<u32>,
+    state: SchemaState,
+) -> impl IntoView {
     let session = use_session();
     session.may(Role::Admin, &record.doc.service).then(|| {
         view! {
-            <details class="card schema-section">
+            <details
+                class="card schema-section"
+                prop:open=move || state.open.get()
+                on:toggle=move |ev| state.open.set(event_target::<web_sys::HtmlDetailsElement>(&ev).open())
+            >
                 <summary class="card__title">"Schema"</summary>
-                <SchemaEditor record=record on_saved=move || reload.update(|n| *n += 1) />
+                <SchemaEditor record=record on_saved=move || reload.update(|n| *n += 1) status=state.status />
             </details>
         }
     })
+}
+
+/// What the schema section keeps across the reload a save causes.
+#[derive(Debug, Clone, Copy, Default)]
+struct SchemaState {
+    open: RwSignal<bool>,
+    status: RwSignal<Option<Result<String, String>>>,
 }
 
 fn error_view(error: &ApiError) -> AnyView {

@@ -40,6 +40,7 @@ const OPERATIONS: &[(&str, &str)] = &[
         "/api/v1/environments/{environment}/snapshot/{service}",
     ),
     ("get", "/api/v1/environments/{environment}/events"),
+    ("get", "/api/v1/events"),
     ("get", "/api/v1/export"),
     ("post", "/api/v1/import"),
     ("put", "/api/v1/services/{service}/breakers/{breaker}"),

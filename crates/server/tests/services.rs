@@ -8,6 +8,7 @@ use axum::http::{Method, StatusCode};
 use common::TestApp;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
+use setpoint_server::auth::Role;
 use tower::ServiceExt;
 
 fn patch(set: &Value, base: u64) -> Value {
@@ -529,6 +530,58 @@ async fn events_stream_changes_and_resume_from_last_event_id() {
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(seen.contains(&format!("id: {}", base + 3)), "{seen}");
+}
+
+#[tokio::test]
+async fn the_all_environments_stream_carries_every_environment_within_the_callers_scope() {
+    let app = TestApp::seeded().await;
+    let resume_from = app.get("/api/v1/environments/prod/snapshot").await.json["revision"]
+        .as_u64()
+        .expect("revision");
+    let base = app.revision("checkout").await;
+    for (env, value, revision) in [("prod", 111, base), ("dev", 222, base + 1)] {
+        let reply = app
+            .request(
+                Method::PATCH,
+                &format!("/api/v1/services/checkout/values/{env}"),
+                &[],
+                Some(patch(&json!({"throttle.rps": value}), revision)),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+    let read = |token: String| {
+        let app_router = app.router.clone();
+        async move {
+            let request = axum::http::Request::get("/api/v1/events")
+                .header("last-event-id", resume_from.to_string())
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let response = app_router.oneshot(request).await.expect("response");
+            assert_eq!(response.status(), StatusCode::OK);
+            let mut body = response.into_body().into_data_stream();
+            let mut seen = String::new();
+            // Both changes are in the log; a stream that skips one still
+            // ends with the other, so wait for the last one.
+            while !seen.contains(&format!("id: {}", base + 2)) {
+                let chunk = tokio::time::timeout(Duration::from_secs(10), body.next())
+                    .await
+                    .expect("in time")
+                    .expect("open")
+                    .expect("chunk");
+                seen.push_str(&String::from_utf8_lossy(&chunk));
+            }
+            seen
+        }
+    };
+    let all = read(app.admin.clone()).await;
+    assert!(all.contains("111") && all.contains("222"), "{all}");
+    let dev_only = app
+        .token("dev-reader", Role::Viewer, None, Some("dev"))
+        .await;
+    let seen = read(dev_only).await;
+    assert!(seen.contains("222") && !seen.contains("111"), "{seen}");
 }
 
 #[tokio::test]

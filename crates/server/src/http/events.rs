@@ -1,6 +1,9 @@
 //! `GET /api/v1/environments/{env}/events`: Server-Sent Events, one per
-//! change that affects the environment, `id` = revision. A reconnecting
-//! client sends `Last-Event-ID` and first gets what it missed, from the log.
+//! change that affects the environment, `id` = revision; `GET
+//! /api/v1/events`: every change the caller may read, in every environment
+//! (one connection for a page that watches them all — browsers allow only
+//! six per server over HTTP/1.1). A reconnecting client sends
+//! `Last-Event-ID` and first gets what it missed, from the log.
 
 use std::{collections::VecDeque, convert::Infallible, sync::Arc};
 
@@ -32,12 +35,17 @@ const PAGE: u32 = 500;
 
 /// The events route.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(events))
+    OpenApiRouter::new()
+        .routes(routes!(events))
+        .routes(routes!(all_events))
 }
 
 struct Follower {
     engine: Arc<Engine>,
-    environment: String,
+    /// One environment, or all (`None`).
+    environment: Option<String>,
+    /// Who follows: changes they may not read are skipped.
+    principal: Principal,
     /// The last revision sent (or the resume point).
     last: u64,
     /// Whether the log may hold changes after `last` not yet read.
@@ -50,16 +58,21 @@ struct Follower {
 
 impl Follower {
     fn affects(&self, change: &Change) -> bool {
-        change
-            .environment
-            .as_deref()
-            .is_none_or(|e| e == self.environment)
+        let here = match (&self.environment, &change.environment) {
+            (Some(mine), Some(theirs)) => mine == theirs,
+            _ => true,
+        };
+        here && self.principal.can(
+            Permission::Read,
+            change.service.as_deref(),
+            change.environment.as_deref(),
+        )
     }
 
     /// Reads the next page of the log after `last`.
     async fn catch_up(&mut self) -> bool {
         let query = ChangeQuery {
-            environment: Some(self.environment.clone()),
+            environment: self.environment.clone(),
             after_revision: Some(self.last),
             limit: PAGE,
             ..ChangeQuery::default()
@@ -116,6 +129,26 @@ async fn events(
             "environment {environment:?} does not exist"
         )));
     }
+    stream(&state, principal, Some(environment), &headers)
+}
+
+#[utoipa::path(get, path = "/events", tag = "distribution", summary = "Server-Sent Events of every environment", params(("Last-Event-ID" = Option<u64>, Header, description = "Resume after this revision")), responses((status = 200, description = "text/event-stream"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+async fn all_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    principal.require(Permission::Read, None, None)?;
+    stream(&state, principal, None, &headers)
+}
+
+/// The event stream of one environment or all, for `principal`.
+fn stream(
+    state: &AppState,
+    principal: Principal,
+    environment: Option<String>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let resume = match headers.get("last-event-id") {
         None => None,
         Some(value) => Some(
@@ -138,6 +171,7 @@ async fn events(
         behind: resume.is_some(),
         engine: Arc::clone(&state.engine),
         environment,
+        principal,
         pending: VecDeque::new(),
         live,
         _watching: state.engine.metrics().watcher(),
