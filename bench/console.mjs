@@ -100,5 +100,5 @@ try {
     await browser.close();
   }
 } finally {
-  server.stop();
+  await server.stop();
 }

@@ -1,7 +1,7 @@
 // A real Prometheus Alertmanager (Debian's prometheus-alertmanager) on
 // loopback, configured with a webhook to a Setpoint server.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -84,6 +84,7 @@ export async function startAlertmanager(setpointUrl, token) {
     async stop() {
       child.kill('SIGTERM');
       await exited;
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

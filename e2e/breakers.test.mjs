@@ -29,7 +29,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await alertmanager?.stop();
-  server?.stop();
+  await server?.stop();
 });
 
 /** An alert as Prometheus posts it to Alertmanager. */

@@ -23,7 +23,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  server?.stop();
+  await server?.stop();
 });
 
 /** The `search` service's config form for `dev`. */

@@ -1,7 +1,7 @@
 // Shared set-up for end-to-end tests: starts the real `setpoint` binary with
 // the real built console on a free port, and launches Debian's Chromium.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -36,7 +36,16 @@ export async function startServer({ demo = false } = {}) {
     });
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}: ${stderr}`)); });
   });
-  return { url, stop: () => child.kill('SIGTERM') };
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  return {
+    url,
+    /** Stops the server and removes its data. */
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(data, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Launches headless Chromium from Debian, never a downloaded browser. */

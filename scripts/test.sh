@@ -9,6 +9,12 @@ scripts/setup.sh --test
 target_dir=${CARGO_TARGET_DIR:-target}
 export CHROMEDRIVER=/usr/bin/chromedriver
 
+# Browsers, test servers and Alertmanager write their profiles and data
+# under TMPDIR; a private one removed at exit keeps repeated runs from
+# filling /tmp (a Chromium profile alone is ~80 MB).
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+
 started=$SECONDS
 step() {
   printf '\033[1m==> %s\033[0m (at %ds)\n' "$*" $((SECONDS - started))
@@ -35,11 +41,11 @@ step "unit, property and server tests"
 cargo test --workspace --locked
 
 step "browser tests (wasm-bindgen-test, headless Chromium)"
-cargo test -p setpoint-console --target wasm32-unknown-unknown --locked
+TMPDIR="$scratch" cargo test -p setpoint-console --target wasm32-unknown-unknown --locked
 
 step "end-to-end: release console + real server + Chromium"
 PATH="$PWD/node_modules/.bin:$PATH" trunk build --release --offline
 cargo build -p setpoint-server --locked
-SETPOINT_BIN="$target_dir/debug/setpoint" SETPOINT_CONSOLE_DIR="$PWD/dist" node --test e2e/
+TMPDIR="$scratch" SETPOINT_BIN="$target_dir/debug/setpoint" SETPOINT_CONSOLE_DIR="$PWD/dist" node --test e2e/
 
 step "all checks passed"
