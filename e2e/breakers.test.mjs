@@ -139,6 +139,16 @@ test('a second matching alert still firing keeps the breaker open when the first
   assert.equal(await card.getByRole('button', { name: 'Close…', exact: true }).count(), 0);
   await card.getByRole('button', { name: 'Force close…' }).waitFor();
   await screenshot(page, '44-breaker-still-open-mobile');
+
+  // A breaker tripped through the API by someone else turns red on this
+  // open board, without a reload.
+  const models = page.getByRole('article', { name: 'recommendations / model-server' });
+  assert.equal(await models.getAttribute('data-state'), 'closed');
+  const tripped = await admin.call('POST', '/services/recommendations/breakers/model-server/environments/prod/trip',
+    { reason: 'model server returns garbage' });
+  assert.equal(tripped.status, 200, JSON.stringify(tripped.body));
+  await page.locator('article[aria-label="recommendations / model-server"][data-state="open"]').waitFor();
+  await models.getByText('model server returns garbage').waitFor();
   assert.deepEqual(errors, []);
   await context.close();
 });
