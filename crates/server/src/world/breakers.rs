@@ -168,7 +168,6 @@ impl World {
         let environments = self.environment_names();
         let mut entries = Vec::new();
         for alert in alerts {
-            let mut routed = false;
             let targets: Vec<(String, String, String)> = self
                 .services
                 .values()
@@ -179,8 +178,10 @@ impl World {
                         .map(|(name, env)| (r.doc.service.clone(), name, env))
                 })
                 .collect();
+            // Matched but outside the sender's scope still counts as routed:
+            // another source may own those breakers.
+            let routed = !targets.is_empty();
             for (service, name, environment) in targets {
-                routed = true;
                 if !scope.allows(&service, &environment) {
                     continue;
                 }
