@@ -36,6 +36,14 @@ async function openSearchDev(page) {
   await page.getByLabel('throttle.rps', { exact: true }).waitFor();
 }
 
+/** The flags page on search's `semantic-search` flag in `env`. */
+async function openSemanticSearch(page, env) {
+  await page.getByRole('link', { name: 'Flags' }).click();
+  await page.getByLabel('Service').selectOption('search');
+  await page.getByLabel('Flag').selectOption('semantic-search');
+  await page.getByLabel('Environment').selectOption(env);
+}
+
 test('admin: an invalid edit sends nothing; a valid one saves, shows in the audit and rolls back', async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
@@ -195,10 +203,7 @@ test('a rollout user takes a split from 10% to 50%; the simulator agrees with th
   const errors = watchErrors(page, [['/api/v1/me', 401], ['/values/prod', 403]]);
   await login(page, server.url, 'rolf', 'rolf-password-1');
 
-  await page.getByRole('link', { name: 'Flags' }).click();
-  await page.getByLabel('Service').selectOption('search');
-  await page.getByLabel('Flag').selectOption('semantic-search');
-  await page.getByLabel('Environment').selectOption('prod');
+  await openSemanticSearch(page, 'prod');
   const on = page.getByLabel('on %');
   assert.equal(await on.inputValue(), '10');
   const spread = page.getByRole('table', { name: 'Distribution' });
@@ -253,10 +258,7 @@ test('a rollout user builds a rule: refused until complete, reordered, simulated
   const page = await context.newPage();
   const errors = watchErrors(page);
   await login(page, server.url, 'rolf', 'rolf-password-1');
-  await page.getByRole('link', { name: 'Flags' }).click();
-  await page.getByLabel('Service').selectOption('search');
-  await page.getByLabel('Flag').selectOption('semantic-search');
-  await page.getByLabel('Environment').selectOption('staging');
+  await openSemanticSearch(page, 'staging');
   const save = page.getByRole('button', { name: 'Save flag' });
   assert.equal(await page.getByRole('button', { name: 'Add variant' }).count(), 0, 'variants are for editors');
 
@@ -302,10 +304,7 @@ test('an editor adds a variant: a value of another type is refused, a matching o
   const page = await context.newPage();
   const errors = watchErrors(page);
   await login(page, server.url, 'eddie', 'eddie-password-1');
-  await page.getByRole('link', { name: 'Flags' }).click();
-  await page.getByLabel('Service').selectOption('search');
-  await page.getByLabel('Flag').selectOption('semantic-search');
-  await page.getByLabel('Environment').selectOption('dev');
+  await openSemanticSearch(page, 'dev');
   await page.getByLabel('New variant').fill('dark');
   await page.getByLabel('Its value').fill('1');
   await page.getByRole('button', { name: 'Add variant' }).click();

@@ -15,7 +15,7 @@ use setpoint_core::{
     time::parse_timestamp,
 };
 
-use super::{Entry, Meta, Refusal, ServiceRecord, World, to_value};
+use super::{Entry, Items, Meta, Refusal, ServiceRecord, World};
 
 /// How many unrouted alerts are kept (the most recently received).
 pub const UNROUTED_KEPT: usize = 200;
@@ -63,57 +63,14 @@ pub struct UnroutedAlert {
     pub received_at: String,
 }
 
+/// Breaker definitions, as items of a service document.
+pub(super) const BREAKERS: Items<Breaker> = Items {
+    what: "breaker",
+    kind: ChangeKind::BreakerDefined,
+    of: |doc| &mut doc.breakers,
+};
+
 impl World {
-    pub(super) fn put_breaker(
-        &mut self,
-        service: String,
-        name: String,
-        breaker: Breaker,
-        base: u64,
-        revision: u64,
-    ) -> Result<Entry, Refusal> {
-        let mut doc = self.live(&service, base)?.doc.clone();
-        let after = to_value(&breaker);
-        let before = doc
-            .breakers
-            .insert(name.clone(), breaker)
-            .map(|b| to_value(&b));
-        self.check(&doc)?;
-        self.put(doc, revision, None);
-        Ok(Entry {
-            item: Some(name),
-            ..Entry::new(
-                ChangeKind::BreakerDefined,
-                Some(service),
-                before,
-                Some(after),
-            )
-        })
-    }
-
-    pub(super) fn delete_breaker(
-        &mut self,
-        service: String,
-        name: String,
-        base: u64,
-        revision: u64,
-    ) -> Result<Entry, Refusal> {
-        let mut doc = self.live(&service, base)?.doc.clone();
-        let before = doc.breakers.remove(&name).ok_or_else(|| {
-            Refusal::NotFound(format!("breaker {name:?} does not exist in {service:?}"))
-        })?;
-        self.put(doc, revision, None);
-        Ok(Entry {
-            item: Some(name),
-            ..Entry::new(
-                ChangeKind::BreakerDefined,
-                Some(service),
-                Some(to_value(&before)),
-                None,
-            )
-        })
-    }
-
     pub(super) fn operate_breaker(
         &mut self,
         service: &str,

@@ -19,6 +19,7 @@ use setpoint_core::{
     validate_document,
 };
 
+use breakers::BREAKERS;
 pub use breakers::{
     AlertScope, BreakerOp, UNROUTED_KEPT, UnroutedAlert, board, unrouted_newest_first,
 };
@@ -337,12 +338,12 @@ impl World {
                 name,
                 breaker,
                 base,
-            } => vec![self.put_breaker(service, name, breaker, base, revision)?],
+            } => vec![self.set_item(&BREAKERS, service, name, Some(breaker), base, revision)?],
             Command::DeleteBreaker {
                 service,
                 name,
                 base,
-            } => vec![self.delete_breaker(service, name, base, revision)?],
+            } => vec![self.set_item(&BREAKERS, service, name, None, base, revision)?],
             Command::OperateBreaker {
                 service,
                 name,
@@ -388,9 +389,9 @@ impl World {
                 key,
                 flag,
                 base,
-            } => vec![self.put_flag(service, key, flag, base, revision)?],
+            } => vec![self.set_item(&FLAGS, service, key, Some(flag), base, revision)?],
             Command::DeleteFlag { service, key, base } => {
-                vec![self.delete_flag(service, key, base, revision)?]
+                vec![self.set_item(&FLAGS, service, key, None, base, revision)?]
             }
             Command::DeleteService { service, base } => {
                 vec![self.delete_service(service, base, meta, revision)?]
@@ -552,44 +553,40 @@ impl World {
         ))
     }
 
-    fn put_flag(
+    /// Creates or replaces (`Some`) or removes (`None`) one named item of
+    /// a service's document — a flag or a breaker — as one logged change.
+    fn set_item<T: Serialize>(
         &mut self,
+        items: &Items<T>,
         service: String,
         key: String,
-        flag: Flag,
+        item: Option<T>,
         base: u64,
         revision: u64,
     ) -> Result<Entry, Refusal> {
         let mut doc = self.live(&service, base)?.doc.clone();
-        let after = to_value(&flag);
-        let before = doc.flags.insert(key.clone(), flag).map(|f| to_value(&f));
-        self.check(&doc)?;
-        self.put(doc, revision, None);
-        Ok(Entry {
-            item: Some(key),
-            ..Entry::new(ChangeKind::FlagChanged, Some(service), before, Some(after))
-        })
-    }
-
-    fn delete_flag(
-        &mut self,
-        service: String,
-        key: String,
-        base: u64,
-        revision: u64,
-    ) -> Result<Entry, Refusal> {
-        let mut doc = self.live(&service, base)?.doc.clone();
-        let before = doc.flags.remove(&key).ok_or_else(|| {
-            Refusal::NotFound(format!("flag {key:?} does not exist in {service:?}"))
-        })?;
+        let after = item.as_ref().map(to_value);
+        let before = match item {
+            Some(item) => (items.of)(&mut doc).insert(key.clone(), item),
+            None => Some((items.of)(&mut doc).remove(&key).ok_or_else(|| {
+                Refusal::NotFound(format!(
+                    "{} {key:?} does not exist in {service:?}",
+                    items.what
+                ))
+            })?),
+        };
+        // Removing an item cannot make a valid document invalid.
+        if after.is_some() {
+            self.check(&doc)?;
+        }
         self.put(doc, revision, None);
         Ok(Entry {
             item: Some(key),
             ..Entry::new(
-                ChangeKind::FlagChanged,
+                items.kind,
                 Some(service),
-                Some(to_value(&before)),
-                None,
+                before.map(|b| to_value(&b)),
+                after,
             )
         })
     }
@@ -699,6 +696,22 @@ impl World {
             .insert(record.doc.service.clone(), Arc::new(record));
     }
 }
+
+/// A kind of named item in a service document, for [`World::set_item`].
+struct Items<T> {
+    /// For messages: `flag`, `breaker`.
+    what: &'static str,
+    /// What its changes are logged as.
+    kind: ChangeKind,
+    /// Where a document keeps them.
+    of: fn(&mut ServiceDoc) -> &mut BTreeMap<String, T>,
+}
+
+const FLAGS: Items<Flag> = Items {
+    what: "flag",
+    kind: ChangeKind::FlagChanged,
+    of: |doc| &mut doc.flags,
+};
 
 /// What a command logs, before the writer stamps it with who, when, why.
 struct Entry {
