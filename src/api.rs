@@ -89,15 +89,6 @@ pub struct Verdict {
     pub service: String,
 }
 
-/// The server's health.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Health {
-    /// `ok` when serving.
-    pub status: String,
-    /// The server's version.
-    pub version: String,
-}
-
 /// Who is logged in (`GET /api/v1/me`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Me {
@@ -237,11 +228,6 @@ pub struct ValuesPatch {
     pub base_revision: u64,
     /// Why, for the change log.
     pub reason: String,
-}
-
-/// `GET /healthz`.
-pub async fn health() -> Result<Health, ApiError> {
-    decode(gloo_net::http::Request::get("/healthz").send().await).await
 }
 
 /// `POST /api/v1/validate` with a service document's text, sent as is so

@@ -20,9 +20,7 @@ use setpoint_core::{
 };
 
 use breakers::BREAKERS;
-pub use breakers::{
-    AlertScope, BreakerOp, UNROUTED_KEPT, UnroutedAlert, board, unrouted_newest_first,
-};
+pub use breakers::{AlertScope, BreakerOp, UnroutedAlert, board, unrouted_newest_first};
 
 /// Everything Setpoint knows, at one revision. Cloning is cheap: records
 /// are shared until changed.
