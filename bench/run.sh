@@ -3,15 +3,16 @@
 # the same minute (absolute numbers drift between runs and machines):
 #   - snapshot GET req/s at 64 connections, and nginx serving the same bytes
 #     as a static file;
-#   - durable writes/s at 1 and 64 clients (each client its own service);
+#   - durable writes/s at 1 and 64 clients (each client its own service),
+#     and etcd (one member, fsync per commit) taking puts the same way;
 #   - time from a write to its delivery at all of 1,000 SSE watchers.
 # Not a test: it asserts nothing. Targets are in docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
-for tool in wrk nginx; do
-  command -v "$tool" >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null; }
+for tool in wrk nginx etcd; do
+  command -v "$tool" >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light etcd-server >/dev/null; }
 done
 
 target_dir=${CARGO_TARGET_DIR:-target}
@@ -62,6 +63,14 @@ wrk -t2 -c64 -d"${seconds}s" "http://127.0.0.1:18182/snapshot.json" | grep -E 'R
 echo "== durable writes (SQLite, synchronous=FULL, group commit), ${seconds}s"
 "$loadgen" writes "127.0.0.1:$port" "$token" 1 "$seconds" bench-
 "$loadgen" writes "127.0.0.1:$port" "$token" 64 "$seconds" bench-
+echo "-- peer: etcd $(etcd --version | sed -n 's/^etcd Version: //p'), one member, puts through its JSON gateway"
+etcd --name bench --data-dir "$work/etcd" \
+  --listen-client-urls http://127.0.0.1:18183 --advertise-client-urls http://127.0.0.1:18183 \
+  --listen-peer-urls http://127.0.0.1:18184 --initial-advertise-peer-urls http://127.0.0.1:18184 \
+  --initial-cluster bench=http://127.0.0.1:18184 >"$work/etcd.log" 2>&1 &
+until curl -fsS http://127.0.0.1:18183/health >/dev/null 2>&1; do sleep 0.2; done
+"$loadgen" etcd-puts 127.0.0.1:18183 1 "$seconds"
+"$loadgen" etcd-puts 127.0.0.1:18183 64 "$seconds"
 
 echo "== write to delivery at 1,000 SSE watchers (50 writes, 20 ms apart)"
 "$loadgen" fanout "127.0.0.1:$port" "$token" 1000 50 bench-0 dev

@@ -302,7 +302,7 @@ async fn write_loop(
             }
             continue;
         }
-        match store.commit(&batch).await {
+        match store.commit(batch).await {
             Ok(()) => {
                 metrics.commit(accepted.len());
                 let world = Arc::new(world);
@@ -447,7 +447,7 @@ mod tests {
         async fn load(&self) -> Result<World, StoreError> {
             self.inner.load().await
         }
-        async fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
             if self.fail_next.swap(false, Ordering::SeqCst) {
                 return Err(StoreError::new(std::io::Error::other("disk full")));
             }

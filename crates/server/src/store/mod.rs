@@ -134,7 +134,7 @@ pub async fn record_offline(
         after,
     };
     store
-        .commit(&Batch {
+        .commit(Batch {
             changes: vec![change.clone()],
             accounts: vec![write],
             revision,
@@ -176,8 +176,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The current state.
     async fn load(&self) -> Result<World, StoreError>;
     /// Appends the batch's changes and writes its records in one durable
-    /// transaction: all or nothing, acknowledged only after commit.
-    async fn commit(&self, batch: &Batch) -> Result<(), StoreError>;
+    /// transaction: all or nothing, acknowledged only after commit. Takes
+    /// the batch, so a backend may hand it to another thread.
+    async fn commit(&self, batch: Batch) -> Result<(), StoreError>;
     /// Reads the change log.
     async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError>;
     /// Checks the store answers.

@@ -12,27 +12,31 @@ use sqlx::{
     },
 };
 
-use super::{AccountWrite, Accounts, Batch, ChangeQuery, Session, Store, StoreError, Token, User};
+mod commit;
+
+use commit::Committer;
+
+use super::{Accounts, Batch, ChangeQuery, Session, Store, StoreError, Token, User};
 use crate::auth::Role;
 use crate::world::{EnvironmentRecord, ServiceRecord, Tombstone, UnroutedAlert, World};
-
-/// Rows per multi-row `INSERT`: ten binds each stays far below SQLite's
-/// (32,766) and PostgreSQL's (65,535) limits on bound parameters.
-const ROWS_PER_STATEMENT: usize = 256;
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Reads, migrations and sessions.
     pool: SqlitePool,
+    /// Every write of the change log and the state.
+    committer: Committer,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) `dir/setpoint.db` and migrates it.
     pub async fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(StoreError::new)?;
+        let path = dir.join("setpoint.db");
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(StoreError::new)?
-            .filename(dir.join("setpoint.db"))
+            .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -47,7 +51,8 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(StoreError::new)?;
-        Ok(Self { pool })
+        let committer = Committer::open(&path)?;
+        Ok(Self { pool, committer })
     }
 }
 
@@ -59,70 +64,10 @@ fn to_u64(n: i64) -> Result<u64, StoreError> {
     u64::try_from(n).map_err(StoreError::new)
 }
 
-fn json_text(value: Option<&Value>) -> Option<String> {
-    value.map(Value::to_string)
-}
-
 fn parse_json(text: Option<String>) -> Result<Option<Value>, StoreError> {
     text.map(|t| serde_json::from_str(&t))
         .transpose()
         .map_err(StoreError::new)
-}
-
-/// Writes one user or token change inside the batch's transaction.
-async fn write_account(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
-    write: &AccountWrite,
-) -> Result<(), StoreError> {
-    let query = match write {
-        AccountWrite::PutUser(user) => sqlx::query(
-            "INSERT INTO users (username, password_hash, role, services, created_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, \
-             services = excluded.services",
-        )
-        .bind(&user.username)
-        .bind(&user.password_hash)
-        .bind(user.role.as_str())
-        .bind(services_text(user.services.as_ref())?)
-        .bind(&user.created_at),
-        AccountWrite::PutToken(token) => sqlx::query(
-            "INSERT INTO tokens (id, name, secret_hash, role, services, environment, created_by, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&token.id)
-        .bind(&token.name)
-        .bind(&token.secret_hash)
-        .bind(token.role.as_str())
-        .bind(services_text(token.services.as_ref())?)
-        .bind(&token.environment)
-        .bind(&token.created_by)
-        .bind(&token.created_at),
-        AccountWrite::DeleteToken(token) => {
-            sqlx::query("DELETE FROM tokens WHERE id = ?").bind(&token.id)
-        }
-    };
-    query.execute(&mut **tx).await.map_err(StoreError::new)?;
-    Ok(())
-}
-
-/// Replaces the kept unrouted alerts (at most a few hundred) as a whole.
-async fn replace_unrouted(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
-    unrouted: &BTreeMap<String, UnroutedAlert>,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM unrouted_alerts")
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::new)?;
-    for entry in unrouted.values() {
-        sqlx::query("INSERT INTO unrouted_alerts (fingerprint, entry) VALUES (?, ?)")
-            .bind(&entry.alert.fingerprint)
-            .bind(serde_json::to_string(entry).map_err(StoreError::new)?)
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::new)?;
-    }
-    Ok(())
 }
 
 impl SqliteStore {
@@ -195,104 +140,8 @@ impl Store for SqliteStore {
         Ok(world)
     }
 
-    async fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
-        // IMMEDIATE takes the write lock up front, so two writers (say, a
-        // second process on the same file) queue instead of deadlocking.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::new)?;
-        // Multi-row statements: each statement is a round trip to sqlx's
-        // SQLite thread, and a batch can hold hundreds of changes.
-        for chunk in batch.changes.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO changes (revision, service, item, environment, actor, at, reason, kind, before, after) ",
-            );
-            let mut rows = Vec::with_capacity(chunk.len());
-            for change in chunk {
-                rows.push((
-                    to_i64(change.revision)?,
-                    json_text(change.before.as_ref()),
-                    json_text(change.after.as_ref()),
-                    change,
-                ));
-            }
-            insert.push_values(rows, |mut row, (revision, before, after, change)| {
-                row.push_bind(revision)
-                    .push_bind(&change.service)
-                    .push_bind(&change.item)
-                    .push_bind(&change.environment)
-                    .push_bind(&change.actor)
-                    .push_bind(&change.at)
-                    .push_bind(&change.reason)
-                    .push_bind(change.kind.as_str())
-                    .push_bind(before)
-                    .push_bind(after);
-            });
-            insert
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::new)?;
-        }
-        for env in &batch.environments {
-            sqlx::query("INSERT INTO environments (name, description, revision) VALUES (?, ?, ?)")
-                .bind(&env.name)
-                .bind(&env.description)
-                .bind(to_i64(env.revision)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::new)?;
-        }
-        for chunk in batch.services.chunks(ROWS_PER_STATEMENT) {
-            let mut upsert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO services (name, doc, revision, deleted_at, reclaim_at, breakers) ",
-            );
-            let mut rows = Vec::with_capacity(chunk.len());
-            for service in chunk {
-                let doc = serde_json::to_string(&service.doc).map_err(StoreError::new)?;
-                let breakers = serde_json::to_string(&service.breakers).map_err(StoreError::new)?;
-                rows.push((doc, breakers, to_i64(service.revision)?, service));
-            }
-            upsert.push_values(rows, |mut row, (doc, breakers, revision, service)| {
-                let tombstone = service.tombstone.as_ref();
-                row.push_bind(&service.doc.service)
-                    .push_bind(doc)
-                    .push_bind(revision)
-                    .push_bind(tombstone.map(|t| &t.deleted_at))
-                    .push_bind(tombstone.map(|t| &t.reclaim_at))
-                    .push_bind(breakers);
-            });
-            upsert.push(
-                " ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, revision = excluded.revision, \
-                 deleted_at = excluded.deleted_at, reclaim_at = excluded.reclaim_at, breakers = excluded.breakers",
-            );
-            upsert
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::new)?;
-        }
-        for name in &batch.removed_services {
-            sqlx::query("DELETE FROM services WHERE name = ?")
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::new)?;
-        }
-        if let Some(unrouted) = &batch.unrouted {
-            replace_unrouted(&mut tx, unrouted).await?;
-        }
-        for write in &batch.accounts {
-            write_account(&mut tx, write).await?;
-        }
-        sqlx::query("UPDATE meta SET revision = ? WHERE id = 1")
-            .bind(to_i64(batch.revision)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::new)?;
-        tx.commit().await.map_err(StoreError::new)
+    async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        self.committer.commit(batch).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
