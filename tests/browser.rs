@@ -153,10 +153,12 @@ fn set_input(container: &HtmlElement, selector: &str, value: &str, event: &str) 
 
 #[wasm_bindgen_test]
 async fn the_split_editor_sums_as_you_edit_and_flags_a_wrong_total() {
-    use setpoint_console::pages::flags::DefaultServe;
+    use setpoint_console::pages::{ServeEditor, ServeSlot};
     let draft = RwSignal::new(split_flag());
     let env = StoredValue::new("prod".to_string());
-    let container = mount(move || view! { <DefaultServe draft=draft env=env editable=true /> });
+    let container = mount(move || {
+        view! { <ServeEditor draft=draft env=env which=ServeSlot::Default editable=true /> }
+    });
     tick().await;
     assert_eq!(text_of(&container, ".weights__sum"), "Sum: 100 of 100");
     set_input(&container, "#split-on", "50", "change");
@@ -278,4 +280,68 @@ async fn the_rule_builder_edits_the_draft_in_place() {
     let rule = draft.with_untracked(|f| f.environments["prod"].rules[0].clone());
     assert_eq!(rule.when[0].attribute, "plan");
     assert_eq!(rule.when[0].value, Some(serde_json::json!("pro")));
+}
+
+/// Finds a button by its text.
+fn button(container: &HtmlElement, text: &str) -> HtmlElement {
+    let buttons = container.query_selector_all("button").expect("query");
+    (0..buttons.length())
+        .filter_map(|i| buttons.item(i))
+        .map(JsCast::unchecked_into::<HtmlElement>)
+        .find(|b| b.text_content().is_some_and(|t| t.trim() == text))
+        .unwrap_or_else(|| panic!("a button {text:?}"))
+}
+
+#[wasm_bindgen_test]
+async fn a_rule_serves_a_split_edited_like_the_default() {
+    use setpoint_console::pages::{ServeEditor, ServeSlot};
+    use setpoint_core::Serve;
+    let mut flag = split_flag();
+    let prod = flag.environments.get_mut("prod").expect("prod");
+    prod.rules
+        .push(setpoint_console::pages::rules::new_rule("on"));
+    let draft = RwSignal::new(flag);
+    let env = StoredValue::new("prod".to_string());
+    let container = mount(move || {
+        view! { <ServeEditor draft=draft env=env which=ServeSlot::Rule(0) editable=true /> }
+    });
+    tick().await;
+    button(&container, "Split between variants").click();
+    tick().await;
+    // Everyone the rule matched keeps "on" until the shares are changed.
+    assert_eq!(
+        text_of(&container, ".weights__sum"),
+        "Rule 1 split: 100 of 100"
+    );
+    set_input(&container, "#rule-0-split-on", "30", "change");
+    tick().await;
+    assert_eq!(
+        text_of(&container, ".weights__sum"),
+        "Rule 1 split: 30 of 100"
+    );
+    set_input(&container, "#rule-0-split-off", "70", "change");
+    set_input(&container, "#rule-0-bucket-by", " userId ", "change");
+    tick().await;
+    let served = draft.with_untracked(|f| f.environments["prod"].rules[0].serve.clone());
+    let Serve::Split(split) = served else {
+        panic!("the rule serves a split, not {served:?}");
+    };
+    let weights: Vec<_> = split
+        .weights
+        .iter()
+        .map(|w| (w.variant.as_str(), w.weight))
+        .collect();
+    assert_eq!(weights, [("off", 70), ("on", 30)]);
+    assert_eq!(split.bucket_by.as_deref(), Some("userId"));
+    let default = draft.with_untracked(|f| f.environments["prod"].default.clone());
+    assert!(
+        matches!(&default, Serve::Split(s) if s.weights[0].weight == 10),
+        "the default is untouched: {default:?}"
+    );
+    button(&container, "Serve only off").click();
+    tick().await;
+    assert!(draft.with_untracked(|f| matches!(
+        &f.environments["prod"].rules[0].serve,
+        Serve::Variant(v) if v == "off"
+    )));
 }

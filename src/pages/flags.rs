@@ -1,5 +1,5 @@
-//! Flags: per service and environment, the flag's on/off switch and the
-//! percentages of its default split, checked by the core as they are typed;
+//! Flags: per service and environment, the flag's on/off switch, its rules
+//! and its default serve, checked by the core as they are typed;
 //! and an evaluation simulator that runs the core's own evaluation on the
 //! edited flag — one context, and the distribution over generated keys.
 
@@ -8,11 +8,14 @@ use std::collections::BTreeMap;
 use leptos::{prelude::*, task::spawn_local};
 use serde_json::Value;
 use setpoint_core::{
-    Context, FieldPath, Flag, Limits, Serve, Split, TARGETING_KEY, Weighted, evaluate,
-    validate::validate_flag,
+    Context, FieldPath, Flag, Limits, Serve, TARGETING_KEY, evaluate, validate::validate_flag,
 };
 
-use super::{rules::RuleBuilder, variants::Variants};
+use super::{
+    rules::RuleBuilder,
+    serve::{ServeEditor, ServeSlot},
+    variants::Variants,
+};
 use crate::{
     Route,
     api::{self, Role, ServiceRecord},
@@ -210,7 +213,7 @@ fn FlagPanel(
                     <p class="muted">"Checked in order; the first whose conditions all hold serves."</p>
                     <RuleBuilder draft=draft env=env editable=editable />
                     <h2 class="section__title">"Default"</h2>
-                    <DefaultServe draft=draft env=env editable=editable />
+                    <ServeEditor draft=draft env=env which=ServeSlot::Default editable=editable />
                 }.into_any()
             } else {
                 view! { <p class="muted">"Not targeted in this environment: everyone gets the off variant."</p> }.into_any()
@@ -241,132 +244,6 @@ fn FlagPanel(
         </div>
     }
     .into_any()
-}
-
-/// The variant a serve gives everyone, if it is one.
-fn variant_of(serve: &Serve) -> String {
-    match serve {
-        Serve::Variant(v) => v.clone(),
-        Serve::Split(_) => String::new(),
-    }
-}
-
-/// A split that starts where a fixed variant was: it keeps 100 %, every
-/// other variant 0 %, so turning it into a split changes no one's variant.
-pub fn split_from(current: &str, variants: &[String]) -> Split {
-    Split {
-        weights: variants
-            .iter()
-            .map(|v| Weighted {
-                variant: v.clone(),
-                weight: if v == current { 100 } else { 0 },
-            })
-            .collect(),
-        bucket_by: None,
-    }
-}
-
-/// The environment's default serve: a variant, or a split edited per
-/// variant with a bar that must reach 100.
-#[component]
-pub fn DefaultServe(
-    /// The flag being edited.
-    draft: RwSignal<Flag>,
-    /// The environment whose default is edited.
-    env: StoredValue<String>,
-    /// Whether the user may change it.
-    editable: bool,
-) -> impl IntoView {
-    let weights = move || {
-        draft.with(|f| {
-            env.with_value(|e| match f.environments.get(e).map(|t| &t.default) {
-                Some(Serve::Split(split)) => Some(split.weights.clone()),
-                _ => None,
-            })
-        })
-    };
-    let set_weight = move |index: usize, text: String| {
-        draft.update(|f| {
-            if let Some(Serve::Split(split)) =
-                env.with_value(|e| f.environments.get_mut(e).map(|t| &mut t.default))
-                && let Some(entry) = split.weights.get_mut(index)
-            {
-                // What does not parse counts as 0; the sum check then says so.
-                entry.weight = text.trim().parse().unwrap_or(0);
-            }
-        });
-    };
-    move || match weights() {
-        None => {
-            let variant = draft.with(|f| {
-                env.with_value(|e| match f.environments.get(e).map(|t| &t.default) {
-                    Some(Serve::Variant(v)) => v.clone(),
-                    _ => String::new(),
-                })
-            });
-            let to_split = move |_| {
-                draft.update(|f| {
-                    let names: Vec<String> = f.variants.keys().cloned().collect();
-                    if let Some(t) = env.with_value(|e| f.environments.get_mut(e)) {
-                        t.default = Serve::Split(split_from(&variant_of(&t.default), &names));
-                    }
-                });
-            };
-            view! {
-                <p>"Serves "<code>{variant}</code>" to everyone."</p>
-                {editable.then(|| view! {
-                    <button class="button" type="button" on:click=to_split>"Split between variants"</button>
-                })}
-            }
-            .into_any()
-        }
-        Some(weights) => {
-            let total: u32 = weights.iter().map(|w| w.weight).sum();
-            view! {
-                <div class="split">
-                    <div class="split__bar" aria-hidden="true">
-                        {weights.iter().map(|w| view! {
-                            <span class="split__segment" style=format!("flex-grow: {}", w.weight)>{w.variant.clone()}</span>
-                        }).collect_view()}
-                    </div>
-                    <div class="config__group">
-                        {weights.iter().enumerate().map(|(i, w)| {
-                            let id = format!("split-{}", w.variant);
-                            view! {
-                                <label class="field">
-                                    <span class="field__label field__label--small">{format!("{} %", w.variant)}</span>
-                                    <input
-                                        id=id
-                                        class="field__input field__input--short"
-                                        type="number"
-                                        min="0"
-                                        max="100"
-                                        disabled=!editable
-                                        prop:value=w.weight.to_string()
-                                        on:change=move |ev| set_weight(i, event_target_value(&ev))
-                                    />
-                                </label>
-                            }
-                        }).collect_view()}
-                    </div>
-                    <p class=if total == 100 { "weights__sum status--ok" } else { "weights__sum status--error" } aria-live="polite">
-                        {format!("Sum: {total} of 100")}
-                    </p>
-                    {editable.then(|| {
-                        let largest = weights.iter().max_by_key(|w| w.weight).map(|w| w.variant.clone()).unwrap_or_default();
-                        view! {
-                            <button class="button button--quiet" type="button" on:click=move |_| draft.update(|f| {
-                                if let Some(t) = env.with_value(|e| f.environments.get_mut(e)) {
-                                    t.default = Serve::Variant(largest.clone());
-                                }
-                            })>{format!("Serve only {largest}")}</button>
-                        }
-                    })}
-                </div>
-            }
-            .into_any()
-        }
-    }
 }
 
 /// Evaluates the edited flag in the browser with the core: one context,

@@ -11,6 +11,8 @@ use leptos::prelude::*;
 use serde_json::Value;
 use setpoint_core::{Condition, Flag, Op, Rule, Serve};
 
+use super::serve::{ServeEditor, ServeSlot};
+
 /// How an operand reads in its text field: strings bare, anything else as
 /// JSON (`42`, `true`); lists separated by commas.
 pub fn operand_text(condition: &Condition) -> String {
@@ -128,7 +130,7 @@ pub fn RuleBuilder(
                 view! {
                     <ol class="rules__list">
                         {shape.into_iter().enumerate().map(|(r, conditions)| view! {
-                            <RuleView draft=draft env=env index=r count=count conditions=conditions variants=variants editable=editable />
+                            <RuleView draft=draft env=env index=r count=count conditions=conditions editable=editable />
                         }).collect_view()}
                     </ol>
                 }
@@ -173,31 +175,9 @@ fn RuleView(
     index: usize,
     count: usize,
     conditions: usize,
-    variants: Memo<Vec<String>>,
     editable: bool,
 ) -> impl IntoView {
     let id = move |part: &str| format!("rule-{index}-{part}");
-    let serve_text = move || {
-        with_rule(draft, env, index, |r| match &r.serve {
-            Serve::Variant(v) => v.clone(),
-            Serve::Split(_) => String::new(),
-        })
-        .unwrap_or_default()
-    };
-    let split_text = move || {
-        with_rule(draft, env, index, |r| match &r.serve {
-            Serve::Split(split) => Some(
-                split
-                    .weights
-                    .iter()
-                    .map(|w| format!("{} {} %", w.variant, w.weight))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ),
-            Serve::Variant(_) => None,
-        })
-        .flatten()
-    };
     let move_by = move |offset: isize| {
         draft.update(|f| {
             if let Some(t) = env.with_value(|e| f.environments.get_mut(e)) {
@@ -247,20 +227,7 @@ fn RuleView(
                     "Add condition"
                 </button>
             })}
-            <label class="field field--inline">
-                <span class="field__label field__label--small">"Serve"</span>
-                <select id=id("serve") class="field__select" disabled=!editable
-                    prop:value=serve_text
-                    on:change=move |ev| {
-                        let variant = event_target_value(&ev);
-                        if !variant.is_empty() {
-                            update_rule(draft, env, index, |r| r.serve = Serve::Variant(variant));
-                        }
-                    }>
-                    {move || split_text().map(|text| view! { <option value="">{format!("split: {text}")}</option> })}
-                    {move || variants.get().into_iter().map(|v| view! { <option value=v.clone()>{v.clone()}</option> }).collect_view()}
-                </select>
-            </label>
+            <ServeEditor draft=draft env=env which=ServeSlot::Rule(index) editable=editable />
         </li>
     }
 }
