@@ -56,7 +56,7 @@ impl Committer {
     /// Writes the batch in one transaction, durable when this returns `Ok`.
     pub(super) async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
         let connection = Arc::clone(&self.connection);
-        tokio::task::spawn_blocking(move || {
+        let work = move || {
             let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
             // IMMEDIATE takes the write lock up front, so two writers (say,
             // a second process on the same file) queue instead of
@@ -66,9 +66,19 @@ impl Committer {
                 .map_err(StoreError::new)?;
             write(&tx, &batch)?;
             tx.commit().map_err(StoreError::new)
-        })
-        .await
-        .map_err(StoreError::new)?
+        };
+        // On the server's multi-threaded runtime the writer blocks its own
+        // worker (the runtime moves the other tasks away): the commit
+        // starts at once and the writer goes on without waiting for a turn
+        // on a worker. A single-threaded runtime (tests, the command line)
+        // cannot block in place, so there the commit goes to the blocking
+        // pool.
+        match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),
+            _ => tokio::task::spawn_blocking(work)
+                .await
+                .map_err(StoreError::new)?,
+        }
     }
 }
 
