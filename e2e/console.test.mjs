@@ -105,6 +105,18 @@ test('a viewer sees no edit controls, and a write from that session is refused',
   const errors = watchErrors(page, [['/api/v1/me', 401], ['/values/dev', 403]]);
   await login(page, server.url, 'vera', 'vera-password-1');
   await page.getByRole('link', { name: 'Services' }).click();
+  // Filtering is reading: the list narrows to services with an override, a
+  // targeted flag or a breaker in the environment (payments-gateway has
+  // none in dev).
+  const list = page.getByRole('table', { name: 'Services' });
+  const gateway = list.getByRole('link', { name: 'payments-gateway', exact: true });
+  await gateway.waitFor();
+  await page.getByLabel('Configured in').selectOption('dev');
+  await gateway.waitFor({ state: 'detached' });
+  await list.getByRole('link', { name: 'search', exact: true }).waitFor();
+  await screenshot(page, '45-services-configured-in-dev');
+  await page.getByLabel('Configured in').selectOption('staging');
+  await gateway.waitFor();
   await page.getByRole('link', { name: 'search', exact: true }).click();
   await page.getByRole('tab', { name: 'dev' }).click();
   await page.locator('output#key-throttle\\.rps').waitFor();

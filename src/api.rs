@@ -145,6 +145,9 @@ pub struct ServiceSummary {
     pub flags: usize,
     /// Breakers.
     pub breakers: usize,
+    /// Where it has an override, a targeted flag or a breaker.
+    #[serde(default)]
+    pub environments: Vec<String>,
     /// Set while deleted.
     #[serde(default)]
     pub tombstone: Option<Tombstone>,

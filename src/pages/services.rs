@@ -1,5 +1,5 @@
-//! The services list: search and filter as you type; deleted services
-//! apart, with restore for admins.
+//! The services list: search and filter (owner, environment) as you type;
+//! deleted services apart, with restore for admins.
 
 use leptos::{prelude::*, task::spawn_local};
 
@@ -38,20 +38,36 @@ impl Indexed {
         Self { summary, text }
     }
 
-    /// Whether it matches the search text (already lower-cased) and the
-    /// owner filter (empty: any).
-    pub fn matches(&self, needle: &str, owner: &str) -> bool {
-        (owner.is_empty() || self.summary.owners.iter().any(|o| o == owner))
-            && (needle.is_empty() || self.text.contains(needle))
+    /// Whether it passes `filter`, whose text is already lower-cased.
+    fn matches(&self, filter: &Filter) -> bool {
+        let summary = &self.summary;
+        (filter.owner.is_empty() || summary.owners.contains(&filter.owner))
+            && (filter.environment.is_empty() || summary.environments.contains(&filter.environment))
+            && (filter.text.is_empty() || self.text.contains(&filter.text))
     }
 }
 
-/// How many of `index` match, and the first [`SHOWN`] of them.
-pub fn search(index: &[Indexed], needle: &str, owner: &str) -> (usize, Vec<ServiceSummary>) {
-    let needle = needle.to_lowercase();
+/// What the list is narrowed to; an empty field matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Found in the name, description or owners, ignoring case.
+    pub text: String,
+    /// One of the owners, exactly.
+    pub owner: String,
+    /// An environment where the service has an override, a targeted flag
+    /// or a breaker.
+    pub environment: String,
+}
+
+/// How many of `index` pass `filter`, and the first [`SHOWN`] of them.
+pub fn search(index: &[Indexed], filter: &Filter) -> (usize, Vec<ServiceSummary>) {
+    let filter = Filter {
+        text: filter.text.to_lowercase(),
+        ..filter.clone()
+    };
     let mut total = 0;
     let mut shown = Vec::new();
-    for entry in index.iter().filter(|e| e.matches(&needle, owner)) {
+    for entry in index.iter().filter(|e| e.matches(&filter)) {
         total += 1;
         if shown.len() < SHOWN {
             shown.push(entry.summary.clone());
@@ -71,6 +87,7 @@ pub fn Services() -> impl IntoView {
     });
     let search_text = RwSignal::new(String::new());
     let owner = RwSignal::new(String::new());
+    let environment = RwSignal::new(String::new());
 
     let loaded = move || list.get().and_then(Result::ok).unwrap_or_default();
     let owners = Memo::new(move |_| {
@@ -87,8 +104,12 @@ pub fn Services() -> impl IntoView {
             .collect::<Vec<_>>()
     });
     let found = Memo::new(move |_| {
-        let (needle, owner) = (search_text.get(), owner.get());
-        index.with(|index| search(index, &needle, &owner))
+        let filter = Filter {
+            text: search_text.get(),
+            owner: owner.get(),
+            environment: environment.get(),
+        };
+        index.with(|index| search(index, &filter))
     });
     let live = Memo::new(move |_| found.with(|(_, shown)| shown.clone()));
     let deleted = Memo::new(move |_| {
@@ -101,32 +122,7 @@ pub fn Services() -> impl IntoView {
     view! {
         <section class="page">
             <h1 class="page__title">{Route::Services.label()}</h1>
-            <div class="toolbar" role="search">
-                <TextField
-                    id="service-search"
-                    label="Search"
-                    value=search_text
-                    kind="search"
-                    placeholder="name, description or owner"
-                />
-                <div class="field">
-                    <label class="field__label" for="service-owner">"Owner"</label>
-                    <select
-                        id="service-owner"
-                        class="field__select"
-                        on:change=move |ev| owner.set(event_target_value(&ev))
-                    >
-                        <option value="">"Any owner"</option>
-                        {move || {
-                            owners
-                                .get()
-                                .into_iter()
-                                .map(|o| view! { <option value=o.clone()>{o.clone()}</option> })
-                                .collect_view()
-                        }}
-                    </select>
-                </div>
-            </div>
+            <FilterBar text=search_text owner=owner environment=environment owners=owners />
             <Transition fallback=|| view! { <p class="muted">"Loading services…"</p> }>
                 {move || {
                     list.get()
@@ -153,6 +149,70 @@ pub fn Services() -> impl IntoView {
     }
 }
 
+/// Search, owner and environment, above the list.
+#[component]
+fn FilterBar(
+    text: RwSignal<String>,
+    owner: RwSignal<String>,
+    environment: RwSignal<String>,
+    owners: Memo<Vec<String>>,
+) -> impl IntoView {
+    let session = use_session();
+    let environments = LocalResource::new(move || async move {
+        api::environments().await.map_err(|e| session.check(e))
+    });
+    view! {
+            <div class="toolbar" role="search">
+                <TextField
+                    id="service-search"
+                    label="Search"
+                    value=text
+                    kind="search"
+                    placeholder="name, description or owner"
+                />
+                <div class="field">
+                    <label class="field__label" for="service-owner">"Owner"</label>
+                    <select
+                        id="service-owner"
+                        class="field__select"
+                        on:change=move |ev| owner.set(event_target_value(&ev))
+                    >
+                        <option value="">"Any owner"</option>
+                        {move || {
+                            owners
+                                .get()
+                                .into_iter()
+                                .map(|o| view! { <option value=o.clone()>{o.clone()}</option> })
+                                .collect_view()
+                        }}
+                    </select>
+                </div>
+                <div class="field">
+                    <label class="field__label" for="service-environment">"Configured in"</label>
+                    <select
+                        id="service-environment"
+                        class="field__select"
+                        on:change=move |ev| environment.set(event_target_value(&ev))
+                    >
+                        <option value="">"Any environment"</option>
+                        {move || {
+                            environments
+                                .get()
+                                .and_then(Result::ok)
+                                .unwrap_or_default()
+                                .into_iter()
+                                .map(|e| {
+                                    let label = e.name.clone();
+                                    view! { <option value=e.name>{label}</option> }
+                                })
+                                .collect_view()
+                        }}
+                    </select>
+                </div>
+            </div>
+    }
+}
+
 /// The live services, one row each.
 #[component]
 fn ServiceTable(live: Memo<Vec<ServiceSummary>>) -> impl IntoView {
@@ -167,6 +227,7 @@ fn ServiceTable(live: Memo<Vec<ServiceSummary>>) -> impl IntoView {
                         <th scope="col">"Keys"</th>
                         <th scope="col">"Flags"</th>
                         <th scope="col">"Breakers"</th>
+                        <th scope="col">"Configured in"</th>
                         <th scope="col">"Revision"</th>
                     </tr>
                 </thead>
@@ -242,6 +303,7 @@ fn ServiceRow(service: ServiceSummary) -> impl IntoView {
             <td>{service.keys}</td>
             <td>{service.flags}</td>
             <td>{service.breakers}</td>
+            <td>{service.environments.join(", ")}</td>
             <td>{service.revision}</td>
         </tr>
     }
@@ -294,6 +356,15 @@ mod tests {
     use super::*;
 
     fn service(name: &str, description: &str, owners: &[&str]) -> Indexed {
+        configured(name, description, owners, &[])
+    }
+
+    fn configured(
+        name: &str,
+        description: &str,
+        owners: &[&str],
+        environments: &[&str],
+    ) -> Indexed {
         Indexed::new(ServiceSummary {
             service: name.into(),
             description: description.into(),
@@ -302,6 +373,7 @@ mod tests {
             keys: 0,
             flags: 0,
             breakers: 0,
+            environments: environments.iter().map(|e| (*e).to_string()).collect(),
             tombstone: None,
         })
     }
@@ -312,16 +384,41 @@ mod tests {
             .map(|i| service(&format!("svc-{i}"), "Routes Payments", &["team-pay"]))
             .chain([service("search", "Ranking", &["team-search"])])
             .collect();
-        assert_eq!(search(&index, "PAYMENTS", "").0, 250, "case-insensitive");
-        let (total, shown) = search(&index, "", "");
+        let find = |text: &str, owner: &str| {
+            let filter = Filter {
+                text: text.into(),
+                owner: owner.into(),
+                environment: String::new(),
+            };
+            search(&index, &filter)
+        };
+        assert_eq!(find("PAYMENTS", "").0, 250, "case-insensitive");
+        let (total, shown) = find("", "");
         assert_eq!((total, shown.len()), (251, SHOWN));
-        let (total, shown) = search(&index, "rank", "team-search");
+        let (total, shown) = find("rank", "team-search");
         assert_eq!((total, shown[0].service.as_str()), (1, "search"));
-        assert_eq!(
-            search(&index, "rank", "team-pay").0,
-            0,
-            "the owner filter is exact"
-        );
-        assert_eq!(search(&index, "team-sea", "").0, 1, "owners are searched");
+        assert_eq!(find("rank", "team-pay").0, 0, "the owner filter is exact");
+        assert_eq!(find("team-sea", "").0, 1, "owners are searched");
+    }
+
+    #[test]
+    fn the_environment_filter_keeps_services_configured_there() {
+        let index = [
+            configured("a", "", &[], &["prod", "staging"]),
+            configured("b", "", &[], &["staging"]),
+            configured("c", "", &[], &[]),
+        ];
+        let names = |environment: &str| {
+            let filter = Filter {
+                environment: environment.into(),
+                ..Filter::default()
+            };
+            let (_, shown) = search(&index, &filter);
+            shown.into_iter().map(|s| s.service).collect::<Vec<_>>()
+        };
+        assert_eq!(names("staging"), ["a", "b"]);
+        assert_eq!(names("prod"), ["a"]);
+        assert_eq!(names(""), ["a", "b", "c"]);
+        assert!(names("dev").is_empty());
     }
 }

@@ -344,9 +344,7 @@ pub fn routes(doc: &ServiceDoc, alert: &Alert, environments: &[String]) -> Vec<(
         {
             continue;
         }
-        let exists_in =
-            |env: &String| breaker.environments.is_empty() || breaker.environments.contains(env);
-        for env in environments.iter().filter(|e| exists_in(e)) {
+        for env in environments.iter().filter(|e| breaker.exists_in(e)) {
             if alert.environment().is_none_or(|wanted| wanted == env) {
                 out.push((name.clone(), env.clone()));
             }

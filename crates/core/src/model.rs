@@ -376,6 +376,13 @@ pub struct Breaker {
     pub flapping: FlapPolicy,
 }
 
+impl Breaker {
+    /// Whether the breaker exists in `env` (named there, or in all).
+    pub fn exists_in(&self, env: &str) -> bool {
+        self.environments.is_empty() || self.environments.iter().any(|e| e == env)
+    }
+}
+
 /// How many trips in how long make a breaker flap.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

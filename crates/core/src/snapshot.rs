@@ -26,6 +26,20 @@ impl ServiceDoc {
             .collect()
     }
 
+    /// Whether the service has anything of its own in `env`: an override,
+    /// a flag targeted there, or a breaker that exists there. A service
+    /// without any still serves its defaults in `env`.
+    pub fn configures(&self, env: &str) -> bool {
+        self.values
+            .get(env)
+            .is_some_and(|values| !values.is_empty())
+            || self
+                .flags
+                .values()
+                .any(|f| f.environments.contains_key(env))
+            || self.breakers.values().any(|b| b.exists_in(env))
+    }
+
     /// This service as environment `env` sees it, with the given breaker
     /// states (breakers without a recorded state are closed).
     pub fn snapshot(&self, env: &str, states: &BTreeMap<String, BreakerState>) -> ServiceSnapshot {
@@ -39,9 +53,7 @@ impl ServiceDoc {
             breakers: self
                 .breakers
                 .iter()
-                .filter(|(_, b)| {
-                    b.environments.is_empty() || b.environments.iter().any(|e| e == env)
-                })
+                .filter(|(_, b)| b.exists_in(env))
                 .map(|(name, _)| {
                     let state = states.get(name).copied().unwrap_or_default();
                     (
@@ -227,6 +239,50 @@ mod tests {
         );
         assert_eq!(config.len(), example().schema.len(), "every key is present");
         assert_eq!(example().resolved_config("dev")["throttle.rps"], json!(500));
+    }
+
+    #[test]
+    fn a_service_configures_an_environment_by_override_flag_or_breaker() {
+        let bare: ServiceDoc = serde_json::from_value(json!({
+            "service": "bare",
+            "schema": {"n": {"type": "int", "default": 1}},
+            "values": {"dev": {}}
+        }))
+        .expect("a document");
+        assert!(
+            !bare.configures("dev"),
+            "an empty set of overrides is nothing"
+        );
+        let mut doc = bare.clone();
+        doc.values
+            .insert("staging".into(), [("n".to_string(), json!(2))].into());
+        assert!(doc.configures("staging") && !doc.configures("prod"));
+        let mut flagged = bare.clone();
+        flagged.flags.insert(
+            "f".into(),
+            serde_json::from_value(json!({
+                "variants": {"on": true, "off": false}, "off": "off",
+                "environments": {"prod": {"enabled": false, "default": {"variant": "off"}}}
+            }))
+            .expect("a flag"),
+        );
+        assert!(flagged.configures("prod") && !flagged.configures("dev"));
+        let mut guarded = bare;
+        guarded.breakers.insert(
+            "b".into(),
+            serde_json::from_value(json!({"environments": ["prod"]})).expect("a breaker"),
+        );
+        assert!(guarded.configures("prod") && !guarded.configures("staging"));
+        guarded
+            .breakers
+            .get_mut("b")
+            .expect("b")
+            .environments
+            .clear();
+        assert!(
+            guarded.configures("staging"),
+            "a breaker of all environments is in each"
+        );
     }
 
     #[test]

@@ -816,3 +816,33 @@ async fn metrics_count_requests_writes_and_revisions_and_readyz_answers() {
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.json["status"], "ready");
 }
+
+#[tokio::test]
+async fn the_list_names_the_environments_a_service_configures() {
+    let app = TestApp::seeded().await;
+    let document = json!({
+        "service": "quiet",
+        "schema": {"n": {"type": "int", "default": 1}},
+        "values": {"staging": {"n": 2}, "prod": {}}
+    });
+    let reply = app
+        .post("/api/v1/services", json!({"document": document}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let environments_of = |list: &Value, name: &str| {
+        list.as_array()
+            .and_then(|l| l.iter().find(|s| s["service"] == name))
+            .map(|s| s["environments"].clone())
+    };
+    let list = app.get("/api/v1/services").await.json;
+    assert_eq!(
+        environments_of(&list, "quiet"),
+        Some(json!(["staging"])),
+        "an empty set of overrides in prod is nothing of its own"
+    );
+    // checkout's breaker exists in every environment.
+    assert_eq!(
+        environments_of(&list, "checkout"),
+        Some(json!(["dev", "prod", "staging"]))
+    );
+}

@@ -48,6 +48,9 @@ struct ServiceSummary {
     keys: usize,
     flags: usize,
     breakers: usize,
+    /// The environments where it has anything of its own: an override, a
+    /// targeted flag or a breaker. It serves its defaults everywhere.
+    environments: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     tombstone: Option<Tombstone>,
@@ -72,6 +75,12 @@ async fn list(
                 keys: record.doc.schema.len(),
                 flags: record.doc.flags.len(),
                 breakers: record.doc.breakers.len(),
+                environments: world
+                    .environments
+                    .keys()
+                    .filter(|env| record.doc.configures(env))
+                    .cloned()
+                    .collect(),
                 tombstone: record.tombstone.clone(),
             })
             .collect(),
