@@ -26,11 +26,17 @@ use crate::{
 /// Keys the distribution is computed over.
 pub const SAMPLE_KEYS: usize = 1_000;
 
-/// How many of [`SAMPLE_KEYS`] generated keys (`user-0`, `user-1`, …, put in
-/// the split's bucketing attribute, over `base`) get each variant.
+/// How many of [`SAMPLE_KEYS`] generated keys (`user-0`, `user-1`, …, over
+/// `base`) get each variant. The keys go in the bucketing attribute of
+/// whatever serves `base` — the rule it matches, or the default — so a rule
+/// splitting by `userId` spreads too.
 pub fn distribution(flag: &Flag, key: &str, env: &str, base: &Context) -> BTreeMap<String, usize> {
     let resolved = flag.resolve(key, env);
-    let attribute = match &resolved.default {
+    let decided = evaluate(&resolved, base).rule;
+    let serve = decided
+        .and_then(|index| resolved.rules.get(index))
+        .map_or(&resolved.default, |rule| &rule.serve);
+    let attribute = match serve {
         Serve::Split(split) => split.bucket_attribute().to_string(),
         Serve::Variant(_) => TARGETING_KEY.to_string(),
     };
@@ -334,5 +340,32 @@ mod tests {
         assert!((60..=140).contains(&on), "about 10 % on, got {on}");
         let none = distribution(&flag, "f", "dev", &Context::new());
         assert_eq!(none.get("off"), Some(&SAMPLE_KEYS), "untargeted: all off");
+    }
+
+    #[test]
+    fn the_distribution_spreads_over_the_matched_rules_bucketing_attribute() {
+        let flag: Flag = serde_json::from_value(serde_json::json!({
+            "variants": {"on": true, "off": false},
+            "off": "off",
+            "environments": {"prod": {"enabled": true, "default": {"variant": "off"}, "rules": [{
+                "when": [{"attribute": "country", "op": "eq", "value": "DE"}],
+                "serve": {"split": {"weights": [
+                    {"variant": "on", "weight": 50}, {"variant": "off", "weight": 50}
+                ], "bucket_by": "userId"}}
+            }]}}
+        }))
+        .expect("a flag");
+        let mut german = Context::new();
+        german.insert("country".into(), Value::String("DE".into()));
+        german.insert("userId".into(), Value::String("fixed".into()));
+        let counts = distribution(&flag, "f", "prod", &german);
+        let on = counts.get("on").copied().unwrap_or_default();
+        assert!((400..=600).contains(&on), "about half on, got {on}");
+        let elsewhere = distribution(&flag, "f", "prod", &Context::new());
+        assert_eq!(
+            elsewhere.get("off"),
+            Some(&SAMPLE_KEYS),
+            "no rule: the default"
+        );
     }
 }
