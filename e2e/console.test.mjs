@@ -378,3 +378,36 @@ test('editors and viewers get no schema editor', async () => {
   await context.close();
 });
 
+
+test('each page arrives when first shown: the login page loads the shell alone', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const wasm = [];
+  page.on('response', (response) => {
+    const file = new URL(response.url()).pathname.slice(1);
+    if (file.endsWith('.wasm')) wasm.push({ file, status: response.status() });
+  });
+  const pageModules = () => wasm.filter(({ file }) => file.startsWith('split_')).map(({ file }) => file);
+
+  await page.goto(server.url);
+  await page.getByLabel('User name').waitFor();
+  assert.deepEqual(wasm.map(({ file }) => file), ['setpoint-console_bg.wasm'], 'the login page needs the main module only');
+
+  await login(page, server.url, 'admin', ADMIN_PASSWORD);
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  assert.deepEqual(pageModules().map((file) => file.replace(/_\d+\.wasm$/, '')), ['split___overview_page_view']);
+
+  await page.getByRole('link', { name: 'Flags' }).click();
+  await page.getByRole('heading', { name: 'Flags', level: 1 }).waitFor();
+  assert.ok(pageModules().some((file) => file.startsWith('split___flags_page_view')), pageModules().join(', '));
+  assert.ok(!pageModules().some((file) => file.startsWith('split___audit_page_view')), 'the audit page is not fetched before it is shown');
+  // Back to a page already loaded: nothing is fetched again.
+  const before = wasm.length;
+  await page.getByRole('link', { name: 'Overview' }).click();
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  assert.equal(wasm.length, before);
+  assert.ok(wasm.every(({ status }) => status === 200), JSON.stringify(wasm));
+  assert.deepEqual(errors, []);
+  await context.close();
+});

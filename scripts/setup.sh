@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TRUNK_VERSION=0.21.14
+SPLIT_VERSION=0.2.4
 with_tests=false
 [[ "${1:-}" == "--test" ]] && with_tests=true
 
@@ -50,6 +51,14 @@ if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen_version"
   # Its lock file names a webpki-roots release the registry mirror lacks.
   cargo install --locked wasm-bindgen-cli --version "$bindgen_version" ||
     cargo install wasm-bindgen-cli --version "$bindgen_version"
+fi
+
+# The splitter cargo-leptos runs for `--split`, as a command: it cuts the
+# console's wasm per page (scripts/console-wasm.sh). It prints no version,
+# so ask cargo what it installed.
+if ! cargo install --list | grep -qx "wasm_split_cli_support v$SPLIT_VERSION:"; then
+  step "cargo install wasm_split_cli_support $SPLIT_VERSION (about 2 minutes, once)"
+  cargo install --locked wasm_split_cli_support --version "$SPLIT_VERSION" --features build-binary
 fi
 
 # wasm-opt 132 from npm (Debian's 108 miscompiles wasm-bindgen output) and

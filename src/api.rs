@@ -430,6 +430,21 @@ pub async fn breakers(environment: &str) -> Result<Vec<BreakerView>, ApiError> {
     get(&format!("/environments/{}/breakers", segment(environment))).await
 }
 
+/// A breaker on the board, read for its state alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct BreakerStateOnly {
+    /// Closed, open or awaiting close.
+    pub state: BreakerState,
+}
+
+/// `GET /api/v1/environments/{env}/breakers`, keeping only each breaker's
+/// state: the overview counts states, and decoding the whole board (alerts,
+/// causes, matchers) would put that code in the overview's wasm chunk, which
+/// every login loads.
+pub async fn breaker_states(environment: &str) -> Result<Vec<BreakerStateOnly>, ApiError> {
+    get(&format!("/environments/{}/breakers", segment(environment))).await
+}
+
 /// `GET /api/v1/alerts/unrouted`.
 pub async fn unrouted() -> Result<Vec<UnroutedAlert>, ApiError> {
     get("/alerts/unrouted").await

@@ -2,8 +2,9 @@
 
 use leptos::prelude::*;
 use leptos_router::{
-    ParamSegment, StaticSegment,
+    Lazy, LazyRoute, ParamSegment, StaticSegment,
     components::{A, Route as RouteView, Router, Routes},
+    lazy_route,
 };
 
 use crate::{
@@ -71,18 +72,48 @@ fn Shell() -> impl IntoView {
             </header>
             <main class="shell__main" id="main">
                 <Routes fallback=pages::NotFound>
-                    <RouteView path=StaticSegment(Route::Overview.segment()) view=pages::Overview />
-                    <RouteView path=StaticSegment(Route::Services.segment()) view=pages::Services />
+                    <RouteView path=StaticSegment(Route::Overview.segment()) view={Lazy::<OverviewPage>::new()} />
+                    <RouteView path=StaticSegment(Route::Services.segment()) view={Lazy::<ServicesPage>::new()} />
                     <RouteView
                         path=(StaticSegment(Route::Services.segment()), ParamSegment(Route::SERVICE_PARAM))
-                        view=pages::Service
+                        view={Lazy::<ServicePage>::new()}
                     />
-                    <RouteView path=StaticSegment(Route::Flags.segment()) view=pages::Flags />
-                    <RouteView path=StaticSegment(Route::Breakers.segment()) view=pages::Breakers />
-                    <RouteView path=StaticSegment(Route::Audit.segment()) view=pages::Audit />
-                    <RouteView path=StaticSegment(Route::Editor.segment()) view=pages::Editor />
+                    <RouteView path=StaticSegment(Route::Flags.segment()) view={Lazy::<FlagsPage>::new()} />
+                    <RouteView path=StaticSegment(Route::Breakers.segment()) view={Lazy::<BreakersPage>::new()} />
+                    <RouteView path=StaticSegment(Route::Audit.segment()) view={Lazy::<AuditPage>::new()} />
+                    <RouteView path=StaticSegment(Route::Editor.segment()) view={Lazy::<EditorPage>::new()} />
                 </Routes>
             </main>
         </div>
     }
+}
+
+/// Declares a page as a lazy route: in a split build (`scripts/build-console.sh`)
+/// its code is a separate wasm file, fetched the first time the page is shown,
+/// so the first load carries only the shell.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:path),* $(,)?) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                $page().into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    OverviewPage => pages::Overview,
+    ServicesPage => pages::Services,
+    ServicePage => pages::Service,
+    FlagsPage => pages::Flags,
+    BreakersPage => pages::Breakers,
+    AuditPage => pages::Audit,
+    EditorPage => pages::Editor,
 }

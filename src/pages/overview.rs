@@ -101,7 +101,11 @@ fn EnvironmentCard(environment: Environment, latest: ReadSignal<Option<Change>>)
         move || {
             mine.track();
             let name = name.clone();
-            async move { api::breakers(&name).await.map_err(|e| session.check(e)) }
+            async move {
+                api::breaker_states(&name)
+                    .await
+                    .map_err(|e| session.check(e))
+            }
         }
     });
     let count = move |state: BreakerState| {

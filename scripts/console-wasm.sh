@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# trunk's post_build hook (Trunk.toml): builds the console's wasm split per
+# page and writes it, with its JS glue, next to the index.html trunk staged.
+#
+# trunk's own Rust step cannot split a wasm module (trunk-rs/trunk#1022), and
+# one module for the whole console is twice the 250 KB budget of issue 4. So:
+#   1. cargo links the console with relocations kept (`--emit-relocs`);
+#   2. `wasm-split-cli` (what cargo-leptos runs for `--split`) cuts the module
+#      at each `#[lazy_route]` (src/app.rs): a main module with the shell and
+#      login, one module per page, and chunks of code several pages share;
+#   3. wasm-bindgen generates the glue for the main module only, keeping the
+#      linker's exports (memory, table, stack pointer) the page modules import;
+#   4. in release, wasm-opt -Oz optimizes every module, two at a time per core.
+# index.html loads the main module; `__wasm_split.js` fetches a page's modules
+# the first time that page is shown.
+set -euo pipefail
+: "${TRUNK_STAGING_DIR:?run by trunk as a post_build hook (see Trunk.toml)}"
+cd "${TRUNK_SOURCE_DIR:-$(dirname "$0")/..}"
+
+name=setpoint-console
+target_dir=${CARGO_TARGET_DIR:-target}
+if [[ "${TRUNK_PROFILE:-debug}" == release ]]; then
+  profile=console # size-optimized, Cargo.toml
+  profile_dir=console
+else
+  profile=dev
+  profile_dir=debug
+fi
+
+# The link argument goes to the final crate only, so dependencies keep the
+# artifacts every other wasm build (browser tests, clippy) shares.
+cargo rustc --quiet -p "$name" --bin "$name" --target wasm32-unknown-unknown \
+  --profile "$profile" -- -C link-arg=--emit-relocs
+
+work="$target_dir/console-split/$profile_dir"
+rm -rf "$work"
+wasm-split-cli --target web --out-name "$name" \
+  "$target_dir/wasm32-unknown-unknown/$profile_dir/$name.wasm" "$work"
+wasm-bindgen --target web --no-typescript --keep-lld-exports \
+  --out-dir "$work/bindgen" --out-name "$name" "$work/$name.wasm"
+rm "$work/$name.wasm"
+mv "$work/bindgen/$name.js" "$work/bindgen/${name}_bg.wasm" "$work/"
+rmdir "$work/bindgen"
+
+if [[ "${TRUNK_PROFILE:-debug}" == release ]]; then
+  # npm's binaryen 132 (scripts/setup.sh); it reads each module's
+  # target_features section, so no feature flags are needed. It warns about
+  # a name subsection it does not know and then drops the section: noise.
+  find "$work" -name '*.wasm' -print0 |
+    xargs -0 -P "$(nproc)" -I{} wasm-opt -Oz --strip-debug --strip-producers {} -o {} 2>&1 |
+    { grep -v "unknown name subsection" || true; }
+fi
+
+cp "$work"/*.wasm "$work"/*.js "$TRUNK_STAGING_DIR/"
