@@ -398,8 +398,20 @@ test('each page arrives when first shown: the login page loads the shell alone',
   await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
   assert.deepEqual(pageModules().map((file) => file.replace(/_\d+\.wasm$/, '')), ['split___overview_page_view']);
 
+  // Hold the flags page's module: the shell says a page is loading, and the
+  // page shows once the module arrives.
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.route(/split___flags_page_view_\d+\.wasm$/, async (route) => {
+    await held;
+    await route.continue();
+  });
   await page.getByRole('link', { name: 'Flags' }).click();
+  await page.getByRole('status').filter({ hasText: 'Loading page…' }).waitFor();
+  await screenshot(page, '46-page-module-loading');
+  release();
   await page.getByRole('heading', { name: 'Flags', level: 1 }).waitFor();
+  await page.getByRole('status').filter({ hasText: 'Loading page…' }).waitFor({ state: 'detached' });
   assert.ok(pageModules().some((file) => file.startsWith('split___flags_page_view')), pageModules().join(', '));
   assert.ok(!pageModules().some((file) => file.startsWith('split___audit_page_view')), 'the audit page is not fetched before it is shown');
   // Back to a page already loaded: nothing is fetched again.

@@ -17,8 +17,10 @@ use crate::{
 pub fn App() -> impl IntoView {
     let session = Session::start();
     provide_context(session);
+    // A page's own wasm module is fetched on its first visit: say so.
+    let (routing, set_routing) = signal(false);
     view! {
-        <Router>
+        <Router set_is_routing=set_routing>
             {move || match session.auth() {
                 Auth::Checking => view! { <p class="page muted">"Loading…"</p> }.into_any(),
                 Auth::Anonymous => view! { <pages::Login /> }.into_any(),
@@ -28,7 +30,7 @@ pub fn App() -> impl IntoView {
                     }
                         .into_any()
                 }
-                Auth::User(_) => view! { <Shell /> }.into_any(),
+                Auth::User(_) => view! { <Shell routing /> }.into_any(),
             }}
         </Router>
     }
@@ -36,7 +38,10 @@ pub fn App() -> impl IntoView {
 
 /// Header, navigation and the page, for a logged-in user.
 #[component]
-fn Shell() -> impl IntoView {
+fn Shell(
+    /// True while the router loads the next page (its module, on a first visit).
+    routing: ReadSignal<bool>,
+) -> impl IntoView {
     let session = use_session();
     let me = session.me();
     view! {
@@ -55,6 +60,9 @@ fn Shell() -> impl IntoView {
                         })
                         .collect_view()}
                 </nav>
+                <span class="shell__routing" role="status">
+                    {move || routing.get().then_some("Loading page…")}
+                </span>
                 <div class="shell__user">
                     {me
                         .map(|me| {
