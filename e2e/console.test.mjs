@@ -378,7 +378,6 @@ test('editors and viewers get no schema editor', async () => {
   await context.close();
 });
 
-
 test('each page arrives when first shown: the login page loads the shell alone', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();

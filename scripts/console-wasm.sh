@@ -10,7 +10,7 @@
 #      login, one module per page, and chunks of code several pages share;
 #   3. wasm-bindgen generates the glue for the main module only, keeping the
 #      linker's exports (memory, table, stack pointer) the page modules import;
-#   4. in release, wasm-opt -Oz optimizes every module, two at a time per core.
+#   4. in release, wasm-opt -Oz optimizes every module, one per core at a time.
 # index.html loads the main module; `__wasm_split.js` fetches a page's modules
 # the first time that page is shown.
 set -euo pipefail

@@ -96,9 +96,11 @@ fn Shell(
     }
 }
 
-/// Declares a page as a lazy route: in a split build (`scripts/build-console.sh`)
-/// its code is a separate wasm file, fetched the first time the page is shown,
-/// so the first load carries only the shell.
+/// Declares each page a lazy route: its code becomes a separate wasm module,
+/// fetched the first time the page is shown, so logging in loads only the
+/// shell. A lazy route links as an import that the splitter resolves, so a
+/// wasm build of the console goes through `scripts/console-wasm.sh` (trunk's
+/// hook); the browser tests mount pages directly and need no split.
 macro_rules! lazy_pages {
     ($($route:ident => $page:path),* $(,)?) => {$(
         struct $route;
