@@ -73,7 +73,7 @@ async function payload(browser, url) {
   await page.getByRole('link', { name: 'payments-gateway' }).click();
   await page.getByRole('heading', { name: 'payments-gateway', level: 1 }).waitFor();
   report('then a service (config form)', take());
-  const all = readdirSync(dist).filter((file) => /\.(wasm|js|css)$/.test(file));
+  const all = readdirSync(dist, { recursive: true }).filter((file) => /\.(wasm|js|css)$/.test(file));
   report('the whole console (every file in dist/)', all);
   await context.close();
 }

@@ -82,9 +82,9 @@ if [[ -d dist ]]; then
   echo "== console files (dist/, all of them; the initial payload is in bench/console.sh)"
   for kind in wasm js css; do
     raw=0 gz=0
-    for file in dist/*."$kind"; do
+    while IFS= read -r -d '' file; do
       raw=$((raw + $(wc -c <"$file"))); gz=$((gz + $(gzip -9c "$file" | wc -c)))
-    done
+    done < <(find dist -name "*.$kind" -print0)
     printf '%-4s raw %7d B  gzip %7d B\n' "$kind" "$raw" "$gz"
   done
 fi

@@ -11,8 +11,9 @@
 #   3. wasm-bindgen generates the glue for the main module only, keeping the
 #      linker's exports (memory, table, stack pointer) the page modules import;
 #   4. in release, wasm-opt -Oz optimizes every module, one per core at a time.
-# index.html loads the main module; `__wasm_split.js` fetches a page's modules
-# the first time that page is shown.
+# Everything lands in pkg/<content hash>/; index.html loads the main module
+# from there, and `__wasm_split.js` fetches a page's modules, relative to
+# itself, the first time that page is shown.
 set -euo pipefail
 : "${TRUNK_STAGING_DIR:?run by trunk as a post_build hook (see Trunk.toml)}"
 cd "${TRUNK_SOURCE_DIR:-$(dirname "$0")/..}"
@@ -51,4 +52,12 @@ if [[ "${TRUNK_PROFILE:-debug}" == release ]]; then
     { grep -v "unknown name subsection" || true; }
 fi
 
-cp "$work"/*.wasm "$work"/*.js "$TRUNK_STAGING_DIR/"
+# One directory per build, named by its content: the server caches it for
+# good, and a tab open across a rebuild gets a 404 for the old build's
+# modules instead of a new module under an old name (crates/server/src/console.rs).
+hash=$(cat "$work"/*.wasm "$work"/*.js | sha256sum | cut -c1-16)
+mkdir -p "$TRUNK_STAGING_DIR/pkg/$hash"
+cp "$work"/*.wasm "$work"/*.js "$TRUNK_STAGING_DIR/pkg/$hash/"
+sed -i "s#\"/$name\(_bg\.wasm\|\.js\)\"#\"/pkg/$hash/$name\1\"#g" "$TRUNK_STAGING_DIR/index.html"
+grep -q "/pkg/$hash/${name}_bg.wasm" "$TRUNK_STAGING_DIR/index.html" ||
+  { echo "console-wasm.sh: index.html does not load /$name.js and /${name}_bg.wasm" >&2; exit 1; }

@@ -276,6 +276,62 @@ async fn the_console_is_served_with_a_fallback_for_client_routes() {
 }
 
 #[tokio::test]
+async fn built_modules_are_cached_for_good_and_a_missing_one_is_a_plain_404() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("index.html"), "<html>console</html>").expect("write");
+    let build = dir.path().join("pkg").join("0123abcd");
+    std::fs::create_dir_all(&build).expect("mkdir");
+    std::fs::write(build.join("split_flags.wasm"), b"\0asm").expect("write");
+    let get = |uri: &'static str| {
+        let dir = dir.path().to_path_buf();
+        async move {
+            let response = test_app(&dir)
+                .await
+                .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+                .await
+                .expect("the router never fails");
+            let cache = response
+                .headers()
+                .get(header::CACHE_CONTROL)
+                .map(|v| v.to_str().expect("ascii").to_owned());
+            (common::reply(response).await, cache)
+        }
+    };
+
+    let (reply, cache) = get("/pkg/0123abcd/split_flags.wasm").await;
+    assert_eq!(
+        (reply.status, reply.text.as_str()),
+        (StatusCode::OK, "\0asm")
+    );
+    assert_eq!(
+        cache.as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+
+    // A tab open across a rebuild asks for the old build's modules: it gets
+    // a 404 that says why, not index.html.
+    let (reply, cache) = get("/pkg/77777777/split_flags.wasm").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.json["error"]["code"], "not_found");
+    assert!(
+        reply.json["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("reload")),
+        "{}",
+        reply.json
+    );
+    assert_eq!(cache, None, "a miss is not cached for good");
+
+    // index.html is revalidated, so a new build's hash is seen at once.
+    let (reply, cache) = get("/services/checkout").await;
+    assert_eq!(
+        (reply.status, reply.text.as_str()),
+        (StatusCode::OK, "<html>console</html>")
+    );
+    assert_eq!(cache.as_deref(), Some("no-cache"));
+}
+
+#[tokio::test]
 async fn without_a_built_console_the_root_says_how_to_build_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (status, json, _) = send(
