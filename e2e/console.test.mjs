@@ -384,8 +384,8 @@ test('each page arrives when first shown: the login page loads the shell alone',
   const errors = watchErrors(page);
   const wasm = [];
   page.on('response', (response) => {
-    const file = new URL(response.url()).pathname.slice(1);
-    if (file.endsWith('.wasm')) wasm.push({ file, status: response.status() });
+    const where = new URL(response.url()).pathname;
+    if (where.endsWith('.wasm')) wasm.push({ where, file: where.split('/').pop(), status: response.status() });
   });
   const pageModules = () => wasm.filter(({ file }) => file.startsWith('split_')).map(({ file }) => file);
 
@@ -419,6 +419,30 @@ test('each page arrives when first shown: the login page loads the shell alone',
   await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
   assert.equal(wasm.length, before);
   assert.ok(wasm.every(({ status }) => status === 200), JSON.stringify(wasm));
+  // Every module comes from the build's own directory, /pkg/<content hash>/.
+  assert.ok(wasm.every(({ where }) => /^\/pkg\/[0-9a-f]{16}\/[^/]+$/.test(where)), JSON.stringify(wasm));
   assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a page module gone since the tab opened (an upgrade) stops the console with a note to reload', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await login(page, server.url, 'admin', ADMIN_PASSWORD);
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  // As if Setpoint had been rebuilt meanwhile: ask the real server for the
+  // audit page's module of a build it no longer has.
+  await page.route(/split___audit_page_view_\d+\.wasm$/, (route) => route.continue({
+    url: route.request().url().replace(/\/pkg\/[0-9a-f]{16}\//, '/pkg/0000000000000000/'),
+  }));
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Reload the page' }).waitFor();
+  await screenshot(page, '47-console-stopped-reload');
+  // Reloaded, the console works again and the audit page loads.
+  await page.unrouteAll();
+  await page.reload();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).click();
+  await page.getByRole('heading', { name: 'Audit', level: 1 }).waitFor();
+  assert.equal(await page.getByRole('alert').filter({ hasText: 'Reload the page' }).count(), 0);
   await context.close();
 });

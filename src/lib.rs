@@ -21,3 +21,23 @@ pub mod session;
 
 pub use app::App;
 pub use route::Route;
+
+/// Shows that the console stopped on an error and must be reloaded. Plain
+/// DOM, not Leptos: it runs from the panic hook, when the reactive system
+/// may be mid-update.
+pub fn stopped() {
+    let document = leptos::prelude::document();
+    let Ok(note) = document.create_element("p") else {
+        return;
+    };
+    note.set_class_name("stopped");
+    let _ = note.set_attribute("role", "alert");
+    note.set_text_content(Some(
+        "The console stopped on an error (details in the browser's console). \
+         Reload the page to continue; if Setpoint was upgraded meanwhile, \
+         the reload loads the new version.",
+    ));
+    if let Some(body) = document.body() {
+        let _ = body.append_child(&note);
+    }
+}
