@@ -23,7 +23,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use crate::ApiError;
 
 /// Where the built modules live, below the console's directory.
-pub const PKG: &str = "pkg";
+const PKG: &str = "pkg";
 
 /// A router serving the console from `dir`, or, when it was not built, a
 /// clear `404` saying so.
