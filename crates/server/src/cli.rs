@@ -185,8 +185,8 @@ pub async fn serve(args: ServeArgs) -> std::io::Result<()> {
     if args.demo {
         bootstrap::seed_demo(&engine).await?;
     }
-    let mut state = AppState::new(engine, store, args.console_dir);
-    state.secure_cookies = args.secure_cookies;
+    let state =
+        AppState::new(engine, store, args.console_dir).with_secure_cookies(args.secure_cookies);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "setpoint is listening");

@@ -36,9 +36,15 @@ use crate::{
 pub use extract::{JsonBody, MAX_BODY_BYTES, Params, PathParams};
 pub use people::{NewToken, new_token};
 
-/// Shared state of every handler. Cheap to clone.
+/// Shared state of every handler. axum clones it for every request and
+/// every layer, so it is one `Arc`: one reference count to touch, not one
+/// per field.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares.
+#[derive(Debug, Clone)]
+pub struct Shared {
     /// The engine: state, writes, snapshots, change stream.
     pub engine: Arc<Engine>,
     /// Users, tokens and sessions.
@@ -49,21 +55,36 @@ pub struct AppState {
     pub tokens: Arc<TokenCache>,
     /// Whether session cookies are marked `Secure` (behind TLS).
     pub secure_cookies: bool,
-    console_dir: Arc<PathBuf>,
+    console_dir: PathBuf,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
     /// State over `engine` and `accounts`, serving the console built into
     /// `console_dir`.
     pub fn new(engine: Arc<Engine>, accounts: Arc<dyn Accounts>, console_dir: PathBuf) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             engine,
             accounts,
             limiter: Arc::new(LoginLimiter::default()),
             tokens: Arc::new(TokenCache::default()),
             secure_cookies: false,
-            console_dir: Arc::new(console_dir),
-        }
+            console_dir,
+        }))
+    }
+
+    /// The same state, marking session cookies `Secure` (behind TLS) or not.
+    #[must_use]
+    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
+        Arc::make_mut(&mut self.0).secure_cookies = secure;
+        self
     }
 }
 
