@@ -10,6 +10,7 @@
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
+use bytes::Bytes;
 use setpoint_core::{Change, time::format_timestamp};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -47,20 +48,28 @@ struct Job {
     reply: oneshot::Sender<Result<Vec<Change>, WriteError>>,
 }
 
-/// A committed change, serialized once for every watcher that streams it.
+/// A committed change, rendered once as a Server-Sent Event for every
+/// watcher that streams it: a thousand watchers share one buffer instead of
+/// each formatting and copying the change.
 #[derive(Debug)]
 pub struct Published {
     /// The change.
     pub change: Change,
-    /// Its JSON.
-    pub json: String,
+    /// `id: <revision>`, `event: change`, `data: <JSON>` and the blank line
+    /// that ends the event.
+    pub frame: Bytes,
 }
 
 impl Published {
-    /// Serializes `change`.
+    /// Renders `change`.
     pub fn new(change: Change) -> Self {
+        // Compact JSON has no line breaks, so it is one `data:` line.
         let json = serde_json::to_string(&change).unwrap_or_else(|_| "null".into());
-        Self { change, json }
+        let frame = format!("id: {}\nevent: change\ndata: {json}\n\n", change.revision);
+        Self {
+            change,
+            frame: Bytes::from(frame),
+        }
     }
 }
 
@@ -505,5 +514,30 @@ mod tests {
                 .render(&crate::metrics::Gauges::default())
                 .contains("setpoint_commits_total 1\n")
         );
+    }
+
+    #[tokio::test]
+    async fn a_published_change_is_one_whole_server_sent_event() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(SqliteStore::open(dir.path()).await.expect("store"));
+        let engine = Engine::start(store, EngineConfig::default())
+            .await
+            .expect("engine");
+        let mut changes = engine.subscribe();
+        let change = engine
+            .write(create("prod"), "user:a", "line one\nline two")
+            .await
+            .expect("commits");
+
+        let published = changes.try_recv().expect("published");
+        let frame = std::str::from_utf8(&published.frame).expect("UTF-8");
+        let data = frame
+            .strip_prefix("id: 1\nevent: change\ndata: ")
+            .and_then(|rest| rest.strip_suffix("\n\n"))
+            .unwrap_or_else(|| panic!("not one event: {frame:?}"));
+        // A line break in the reason stays escaped inside the one data line.
+        assert!(!data.contains('\n'), "{data:?}");
+        let decoded: Change = serde_json::from_str(data).expect("the change's JSON");
+        assert_eq!(decoded, change);
     }
 }

@@ -5,16 +5,15 @@
 //! six per server over HTTP/1.1). A reconnecting client sends
 //! `Last-Event-ID` and first gets what it missed, from the log.
 
-use std::{collections::VecDeque, convert::Infallible, sync::Arc};
+use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
 
 use axum::{
+    body::Body,
     extract::State,
-    http::HeaderMap,
-    response::{
-        IntoResponse, Response,
-        sse::{Event, KeepAlive, Sse},
-    },
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
 };
+use bytes::Bytes;
 use futures_util::stream;
 use setpoint_core::Change;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -32,6 +31,9 @@ use crate::{
 
 /// How many changes one catch-up read fetches.
 const PAGE: u32 = 500;
+
+/// How long a stream may stay silent before it gets a comment line.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// The events route.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -176,15 +178,27 @@ fn stream(
         live,
         _watching: state.engine.metrics().watcher(),
     };
-    let events = stream::unfold(follower, |mut follower| async move {
-        let published = follower.next().await?;
-        let event = Event::default()
-            .id(published.change.revision.to_string())
-            .event("change")
-            .data(&published.json);
-        Some((Ok::<_, Infallible>(event), follower))
+    // Each event is the change's frame, rendered once for all watchers
+    // (`Published::frame`). A quiet stream gets a comment now and then, so
+    // proxies and load balancers do not close it as idle.
+    let frames = stream::unfold(follower, |mut follower| async move {
+        // `next` may be dropped at its await points: a dropped broadcast
+        // receive loses nothing, and a dropped catch-up read is redone.
+        let frame = match tokio::time::timeout(KEEP_ALIVE, follower.next()).await {
+            Ok(published) => published?.frame.clone(),
+            Err(_) => Bytes::from_static(b":\n\n"),
+        };
+        Some((Ok::<_, Infallible>(frame), follower))
     });
-    Ok(Sse::new(events)
-        .keep_alive(KeepAlive::default())
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        Body::from_stream(frames),
+    )
         .into_response())
 }
