@@ -6,7 +6,8 @@
 #   - durable writes/s at 1 and 64 clients (each client its own service),
 #     and etcd (one member, fsync per commit) taking puts the same way;
 #   - time from a write to its delivery at all of 1,000 SSE watchers (200
-#     writes, so that p99 is not just the slowest one).
+#     writes, so that p99 is not just the slowest one), and at 1,000 etcd
+#     watches of one key.
 # Not a test: it asserts nothing. Targets are in docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,6 +76,8 @@ until curl -fsS http://127.0.0.1:18183/health >/dev/null 2>&1; do sleep 0.2; don
 
 echo "== write to delivery at 1,000 SSE watchers (200 writes, 20 ms apart)"
 "$loadgen" fanout "127.0.0.1:$port" "$token" 1000 200 bench-0 dev
+echo "-- peer: etcd, 1,000 watches of one key through its JSON gateway, 200 puts"
+"$loadgen" etcd-fanout 127.0.0.1:18183 1000 200
 
 if [[ -d dist ]]; then
   # Every file of the console, each gzipped on its own as a server would send

@@ -1,5 +1,6 @@
 //! Load generator for `bench/run.sh`: durable writes per second with N
-//! clients, and write-to-delivery latency across N SSE watchers. Plain
+//! clients, and write-to-delivery latency across N SSE watchers — and the
+//! same two against etcd, the peer. Plain
 //! HTTP/1.1 over keep-alive TCP, so the client costs little next to the
 //! server it measures.
 //!
@@ -7,6 +8,7 @@
 //! loadgen writes ADDR TOKEN CLIENTS SECONDS SERVICE_PREFIX
 //! loadgen fanout ADDR TOKEN WATCHERS WRITES SERVICE ENVIRONMENT
 //! loadgen etcd-puts ADDR CLIENTS SECONDS
+//! loadgen etcd-fanout ADDR WATCHERS WRITES
 //! ```
 
 use std::{
@@ -187,8 +189,6 @@ async fn writes(
 /// own key. etcd acknowledges a put once its WAL is fsynced, so this is
 /// the durable-write peer.
 async fn etcd_puts(address: String, clients: usize, seconds: u64) -> Result<(), Error> {
-    use base64::Engine as _;
-    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
     closed_loop(
         "etcd puts",
         &address,
@@ -196,7 +196,8 @@ async fn etcd_puts(address: String, clients: usize, seconds: u64) -> Result<(), 
         clients,
         seconds,
         move |i, n, mut client| {
-            let body = json!({"key": b64(&format!("bench/{i}")), "value": b64(&n.to_string())});
+            let body =
+                json!({"key": base64(&format!("bench/{i}")), "value": base64(&n.to_string())});
             async move {
                 let (status, answer) = client.call("POST", "/v3/kv/put", Some(&body)).await?;
                 if status != 200 || answer["header"]["revision"].is_null() {
@@ -209,28 +210,133 @@ async fn etcd_puts(address: String, clients: usize, seconds: u64) -> Result<(), 
     .await
 }
 
-/// One event-stream watcher: signals `ready` once connected, then records
-/// when each of `writes` events arrives.
+/// The key etcd's fan-out watchers watch and its writer puts.
+const ETCD_KEY: &str = "bench/fanout";
+
+fn base64(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// What a fan-out run watches and writes to.
+#[derive(Clone)]
+enum Target {
+    /// Setpoint: event streams of one environment; patches to one service's
+    /// values in it.
+    Setpoint {
+        token: String,
+        service: String,
+        environment: String,
+    },
+    /// etcd: watches of one key through the JSON gateway (newline-delimited
+    /// JSON over chunked HTTP/1.1, like an event stream); puts to that key.
+    Etcd,
+}
+
+impl Target {
+    fn watch_request(&self, address: &str) -> String {
+        match self {
+            Self::Setpoint {
+                token, environment, ..
+            } => format!(
+                "GET /api/v1/environments/{environment}/events HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+            ),
+            Self::Etcd => {
+                let body = json!({"create_request": {"key": base64(ETCD_KEY)}}).to_string();
+                format!(
+                    "POST /v3/watch HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+            }
+        }
+    }
+
+    /// Whether the watch is in place once this line is read (after the
+    /// response's headers): an event stream is at once; etcd says so.
+    fn watching(&self, line: &str) -> bool {
+        match self {
+            Self::Setpoint { .. } => true,
+            Self::Etcd => line.contains("\"created\":true"),
+        }
+    }
+
+    /// The revision of the change a stream line announces, if it does.
+    /// A string search, not a JSON parse: the client should cost little.
+    fn revision(&self, line: &str) -> Option<u64> {
+        let digits = match self {
+            Self::Setpoint { .. } => line.strip_prefix("id: ")?,
+            Self::Etcd => {
+                let at = line.find("\"mod_revision\":\"")? + "\"mod_revision\":\"".len();
+                line[at..].split('"').next()?
+            }
+        };
+        digits.trim_end().parse().ok()
+    }
+
+    fn client_token(&self) -> &str {
+        match self {
+            Self::Setpoint { token, .. } => token,
+            Self::Etcd => "",
+        }
+    }
+
+    /// Writes `n` after the revision `base` and returns the new revision.
+    async fn write(&self, client: &mut Client, n: usize, base: u64) -> Result<u64, Error> {
+        let (status, answer, revision) = match self {
+            Self::Setpoint {
+                service,
+                environment,
+                ..
+            } => {
+                let body = json!({"set": {"n": n}, "base_revision": base});
+                let path = format!("/api/v1/services/{service}/values/{environment}");
+                let (status, answer) = client.call("PATCH", &path, Some(&body)).await?;
+                let revision = answer["revision"].as_u64();
+                (status, answer, revision)
+            }
+            Self::Etcd => {
+                let body = json!({"key": base64(ETCD_KEY), "value": base64(&n.to_string())});
+                let (status, answer) = client.call("POST", "/v3/kv/put", Some(&body)).await?;
+                let revision = answer["header"]["revision"]
+                    .as_str()
+                    .and_then(|r| r.parse().ok());
+                (status, answer, revision)
+            }
+        };
+        match revision {
+            Some(revision) if status == 200 => Ok(revision),
+            _ => Err(format!("write answered {status}: {answer}").into()),
+        }
+    }
+}
+
+/// One watcher: signals `ready` once its watch is in place, then records
+/// when each of `writes` changes arrives.
 async fn watch(
     address: &str,
-    token: &str,
-    environment: &str,
+    target: &Target,
     writes: usize,
     received: &Mutex<Vec<(u64, Instant)>>,
     ready: &tokio::sync::mpsc::Sender<()>,
 ) -> Result<(), Error> {
     let stream = TcpStream::connect(address).await?;
     let mut stream = BufReader::new(stream);
-    let request = format!(
-        "GET /api/v1/environments/{environment}/events HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
-    );
-    stream.get_mut().write_all(request.as_bytes()).await?;
+    stream
+        .get_mut()
+        .write_all(target.watch_request(address).as_bytes())
+        .await?;
     let mut line = String::new();
     loop {
         line.clear();
         stream.read_line(&mut line).await?;
         if line.trim_end().is_empty() {
             break;
+        }
+    }
+    while !target.watching(&line) {
+        line.clear();
+        if stream.read_line(&mut line).await? == 0 {
+            return Err("stream closed before the watch was set".into());
         }
     }
     ready.send(()).await?;
@@ -240,66 +346,57 @@ async fn watch(
         if stream.read_line(&mut line).await? == 0 {
             return Err("stream closed".into());
         }
-        // Chunked framing lines interleave; event ids are what count.
-        if let Some(id) = line.trim_end().strip_prefix("id: ") {
+        // Chunked framing lines interleave; revisions are what count.
+        if let Some(revision) = target.revision(&line) {
             let at = Instant::now();
-            received.lock().expect("lock").push((id.parse()?, at));
+            received.lock().expect("lock").push((revision, at));
             seen += 1;
         }
     }
     Ok(())
 }
 
-/// WATCHERS event streams; WRITES writes; for each write, the time until
-/// every watcher has it.
+/// WATCHERS streams; WRITES writes, 20 ms apart; for each write, the time
+/// until every watcher has it.
 async fn fanout(
     address: String,
-    token: String,
+    target: Target,
     watchers: usize,
     writes: usize,
-    service: String,
-    environment: String,
 ) -> Result<(), Error> {
     let received: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(watchers);
     for _ in 0..watchers {
-        let (address, token, environment, received, ready) = (
+        let (address, target, received, ready) = (
             address.clone(),
-            token.clone(),
-            environment.clone(),
+            target.clone(),
             Arc::clone(&received),
             ready_tx.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            watch(&address, &token, &environment, writes, &received, &ready).await
+            watch(&address, &target, writes, &received, &ready).await
         }));
     }
     drop(ready_tx);
     for _ in 0..watchers {
         ready_rx.recv().await.ok_or("a watcher failed to connect")?;
     }
-    let mut client = Client::connect(&address, &token).await?;
-    let (_, record) = client
-        .call("GET", &format!("/api/v1/services/{service}"), None)
-        .await?;
-    let mut base = record["revision"].as_u64().ok_or("no such service")?;
+    let mut client = Client::connect(&address, target.client_token()).await?;
+    let mut base = match &target {
+        Target::Setpoint { service, .. } => {
+            let (_, record) = client
+                .call("GET", &format!("/api/v1/services/{service}"), None)
+                .await?;
+            record["revision"].as_u64().ok_or("no such service")?
+        }
+        Target::Etcd => 0,
+    };
     let mut sent = Vec::new();
     for n in 0..writes {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let started = Instant::now();
-        let body = json!({"set": {"n": n}, "base_revision": base});
-        let (status, change) = client
-            .call(
-                "PATCH",
-                &format!("/api/v1/services/{service}/values/{environment}"),
-                Some(&body),
-            )
-            .await?;
-        if status != 200 {
-            return Err(format!("write answered {status}: {change}").into());
-        }
-        base = change["revision"].as_u64().ok_or("no revision")?;
+        base = target.write(&mut client, n, base).await?;
         sent.push((base, started));
     }
     for task in tasks {
@@ -326,8 +423,12 @@ async fn fanout(
     }
     all_delivered.sort();
     each.sort();
+    let label = match target {
+        Target::Setpoint { .. } => "fanout",
+        Target::Etcd => "etcd fanout",
+    };
     println!(
-        "fanout: watchers={watchers} writes={writes} all_delivered_p50_ms={:.2} all_delivered_p99_ms={:.2} each_p99_ms={:.2}",
+        "{label}: watchers={watchers} writes={writes} all_delivered_p50_ms={:.2} all_delivered_p99_ms={:.2} each_p99_ms={:.2}",
         percentile(&all_delivered, 500).as_secs_f64() * 1e3,
         percentile(&all_delivered, 990).as_secs_f64() * 1e3,
         percentile(&each, 990).as_secs_f64() * 1e3
@@ -355,17 +456,17 @@ async fn main() -> Result<(), Error> {
             .await
         }
         Some("fanout") => {
-            fanout(
-                arg(1)?,
-                arg(2)?,
-                arg(3)?.parse()?,
-                arg(4)?.parse()?,
-                arg(5)?,
-                arg(6)?,
-            )
-            .await
+            let target = Target::Setpoint {
+                token: arg(2)?,
+                service: arg(5)?,
+                environment: arg(6)?,
+            };
+            fanout(arg(1)?, target, arg(3)?.parse()?, arg(4)?.parse()?).await
         }
         Some("etcd-puts") => etcd_puts(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?).await,
-        _ => Err("usage: loadgen writes|etcd-puts|fanout …".into()),
+        Some("etcd-fanout") => {
+            fanout(arg(1)?, Target::Etcd, arg(2)?.parse()?, arg(3)?.parse()?).await
+        }
+        _ => Err("usage: loadgen writes|etcd-puts|fanout|etcd-fanout …".into()),
     }
 }
