@@ -533,6 +533,51 @@ async fn events_stream_changes_and_resume_from_last_event_id() {
 }
 
 #[tokio::test]
+async fn a_quiet_event_stream_gets_a_comment_and_stays_live() {
+    let app = TestApp::seeded().await;
+    let request = axum::http::Request::get("/api/v1/environments/prod/events")
+        .header("authorization", format!("Bearer {}", app.admin))
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let response = app.router.clone().oneshot(request).await.expect("response");
+    assert_eq!(response.headers()["cache-control"], "no-cache");
+    let mut body = response.into_body().into_data_stream();
+
+    // With the clock paused, an idle runtime jumps to its next timer: the
+    // stream's keep-alive, due 15 s after it fell silent.
+    tokio::time::pause();
+    let started = tokio::time::Instant::now();
+    let chunk = tokio::time::timeout(Duration::from_secs(60), body.next())
+        .await
+        .expect("a comment before a minute")
+        .expect("open")
+        .expect("chunk");
+    assert_eq!(&chunk[..], b":\n\n");
+    assert!(started.elapsed() >= Duration::from_secs(15));
+    tokio::time::resume();
+
+    let base = app.revision("checkout").await;
+    app.request(
+        Method::PATCH,
+        "/api/v1/services/checkout/values/prod",
+        &[],
+        Some(patch(&json!({"throttle.rps": 444}), base)),
+    )
+    .await;
+    let chunk = tokio::time::timeout(Duration::from_secs(10), body.next())
+        .await
+        .expect("the change in time")
+        .expect("open")
+        .expect("chunk");
+    let frame = String::from_utf8_lossy(&chunk);
+    assert!(
+        frame.starts_with(&format!("id: {}\nevent: change\ndata: {{", base + 1)),
+        "{frame}"
+    );
+    assert!(frame.ends_with("}\n\n") && frame.contains("444"), "{frame}");
+}
+
+#[tokio::test]
 async fn the_all_environments_stream_carries_every_environment_within_the_callers_scope() {
     let app = TestApp::seeded().await;
     let resume_from = app.get("/api/v1/environments/prod/snapshot").await.json["revision"]
