@@ -123,7 +123,7 @@ pub async fn page(state: &AppState, query: ChangeQuery) -> Result<Page, ApiError
     })
 }
 
-#[utoipa::path(get, path = "/changes", tag = "changes", summary = "Read the change log", params(PageQuery), responses((status = 200, body = Page), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/changes", tag = "changes", summary = "Read the change log", params(PageQuery), responses((status = 200, body = Page), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,

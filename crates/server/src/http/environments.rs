@@ -28,7 +28,7 @@ struct EnvironmentView {
     snapshot_revision: Option<u64>,
 }
 
-#[utoipa::path(get, path = "/environments", tag = "environments", summary = "List environments", responses((status = 200, body = [EnvironmentView]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/environments", tag = "environments", summary = "List environments", responses((status = 200, body = [EnvironmentView]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -63,7 +63,7 @@ struct CreateEnvironment {
     reason: Option<String>,
 }
 
-#[utoipa::path(post, path = "/environments", tag = "environments", summary = "Create an environment", request_body = CreateEnvironment, responses((status = 201, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/environments", tag = "environments", summary = "Create an environment", request_body = CreateEnvironment, responses((status = 201, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn create(
     State(state): State<AppState>,
     principal: Principal,

@@ -118,7 +118,7 @@ impl Follower {
     }
 }
 
-#[utoipa::path(get, path = "/environments/{environment}/events", tag = "distribution", summary = "Server-Sent Events, one per change", params(("environment" = String, Path, description = "Environment name"), ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this revision")), responses((status = 200, description = "text/event-stream"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/environments/{environment}/events", tag = "distribution", summary = "Server-Sent Events, one per change", params(("environment" = String, Path, description = "Environment name"), ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this revision")), responses((status = 200, description = "text/event-stream"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn events(
     State(state): State<AppState>,
     principal: Principal,
@@ -134,7 +134,7 @@ async fn events(
     stream(&state, principal, Some(environment), &headers)
 }
 
-#[utoipa::path(get, path = "/events", tag = "distribution", summary = "Server-Sent Events of every environment", params(("Last-Event-ID" = Option<u64>, Header, description = "Resume after this revision")), responses((status = 200, description = "text/event-stream"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/events", tag = "distribution", summary = "Server-Sent Events of every environment", params(("Last-Event-ID" = Option<u64>, Header, description = "Resume after this revision")), responses((status = 200, description = "text/event-stream"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn all_events(
     State(state): State<AppState>,
     principal: Principal,

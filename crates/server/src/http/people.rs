@@ -66,7 +66,7 @@ fn session_cookie(secret: &str, max_age: i64, secure: bool) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-#[utoipa::path(post, path = "/session", tag = "people", summary = "Log in", request_body = Login, responses((status = 200, body = Me), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/session", tag = "people", summary = "Log in", request_body = Login, responses((status = 200, body = Me), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn login(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
     let request: Login = body.parse()?;
     state
@@ -121,7 +121,7 @@ async fn login(State(state): State<AppState>, body: JsonBody) -> Result<Response
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password(&new_secret()));
 
-#[utoipa::path(delete, path = "/session", tag = "people", summary = "Log out", responses((status = 204, description = "Logged out")))]
+#[utoipa::path(delete, path = "/api/v1/session", tag = "people", summary = "Log out", responses((status = 204, description = "Logged out")))]
 async fn logout(
     State(state): State<AppState>,
     parts: axum::http::request::Parts,
@@ -141,7 +141,7 @@ async fn logout(
     Ok(response)
 }
 
-#[utoipa::path(get, path = "/me", tag = "people", summary = "Who the caller is", responses((status = 200, body = Me), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/me", tag = "people", summary = "Who the caller is", responses((status = 200, body = Me), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn me(
     State(state): State<AppState>,
     parts: axum::http::request::Parts,
@@ -189,7 +189,7 @@ impl From<User> for UserView {
     }
 }
 
-#[utoipa::path(get, path = "/users", tag = "people", summary = "List users", responses((status = 200, body = [UserView]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/users", tag = "people", summary = "List users", responses((status = 200, body = [UserView]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn list_users(
     State(state): State<AppState>,
     principal: Principal,
@@ -228,7 +228,7 @@ pub fn check_password(password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-#[utoipa::path(post, path = "/users", tag = "people", summary = "Create a user", request_body = NewUser, responses((status = 201, body = UserView), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/users", tag = "people", summary = "Create a user", request_body = NewUser, responses((status = 201, body = UserView), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn create_user(
     State(state): State<AppState>,
     principal: Principal,
@@ -306,7 +306,7 @@ impl From<Token> for TokenView {
     }
 }
 
-#[utoipa::path(get, path = "/tokens", tag = "people", summary = "List tokens", responses((status = 200, body = [TokenView]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "people", summary = "List tokens", responses((status = 200, body = [TokenView]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn list_tokens(
     State(state): State<AppState>,
     principal: Principal,
@@ -364,7 +364,7 @@ pub fn new_token(request: NewToken, created_by: &str) -> Result<(Token, String),
     Ok((token, format!("sp_{id}_{secret}")))
 }
 
-#[utoipa::path(post, path = "/tokens", tag = "people", summary = "Create a token (shown once)", request_body = NewToken, responses((status = 201, body = TokenView), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "people", summary = "Create a token (shown once)", request_body = NewToken, responses((status = 201, body = TokenView), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn create_token(
     State(state): State<AppState>,
     principal: Principal,
@@ -384,7 +384,7 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-#[utoipa::path(delete, path = "/tokens/{id}", tag = "people", summary = "Revoke a token", params(("id" = String, Path, description = "Token id")), responses((status = 204, description = "Revoked"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "people", summary = "Revoke a token", params(("id" = String, Path, description = "Token id")), responses((status = 204, description = "Revoked"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn revoke_token(
     State(state): State<AppState>,
     principal: Principal,

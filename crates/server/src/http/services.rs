@@ -56,7 +56,7 @@ struct ServiceSummary {
     tombstone: Option<Tombstone>,
 }
 
-#[utoipa::path(get, path = "/services", tag = "services", summary = "List services", responses((status = 200, body = [ServiceSummary]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/services", tag = "services", summary = "List services", responses((status = 200, body = [ServiceSummary]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -100,7 +100,7 @@ fn written(status: StatusCode, change: Change) -> Response {
     with_etag(change.revision, (status, Json(change)))
 }
 
-#[utoipa::path(get, path = "/services/{service}", tag = "services", summary = "A service with its revision", params(("service" = String, Path, description = "Service name")), responses((status = 200, description = "{doc, revision, tombstone?}", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/services/{service}", tag = "services", summary = "A service with its revision", params(("service" = String, Path, description = "Service name")), responses((status = 200, description = "{doc, revision, tombstone?}", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn show(
     State(state): State<AppState>,
     principal: Principal,
@@ -126,7 +126,7 @@ struct DocumentWrite {
     reason: Option<String>,
 }
 
-#[utoipa::path(post, path = "/services", tag = "services", summary = "Create a service", request_body = DocumentWrite, responses((status = 201, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/services", tag = "services", summary = "Create a service", request_body = DocumentWrite, responses((status = 201, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -151,7 +151,7 @@ async fn create(
     Ok(written(StatusCode::CREATED, change))
 }
 
-#[utoipa::path(put, path = "/services/{service}", tag = "services", summary = "Replace a service document", params(("service" = String, Path, description = "Service name")), request_body = DocumentWrite, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(put, path = "/api/v1/services/{service}", tag = "services", summary = "Replace a service document", params(("service" = String, Path, description = "Service name")), request_body = DocumentWrite, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn replace(
     State(state): State<AppState>,
     principal: Principal,
@@ -192,7 +192,7 @@ struct ReasonQuery {
     reason: Option<String>,
 }
 
-#[utoipa::path(delete, path = "/services/{service}", tag = "services", summary = "Delete (tombstone) a service", params(("service" = String, Path, description = "Service name"), ReasonQuery), responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(delete, path = "/api/v1/services/{service}", tag = "services", summary = "Delete (tombstone) a service", params(("service" = String, Path, description = "Service name"), ReasonQuery), responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn remove(
     State(state): State<AppState>,
     principal: Principal,
@@ -220,7 +220,7 @@ struct ReasonBody {
     reason: Option<String>,
 }
 
-#[utoipa::path(post, path = "/services/{service}/restore", tag = "services", summary = "Restore a deleted service", params(("service" = String, Path, description = "Service name")), request_body = ReasonBody, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/restore", tag = "services", summary = "Restore a deleted service", params(("service" = String, Path, description = "Service name")), request_body = ReasonBody, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn restore(
     State(state): State<AppState>,
     principal: Principal,
@@ -255,7 +255,7 @@ struct ValuesPatch {
     reason: Option<String>,
 }
 
-#[utoipa::path(patch, path = "/services/{service}/values/{environment}", tag = "services", summary = "Set and remove values of one environment", params(("service" = String, Path, description = "Service name"), ("environment" = String, Path, description = "Environment name")), request_body = ValuesPatch, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(patch, path = "/api/v1/services/{service}/values/{environment}", tag = "services", summary = "Set and remove values of one environment", params(("service" = String, Path, description = "Service name"), ("environment" = String, Path, description = "Environment name")), request_body = ValuesPatch, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn patch_values(
     State(state): State<AppState>,
     principal: Principal,
@@ -301,7 +301,7 @@ struct SchemaWrite {
     reason: Option<String>,
 }
 
-#[utoipa::path(put, path = "/services/{service}/schema", tag = "services", summary = "Replace a schema", params(("service" = String, Path, description = "Service name")), request_body = SchemaWrite, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(put, path = "/api/v1/services/{service}/schema", tag = "services", summary = "Replace a schema", params(("service" = String, Path, description = "Service name")), request_body = SchemaWrite, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn put_schema(
     State(state): State<AppState>,
     principal: Principal,
@@ -338,7 +338,7 @@ struct FlagWrite {
     reason: Option<String>,
 }
 
-#[utoipa::path(put, path = "/services/{service}/flags/{flag}", tag = "flags", summary = "Create or replace a flag", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key")), request_body = FlagWrite, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(put, path = "/api/v1/services/{service}/flags/{flag}", tag = "flags", summary = "Create or replace a flag", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key")), request_body = FlagWrite, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn put_flag(
     State(state): State<AppState>,
     principal: Principal,
@@ -378,7 +378,7 @@ async fn put_flag(
     Ok(written(StatusCode::OK, change))
 }
 
-#[utoipa::path(delete, path = "/services/{service}/flags/{flag}", tag = "flags", summary = "Delete a flag", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ReasonQuery), responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(delete, path = "/api/v1/services/{service}/flags/{flag}", tag = "flags", summary = "Delete a flag", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ReasonQuery), responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn delete_flag(
     State(state): State<AppState>,
     principal: Principal,
@@ -399,7 +399,7 @@ async fn delete_flag(
     Ok(written(StatusCode::OK, change))
 }
 
-#[utoipa::path(get, path = "/services/{service}/history", tag = "changes", summary = "A service's changes", params(("service" = String, Path, description = "Service name"), PageQuery), responses((status = 200, body = Page), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/services/{service}/history", tag = "changes", summary = "A service's changes", params(("service" = String, Path, description = "Service name"), PageQuery), responses((status = 200, body = Page), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn history(
     State(state): State<AppState>,
     principal: Principal,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::{
     body::Bytes,
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -64,6 +64,9 @@ impl Watch {
     }
 }
 
+/// The snapshot's revision, beside the body's.
+const REVISION_HEADER: HeaderName = HeaderName::from_static("x-setpoint-revision");
+
 /// A sealed blob with its checksum and revision.
 struct Sealed {
     json: Bytes,
@@ -71,7 +74,7 @@ struct Sealed {
     revision: u64,
 }
 
-#[utoipa::path(get, path = "/environments/{environment}/snapshot", tag = "distribution", summary = "An environment's sealed snapshot (ETag, long-poll)", params(("environment" = String, Path, description = "Environment name"), Watch), responses((status = 200, description = "Canonical JSON snapshot", body = Object), (status = 304, description = "Unchanged"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/environments/{environment}/snapshot", tag = "distribution", summary = "An environment's sealed snapshot (ETag, long-poll)", params(("environment" = String, Path, description = "Environment name"), Watch), responses((status = 200, description = "Canonical JSON snapshot", body = Object), (status = 304, description = "Unchanged"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn environment(
     State(state): State<AppState>,
     principal: Principal,
@@ -83,7 +86,7 @@ async fn environment(
     serve(&state, &environment, None, &watch, &headers).await
 }
 
-#[utoipa::path(get, path = "/environments/{environment}/snapshot/{service}", tag = "distribution", summary = "One service's sealed snapshot", params(("environment" = String, Path, description = "Environment name"), ("service" = String, Path, description = "Service name"), Watch), responses((status = 200, description = "Canonical JSON snapshot", body = Object), (status = 304, description = "Unchanged"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/environments/{environment}/snapshot/{service}", tag = "distribution", summary = "One service's sealed snapshot", params(("environment" = String, Path, description = "Environment name"), ("service" = String, Path, description = "Service name"), Watch), responses((status = 200, description = "Canonical JSON snapshot", body = Object), (status = 304, description = "Unchanged"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn service(
     State(state): State<AppState>,
     principal: Principal,
@@ -154,11 +157,19 @@ fn respond(sealed: Sealed, headers: &HeaderMap) -> Response {
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, "application/json")], sealed.json).into_response()
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            sealed.json,
+        )
+            .into_response()
     };
+    // Static names and values: this runs for every poll of every service.
     let response_headers = response.headers_mut();
     response_headers.insert(header::ETAG, sealed.etag);
-    response_headers.insert("x-setpoint-revision", HeaderValue::from(sealed.revision));
+    response_headers.insert(REVISION_HEADER, HeaderValue::from(sealed.revision));
     response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
