@@ -39,10 +39,9 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
 fi
 
 if [[ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]]; then
-  # trunk 0.22 needs a newer rustc than 1.95. trunk's own release profile
-  # asks for fat LTO in one codegen unit, which took 9m45s on two cores; it
-  # only stages files and runs our hook here, so build it without LTO
-  # (6m45s measured).
+  # trunk 0.22 needs a newer rustc than 1.95. trunk only stages files and
+  # runs our hook here, so its release profile's fat LTO buys nothing and
+  # costs three minutes of build (figures in docs/development.md).
   step "cargo install trunk $TRUNK_VERSION (about 7 minutes, once)"
   CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     cargo install --locked trunk --version "$TRUNK_VERSION"
