@@ -218,6 +218,9 @@ pub struct RollbackOutcome {
     /// The revision written; absent for a dry run.
     #[serde(default)]
     pub revision: Option<u64>,
+    /// The service revision the diff was computed from: what confirming
+    /// the preview sends as its base.
+    pub base_revision: u64,
 }
 
 /// A values patch for one environment.
@@ -353,13 +356,13 @@ pub async fn changes(query: &str) -> Result<ChangePage, ApiError> {
     get(&format!("/changes{query}")).await
 }
 
-/// `POST /api/v1/services/{service}/rollback`.
+/// `POST /api/v1/services/{service}/rollback`: a preview (dry run) without
+/// a base, the rollback itself with the base its preview was computed at.
 pub async fn rollback(
     service: &str,
     to_revision: u64,
     environment: Option<&str>,
-    base_revision: u64,
-    dry_run: bool,
+    base_revision: Option<u64>,
     reason: &str,
 ) -> Result<RollbackOutcome, ApiError> {
     send(
@@ -369,7 +372,7 @@ pub async fn rollback(
             "to_revision": to_revision,
             "environment": environment,
             "base_revision": base_revision,
-            "dry_run": dry_run,
+            "dry_run": base_revision.is_none(),
             "reason": reason,
         }),
     )

@@ -281,34 +281,22 @@ fn Rollback(
     let error = RwSignal::new(None::<String>);
     let args = StoredValue::new((service, environment));
     let to = revision - 1;
-    let run = move |dry_run: bool| {
+    // `None` previews; `Some(base)` confirms the preview computed at that
+    // base, so a change landing in between is a conflict, never rolled
+    // over unseen.
+    let run = move |confirm: Option<u64>| {
         let (service, environment) = args.get_value();
         let why = reason.get_untracked();
         spawn_local(async move {
-            // The base is the service's current revision: a rollback is an
-            // edit like any other.
-            let outcome = match api::service(&service).await {
-                Ok(record) => api::rollback(
-                    &service,
-                    to,
-                    environment.as_deref(),
-                    record.revision,
-                    dry_run,
-                    &why,
-                )
-                .await
-                .map(|o| (record.revision, o)),
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok((base, outcome)) if dry_run => {
+            match api::rollback(&service, to, environment.as_deref(), confirm, &why).await {
+                Ok(outcome) if confirm.is_none() => {
                     error.set(None);
                     let lines = outcome
                         .diff
                         .into_iter()
                         .map(|l| (l.path, l.before, l.after))
                         .collect();
-                    preview.set(Some((base, lines)));
+                    preview.set(Some((outcome.base_revision, lines)));
                 }
                 Ok(_) => {
                     preview.set(None);
@@ -323,7 +311,7 @@ fn Rollback(
             <Show
                 when=move || preview.with(Option::is_some)
                 fallback=move || view! {
-                    <button class="button" on:click=move |_| run(true)>"Roll back to before this…"</button>
+                    <button class="button" on:click=move |_| run(None)>"Roll back to before this…"</button>
                 }
             >
                 <div class="card" role="region" aria-label="Rollback preview">
@@ -339,7 +327,7 @@ fn Rollback(
                         />
                     </div>
                     <div class="config__actions">
-                        <button class="button button--primary" on:click=move |_| run(false)>"Roll back"</button>
+                        <button class="button button--primary" on:click=move |_| run(preview.with_untracked(|p| p.as_ref().map(|p| p.0)))>"Roll back"</button>
                         <button class="button" on:click=move |_| preview.set(None)>"Cancel"</button>
                     </div>
                 </div>

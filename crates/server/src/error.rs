@@ -171,10 +171,12 @@ impl From<crate::engine::WriteError> for ApiError {
                 message,
                 current: None,
             },
-            WriteError::Refused(Refusal::Conflict { state, .. }) => Self::Conflict {
+            // The state to rebase on goes only through `http::write`, which
+            // cuts it to what the writer may see.
+            WriteError::Refused(Refusal::Conflict { .. }) => Self::Conflict {
                 code: "stale_revision",
                 message,
-                current: Some(*state),
+                current: None,
             },
             WriteError::Refused(Refusal::Invalid(violations)) => Self::Validation(violations),
             WriteError::Refused(Refusal::BreakerState(_)) => Self::Conflict {

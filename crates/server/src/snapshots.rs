@@ -167,6 +167,6 @@ fn seal_service(
 }
 
 /// `"<checksum>"`: hex digits only, so always a valid header value.
-fn etag(checksum: &str) -> HeaderValue {
+pub fn etag(checksum: &str) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{checksum}\"")).unwrap_or(HeaderValue::from_static("\"\""))
 }

@@ -2,13 +2,16 @@
 //!
 //! Every request to the API names a [`Principal`] — a user with a session
 //! cookie or a machine with a bearer token — and every handler asks it for a
-//! [`Permission`] on a service (and environment) before acting. The console
-//! hides what a role cannot do, but this module is what enforces it.
+//! [`Permission`] on a service (and environment) before acting, and passes
+//! what it answers through [`Visible`], which cuts it to the principal's
+//! scope. The console hides what a role cannot do, but this module is what
+//! enforces it.
 
 mod cache;
 mod credentials;
 mod extract;
 mod rate_limit;
+mod visibility;
 
 use std::fmt::Write;
 
@@ -19,6 +22,7 @@ pub use credentials::{hash_password, new_secret, sha256_hex, verify_password};
 pub use extract::{CSRF_HEADER, SESSION_COOKIE, cookie as extract_cookie};
 pub use rate_limit::LoginLimiter;
 pub use setpoint_core::Role;
+pub use visibility::Visible;
 
 use crate::ApiError;
 
@@ -92,7 +96,8 @@ impl Principal {
         let service_ok = match (&self.services, service) {
             (None, _) => true,
             (Some(list), Some(service)) => list.iter().any(|s| s == service),
-            // A scoped principal holds no global powers, except reading.
+            // A scoped principal holds no global powers, except reading —
+            // and what it reads is cut to its scope (`Visible`).
             (Some(_), None) => permission == Permission::Read,
         };
         let environment_ok = match (&self.environment, environment) {

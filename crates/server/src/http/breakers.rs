@@ -64,10 +64,8 @@ async fn put_breaker(
         breaker: request.breaker,
         base,
     };
-    let change = state
-        .engine
-        .write(command, &principal.actor, &write::reason(request.reason)?)
-        .await?;
+    let change =
+        write::commit(&state, &principal, command, &write::reason(request.reason)?).await?;
     Ok(Json(change))
 }
 
@@ -80,18 +78,17 @@ async fn delete_breaker(
 ) -> Result<Json<Change>, ApiError> {
     principal.require(Permission::Operate, Some(&service), None)?;
     let base = write::base_revision(&headers, None)?;
-    let change = state
-        .engine
-        .write(
-            Command::DeleteBreaker {
-                service,
-                name,
-                base,
-            },
-            &principal.actor,
-            "",
-        )
-        .await?;
+    let change = write::commit(
+        &state,
+        &principal,
+        Command::DeleteBreaker {
+            service,
+            name,
+            base,
+        },
+        "",
+    )
+    .await?;
     Ok(Json(change))
 }
 
@@ -176,10 +173,7 @@ async fn operate(
         environment,
         op,
     };
-    let change = state
-        .engine
-        .write(command, &principal.actor, reason)
-        .await?;
+    let change = write::commit(state, principal, command, reason).await?;
     Ok(Json(change))
 }
 
@@ -280,6 +274,11 @@ async fn unrouted(
     principal: Principal,
 ) -> Result<Json<Vec<UnroutedAlert>>, ApiError> {
     principal.require(Permission::Read, None, None)?;
+    // An alert no breaker claimed belongs to no service: only principals
+    // who see everything see it.
+    if !principal.sees_everything() {
+        return Ok(Json(Vec::new()));
+    }
     Ok(Json(unrouted_newest_first(&state.engine.world())))
 }
 

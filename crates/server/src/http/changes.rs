@@ -1,6 +1,8 @@
 //! The change log: `GET /api/v1/changes`, filtered and paginated newest
 //! first by an opaque cursor.
 
+use std::borrow::Cow;
+
 use axum::{Json, extract::State};
 use serde::{Deserialize, Serialize};
 use setpoint_core::{
@@ -13,7 +15,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{AppState, Params};
 use crate::{
     ApiError,
-    auth::{Permission, Principal},
+    auth::{Permission, Principal, Visible},
     store::ChangeQuery,
 };
 
@@ -87,12 +89,16 @@ impl PageQuery {
         let before_revision = self
             .cursor
             .map(|c| {
-                c.parse::<u64>().map_err(|_| {
-                    ApiError::bad_request(
-                        "invalid_query",
-                        "`cursor` is not one this server gave out",
-                    )
-                })
+                // Revisions are stored as SQL integers: beyond i64 none exists.
+                c.parse::<u64>()
+                    .ok()
+                    .filter(|r| i64::try_from(*r).is_ok())
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_query",
+                            "`cursor` is not one this server gave out",
+                        )
+                    })
             })
             .transpose()?;
         Ok(ChangeQuery {
@@ -110,13 +116,22 @@ impl PageQuery {
     }
 }
 
-/// Reads one page; the cursor is the oldest revision returned.
-pub async fn page(state: &AppState, query: ChangeQuery) -> Result<Page, ApiError> {
+/// Reads one page of what `viewer` may see. The cursor is the oldest
+/// revision read, seen or not, so paging never skips or repeats a change.
+pub async fn page(
+    state: &AppState,
+    viewer: &Principal,
+    query: ChangeQuery,
+) -> Result<Page, ApiError> {
     let limit = query.limit as usize;
-    let changes = state.engine.changes(&query).await?;
-    let next_cursor = (changes.len() == limit)
-        .then(|| changes.last().map(|c| c.revision.to_string()))
+    let read = state.engine.changes(&query).await?;
+    let next_cursor = (read.len() == limit)
+        .then(|| read.last().map(|c| c.revision.to_string()))
         .flatten();
+    let changes = read
+        .iter()
+        .filter_map(|change| change.visible_to(viewer).map(Cow::into_owned))
+        .collect();
     Ok(Page {
         changes,
         next_cursor,
@@ -135,5 +150,5 @@ async fn list(
         query.service.as_deref(),
         query.environment.as_deref(),
     )?;
-    page(&state, query).await.map(Json)
+    page(&state, &principal, query).await.map(Json)
 }

@@ -39,6 +39,7 @@ async fn list(
         world
             .environments
             .values()
+            .filter(|env| principal.sees_environment(&env.name))
             .map(|env| EnvironmentView {
                 name: env.name.clone(),
                 description: env.description.clone(),
@@ -75,9 +76,7 @@ async fn create(
         name: request.name,
         description: request.description,
     };
-    let change = state
-        .engine
-        .write(command, &principal.actor, &write::reason(request.reason)?)
-        .await?;
+    let change =
+        write::commit(&state, &principal, command, &write::reason(request.reason)?).await?;
     Ok((StatusCode::CREATED, Json(change)))
 }

@@ -5,7 +5,7 @@
 //! six per server over HTTP/1.1). A reconnecting client sends
 //! `Last-Event-ID` and first gets what it missed, from the log.
 
-use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
+use std::{borrow::Cow, collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
 
 use axum::{
     body::Body,
@@ -15,7 +15,6 @@ use axum::{
 };
 use bytes::Bytes;
 use futures_util::stream;
-use setpoint_core::Change;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -23,7 +22,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{AppState, PathParams};
 use crate::{
     ApiError,
-    auth::{Permission, Principal},
+    auth::{Permission, Principal, Visible},
     engine::{Engine, Published},
     metrics::WatcherGuard,
     store::ChangeQuery,
@@ -59,16 +58,19 @@ struct Follower {
 }
 
 impl Follower {
-    fn affects(&self, change: &Change) -> bool {
-        let here = match (&self.environment, &change.environment) {
-            (Some(mine), Some(theirs)) => mine == theirs,
-            _ => true,
-        };
-        here && self.principal.can(
-            Permission::Read,
-            change.service.as_deref(),
-            change.environment.as_deref(),
-        )
+    /// The event for `published` as this follower may see it: the shared
+    /// frame when nothing needs cutting, a frame of its own otherwise.
+    fn visible(&self, published: Arc<Published>) -> Option<Arc<Published>> {
+        let change = &published.change;
+        if let (Some(mine), Some(theirs)) = (&self.environment, &change.environment)
+            && mine != theirs
+        {
+            return None;
+        }
+        match change.visible_to(&self.principal)? {
+            Cow::Borrowed(_) => Some(published),
+            Cow::Owned(cut) => Some(Arc::new(Published::new(cut))),
+        }
     }
 
     /// Reads the next page of the log after `last`.
@@ -96,9 +98,11 @@ impl Follower {
     async fn next(&mut self) -> Option<Arc<Published>> {
         loop {
             if let Some(published) = self.pending.pop_front() {
-                if published.change.revision > self.last && self.affects(&published.change) {
+                if published.change.revision > self.last {
                     self.last = published.change.revision;
-                    return Some(published);
+                    if let Some(visible) = self.visible(published) {
+                        return Some(visible);
+                    }
                 }
                 continue;
             }
@@ -158,6 +162,8 @@ fn stream(
                 .to_str()
                 .ok()
                 .and_then(|v| v.trim().parse::<u64>().ok())
+                // Revisions are SQL integers: none lies beyond i64.
+                .filter(|r| i64::try_from(*r).is_ok())
                 .ok_or_else(|| {
                     ApiError::bad_request(
                         "invalid_last_event_id",

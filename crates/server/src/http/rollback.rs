@@ -49,6 +49,10 @@ struct Preview {
     /// The revision written (absent for a dry run).
     #[serde(skip_serializing_if = "Option::is_none")]
     revision: Option<u64>,
+    /// The service revision the diff was computed from: what a preview's
+    /// confirmation sends as its base, so a change landing in between is a
+    /// `409` rather than silently rolled over.
+    base_revision: u64,
     #[schema(value_type = Vec<Object>)]
     diff: Vec<DiffEntry>,
 }
@@ -100,11 +104,24 @@ async fn rollback(
         None => principal.require(Permission::Administer, Some(&service), None)?,
     }
     let world = state.engine.world();
-    let current = world
-        .services
-        .get(&service)
-        .filter(|r| r.tombstone.is_none())
-        .ok_or_else(|| ApiError::NotFound(format!("service {service:?} does not exist")))?;
+    // The target is computed from the current state, so a real rollback is
+    // computed from the state its base names (the writer checks the base
+    // is still current): a change landing in between is a `409`, never
+    // silently rolled over.
+    let base = if request.dry_run {
+        None
+    } else {
+        Some(write::base_revision(&headers, request.base_revision)?)
+    };
+    let current = match base {
+        Some(base) => write::record_at(&world, &principal, &service, base)?,
+        None => world
+            .services
+            .get(&service)
+            .filter(|r| r.tombstone.is_none())
+            .cloned()
+            .ok_or_else(|| ApiError::NotFound(format!("service {service:?} does not exist")))?,
+    };
     if request.to_revision > world.revision {
         return Err(ApiError::bad_request(
             "invalid_revision",
@@ -128,34 +145,34 @@ async fn rollback(
         None => old,
     };
     let diff = diff_services(&current.doc, &target);
-    if request.dry_run {
+    let Some(base) = base else {
         return Ok(Json(Preview {
             dry_run: true,
             revision: None,
+            base_revision: current.revision,
             diff,
         })
         .into_response());
-    }
-    let base = write::base_revision(&headers, request.base_revision)?;
+    };
     let reason = write::reason(request.reason)?;
     let reason = format!(
         "rollback to revision {}{}{reason}",
         request.to_revision,
         if reason.is_empty() { "" } else { ": " }
     );
-    let change = state
-        .engine
-        .write(
-            Command::Rollback { doc: target, base },
-            &principal.actor,
-            &reason,
-        )
-        .await?;
+    let change = write::commit(
+        &state,
+        &principal,
+        Command::Rollback { doc: target, base },
+        &reason,
+    )
+    .await?;
     Ok((
         StatusCode::OK,
         Json(Preview {
             dry_run: false,
             revision: Some(change.revision),
+            base_revision: base,
             diff,
         }),
     )

@@ -21,9 +21,9 @@ use super::{
 };
 use crate::{
     ApiError,
-    auth::{Permission, Principal},
+    auth::{Permission, Principal, Visible},
     store::ChangeQuery,
-    world::{Command, ServiceRecord, Tombstone},
+    world::{Command, Tombstone},
 };
 
 /// The service routes.
@@ -67,6 +67,7 @@ async fn list(
         world
             .services
             .values()
+            .filter(|record| principal.sees_service(&record.doc.service))
             .map(|record| ServiceSummary {
                 service: record.doc.service.clone(),
                 description: record.doc.description.clone(),
@@ -78,7 +79,7 @@ async fn list(
                 environments: world
                     .environments
                     .keys()
-                    .filter(|env| record.doc.configures(env))
+                    .filter(|env| principal.sees_environment(env) && record.doc.configures(env))
                     .cloned()
                     .collect(),
                 tombstone: record.tombstone.clone(),
@@ -108,11 +109,12 @@ async fn show(
 ) -> Result<Response, ApiError> {
     principal.require(Permission::Read, Some(&service), None)?;
     let world = state.engine.world();
-    let record: &ServiceRecord = world
+    let record = world
         .services
         .get(&service)
+        .and_then(|record| record.visible_to(&principal))
         .ok_or_else(|| ApiError::NotFound(format!("service {service:?} does not exist")))?;
-    Ok(with_etag(record.revision, Json(record)))
+    Ok(with_etag(record.revision, Json(record.as_ref())))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -138,16 +140,15 @@ async fn create(
         Some(&request.document.service),
         None,
     )?;
-    let change = state
-        .engine
-        .write(
-            Command::CreateService {
-                doc: request.document,
-            },
-            &principal.actor,
-            &write::reason(request.reason)?,
-        )
-        .await?;
+    let change = write::commit(
+        &state,
+        &principal,
+        Command::CreateService {
+            doc: request.document,
+        },
+        &write::reason(request.reason)?,
+    )
+    .await?;
     Ok(written(StatusCode::CREATED, change))
 }
 
@@ -171,17 +172,16 @@ async fn replace(
         ));
     }
     let base = write::base_revision(&headers, request.base_revision)?;
-    let change = state
-        .engine
-        .write(
-            Command::ReplaceService {
-                doc: request.document,
-                base,
-            },
-            &principal.actor,
-            &write::reason(request.reason)?,
-        )
-        .await?;
+    let change = write::commit(
+        &state,
+        &principal,
+        Command::ReplaceService {
+            doc: request.document,
+            base,
+        },
+        &write::reason(request.reason)?,
+    )
+    .await?;
     Ok(written(StatusCode::OK, change))
 }
 
@@ -202,14 +202,13 @@ async fn remove(
 ) -> Result<Response, ApiError> {
     principal.require(Permission::Administer, Some(&service), None)?;
     let base = write::base_revision(&headers, None)?;
-    let change = state
-        .engine
-        .write(
-            Command::DeleteService { service, base },
-            &principal.actor,
-            &write::reason(query.reason)?,
-        )
-        .await?;
+    let change = write::commit(
+        &state,
+        &principal,
+        Command::DeleteService { service, base },
+        &write::reason(query.reason)?,
+    )
+    .await?;
     Ok(written(StatusCode::OK, change))
 }
 
@@ -229,14 +228,13 @@ async fn restore(
 ) -> Result<Response, ApiError> {
     principal.require(Permission::Administer, Some(&service), None)?;
     let request: ReasonBody = body.parse()?;
-    let change = state
-        .engine
-        .write(
-            Command::RestoreService { service },
-            &principal.actor,
-            &write::reason(request.reason)?,
-        )
-        .await?;
+    let change = write::commit(
+        &state,
+        &principal,
+        Command::RestoreService { service },
+        &write::reason(request.reason)?,
+    )
+    .await?;
     Ok(written(StatusCode::OK, change))
 }
 
@@ -283,10 +281,8 @@ async fn patch_values(
         remove: request.remove_keys,
         base,
     };
-    let change = state
-        .engine
-        .write(command, &principal.actor, &write::reason(request.reason)?)
-        .await?;
+    let change =
+        write::commit(&state, &principal, command, &write::reason(request.reason)?).await?;
     Ok(written(StatusCode::OK, change))
 }
 
@@ -312,18 +308,17 @@ async fn put_schema(
     principal.require(Permission::Administer, Some(&service), None)?;
     let request: SchemaWrite = body.parse()?;
     let base = write::base_revision(&headers, request.base_revision)?;
-    let change = state
-        .engine
-        .write(
-            Command::PutSchema {
-                service,
-                schema: request.schema,
-                base,
-            },
-            &principal.actor,
-            &write::reason(request.reason)?,
-        )
-        .await?;
+    let change = write::commit(
+        &state,
+        &principal,
+        Command::PutSchema {
+            service,
+            schema: request.schema,
+            base,
+        },
+        &write::reason(request.reason)?,
+    )
+    .await?;
     Ok(written(StatusCode::OK, change))
 }
 
@@ -346,14 +341,26 @@ async fn put_flag(
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
+    principal.require(Permission::Read, Some(&service), None)?;
     let request: FlagWrite = body.parse()?;
-    let existing = state
-        .engine
-        .world()
-        .services
-        .get(&service)
-        .and_then(|r| r.doc.flags.get(&key).cloned());
-    match targeting_changes(existing.as_ref(), &request.flag) {
+    let base = write::base_revision(&headers, request.base_revision)?;
+    // Who may make this edit depends on what it changes, so it is judged
+    // against the state at the base (which the writer checks is current).
+    let record = write::record_at(&state.engine.world(), &principal, &service, base)?;
+    let existing = record.doc.flags.get(&key);
+    let mut flag = request.flag;
+    if let (Some(mine), Some(existing)) = (&principal.environment, existing) {
+        // A principal limited to one environment neither sees nor edits the
+        // others' targeting: what it leaves out stays as it is.
+        for (environment, targeting) in &existing.environments {
+            if environment != mine {
+                flag.environments
+                    .entry(environment.clone())
+                    .or_insert_with(|| targeting.clone());
+            }
+        }
+    }
+    match targeting_changes(existing, &flag) {
         Some(environments) if environments.is_empty() => {
             principal.require(Permission::Rollout, Some(&service), None)?;
         }
@@ -364,17 +371,14 @@ async fn put_flag(
         }
         None => principal.require(Permission::Edit, Some(&service), None)?,
     }
-    let base = write::base_revision(&headers, request.base_revision)?;
     let command = Command::PutFlag {
         service,
         key,
-        flag: request.flag,
+        flag,
         base,
     };
-    let change = state
-        .engine
-        .write(command, &principal.actor, &write::reason(request.reason)?)
-        .await?;
+    let change =
+        write::commit(&state, &principal, command, &write::reason(request.reason)?).await?;
     Ok(written(StatusCode::OK, change))
 }
 
@@ -388,14 +392,13 @@ async fn delete_flag(
 ) -> Result<Response, ApiError> {
     principal.require(Permission::Edit, Some(&service), None)?;
     let base = write::base_revision(&headers, None)?;
-    let change = state
-        .engine
-        .write(
-            Command::DeleteFlag { service, key, base },
-            &principal.actor,
-            &write::reason(query.reason)?,
-        )
-        .await?;
+    let change = write::commit(
+        &state,
+        &principal,
+        Command::DeleteFlag { service, key, base },
+        &write::reason(query.reason)?,
+    )
+    .await?;
     Ok(written(StatusCode::OK, change))
 }
 
@@ -411,7 +414,9 @@ async fn history(
         service: Some(service),
         ..page.into_query()?
     };
-    super::changes::page(&state, query).await.map(Json)
+    super::changes::page(&state, &principal, query)
+        .await
+        .map(Json)
 }
 
 /// The environments whose targeting `new` changes, when targeting is all

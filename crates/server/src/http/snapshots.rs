@@ -14,7 +14,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use setpoint_core::time::parse_duration;
+use setpoint_core::{seal_parts, time::parse_duration};
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -22,6 +22,7 @@ use super::{AppState, Params, PathParams};
 use crate::{
     ApiError,
     auth::{Permission, Principal},
+    snapshots::{EnvSnapshot, etag},
 };
 
 /// The longest a long-poll may wait.
@@ -74,7 +75,7 @@ struct Sealed {
     revision: u64,
 }
 
-#[utoipa::path(get, path = "/api/v1/environments/{environment}/snapshot", tag = "distribution", summary = "An environment's sealed snapshot (ETag, long-poll)", params(("environment" = String, Path, description = "Environment name"), Watch), responses((status = 200, description = "Canonical JSON snapshot", body = Object), (status = 304, description = "Unchanged"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/environments/{environment}/snapshot", tag = "distribution", summary = "An environment's sealed snapshot (ETag, long-poll); a principal limited to some services gets only theirs, sealed on its own", params(("environment" = String, Path, description = "Environment name"), Watch), responses((status = 200, description = "Canonical JSON snapshot", body = Object), (status = 304, description = "Unchanged"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn environment(
     State(state): State<AppState>,
     principal: Principal,
@@ -83,7 +84,11 @@ async fn environment(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     principal.require(Permission::Read, None, Some(&environment))?;
-    serve(&state, &environment, None, &watch, &headers).await
+    let view = match &principal.services {
+        None => View::Whole,
+        Some(services) => View::Only(services),
+    };
+    serve(&state, &environment, view, &watch, &headers).await
 }
 
 #[utoipa::path(get, path = "/api/v1/environments/{environment}/snapshot/{service}", tag = "distribution", summary = "One service's sealed snapshot", params(("environment" = String, Path, description = "Environment name"), ("service" = String, Path, description = "Service name"), Watch), responses((status = 200, description = "Canonical JSON snapshot", body = Object), (status = 304, description = "Unchanged"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
@@ -95,13 +100,92 @@ async fn service(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     principal.require(Permission::Read, Some(&service), Some(&environment))?;
-    serve(&state, &environment, Some(&service), &watch, &headers).await
+    serve(
+        &state,
+        &environment,
+        View::Service(&service),
+        &watch,
+        &headers,
+    )
+    .await
+}
+
+/// Which part of an environment's snapshot a request sees.
+#[derive(Clone, Copy)]
+enum View<'a> {
+    /// All of it, as sealed by the writer.
+    Whole,
+    /// One service, as sealed by the writer.
+    Service(&'a str),
+    /// The services a principal is limited to, sealed for the request.
+    Only(&'a [String]),
+}
+
+/// What a long-poll waits to see change.
+#[derive(PartialEq, Eq)]
+enum Version {
+    Revision(u64),
+    /// A limited view: each visible service's revision. The environment's
+    /// revision moves with changes to services the principal does not
+    /// see, which must not wake it.
+    Parts(Vec<(String, u64)>),
+}
+
+impl View<'_> {
+    fn version(self, snapshot: &EnvSnapshot) -> Option<Version> {
+        match self {
+            Self::Whole => Some(Version::Revision(snapshot.revision)),
+            Self::Service(name) => snapshot
+                .services
+                .get(name)
+                .map(|part| Version::Revision(part.revision)),
+            Self::Only(services) => Some(Version::Parts(
+                snapshot
+                    .services
+                    .iter()
+                    .filter(|(name, _)| services.contains(name))
+                    .map(|(name, part)| (name.clone(), part.revision))
+                    .collect(),
+            )),
+        }
+    }
+
+    fn seal(self, snapshot: &EnvSnapshot) -> Option<Sealed> {
+        match self {
+            Self::Whole => Some(Sealed {
+                json: snapshot.json.clone(),
+                etag: snapshot.etag.clone(),
+                revision: snapshot.revision,
+            }),
+            Self::Service(name) => snapshot.services.get(name).map(|part| Sealed {
+                json: part.json.clone(),
+                etag: part.etag.clone(),
+                revision: part.revision,
+            }),
+            Self::Only(services) => {
+                let sealed = seal_parts(
+                    &snapshot.environment,
+                    snapshot.revision,
+                    snapshot
+                        .services
+                        .iter()
+                        .filter(|(name, _)| services.contains(name))
+                        .map(|(name, part)| (name.as_str(), &part.canonical[..])),
+                );
+                Some(Sealed {
+                    etag: etag(&sealed.checksum),
+                    json: Bytes::from(sealed.json),
+                    revision: snapshot.revision,
+                })
+            }
+        }
+    }
 }
 
 async fn serve(
     state: &AppState,
     environment: &str,
-    service: Option<&str>,
+    view: View<'_>,
     watch: &Watch,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -110,39 +194,30 @@ async fn serve(
         state.engine.snapshots().watch(environment).ok_or_else(|| {
             ApiError::NotFound(format!("environment {environment:?} does not exist"))
         })?;
-    let pick = |snapshot: &crate::snapshots::EnvSnapshot| -> Option<Sealed> {
-        match service {
-            None => Some(Sealed {
-                json: snapshot.json.clone(),
-                etag: snapshot.etag.clone(),
-                revision: snapshot.revision,
-            }),
-            Some(name) => snapshot.services.get(name).map(|part| Sealed {
-                json: part.json.clone(),
-                etag: part.etag.clone(),
-                revision: part.revision,
-            }),
-        }
-    };
     let not_found = || {
-        ApiError::NotFound(format!(
-            "service {:?} is not in {environment:?}",
-            service.unwrap_or_default()
-        ))
+        let service = match view {
+            View::Service(name) => name,
+            View::Whole | View::Only(_) => "",
+        };
+        ApiError::NotFound(format!("service {service:?} is not in {environment:?}"))
     };
     if let Some(index) = watch.index {
-        let current = pick(&rx.borrow()).map(|s| s.revision);
-        if current.is_some_and(|r| r <= index) {
+        let (revision, seen) = {
+            let snapshot = rx.borrow();
+            (
+                view.seal(&snapshot).map(|s| s.revision),
+                view.version(&snapshot),
+            )
+        };
+        if revision.is_some_and(|r| r <= index) {
             let _watching = state.engine.metrics().watcher();
             // Runs out quietly: the answer is then the unchanged snapshot.
-            let _ = tokio::time::timeout(
-                wait,
-                rx.wait_for(|snapshot| pick(snapshot).is_none_or(|s| s.revision > index)),
-            )
-            .await;
+            let _ =
+                tokio::time::timeout(wait, rx.wait_for(|snapshot| view.version(snapshot) != seen))
+                    .await;
         }
     }
-    let sealed = pick(&rx.borrow_and_update()).ok_or_else(not_found)?;
+    let sealed = view.seal(&rx.borrow_and_update()).ok_or_else(not_found)?;
     Ok(respond(sealed, headers))
 }
 

@@ -2,6 +2,8 @@
 //! as one document. An import is validated whole and applied all or
 //! nothing, in one transaction.
 
+use std::borrow::Cow;
+
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use setpoint_core::{Change, FieldPath, Limits, ServiceDoc, validate_document};
@@ -11,7 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{AppState, JsonBody, write};
 use crate::{
     ApiError,
-    auth::{Permission, Principal},
+    auth::{Permission, Principal, Visible},
     world::{Command, World},
 };
 
@@ -140,7 +142,18 @@ async fn export(
     principal: Principal,
 ) -> Result<Json<Export>, ApiError> {
     principal.require(Permission::Read, None, None)?;
-    Ok(Json(export_of(&state.engine.world())))
+    let mut export = export_of(&state.engine.world());
+    if !principal.sees_everything() {
+        export
+            .environments
+            .retain(|env| principal.sees_environment(&env.name));
+        export.services = export
+            .services
+            .iter()
+            .filter_map(|doc| doc.visible_to(&principal).map(Cow::into_owned))
+            .collect();
+    }
+    Ok(Json(export))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -168,9 +181,7 @@ async fn import(
     principal.require(Permission::Administer, None, None)?;
     let request: ImportRequest = body.parse()?;
     let commands = import_commands(&state.engine.world(), request.document)?;
-    let changes = state
-        .engine
-        .write_all(commands, &principal.actor, &write::reason(request.reason)?)
-        .await?;
+    let reason = write::reason(request.reason)?;
+    let changes = write::commit_all(&state, &principal, commands, &reason).await?;
     Ok((StatusCode::OK, Json(Imported { changes })))
 }

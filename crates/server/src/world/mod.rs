@@ -283,8 +283,9 @@ pub enum Refusal {
         base: u64,
         /// The current revision.
         current: u64,
-        /// The current state, so the client can rebase.
-        state: Box<Value>,
+        /// The current state, so the client can rebase (cut to what the
+        /// client may see before it is sent).
+        state: Arc<ServiceRecord>,
     },
     /// The result would break the domain's rules.
     #[error("{} problem(s) found", .0.len())]
@@ -318,7 +319,7 @@ impl World {
             return Err(Refusal::Conflict {
                 base,
                 current: record.revision,
-                state: Box::new(serde_json::to_value(&**record).unwrap_or(Value::Null)),
+                state: Arc::clone(record),
             });
         }
         Ok(record)
