@@ -190,6 +190,22 @@ pub enum ViolationKind {
     /// A `json` value breaks its key's JSON Schema.
     #[error("{0}")]
     JsonSchema(String),
+    /// A value nests arrays and objects too deeply.
+    #[error("value nests {depth} levels deep, over the limit of {limit}")]
+    TooDeep {
+        /// Its nesting depth.
+        depth: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Checking the document's patterns would cost more than the budget.
+    #[error(
+        "checking this document's values against their patterns costs more than the budget of {limit} units; shorten the values or simplify the patterns"
+    )]
+    TooCostly {
+        /// The budget.
+        limit: u64,
+    },
     /// A value is larger than the size limit.
     #[error(
         "value is {size} bytes, over the limit of {limit} bytes; keep large data elsewhere and point to it with a `ref` key"
@@ -309,6 +325,8 @@ impl ViolationKind {
             Self::InvalidRef(_) => "invalid_ref",
             Self::JsonSchema(_) => "json_schema",
             Self::TooLarge { .. } => "too_large",
+            Self::TooDeep { .. } => "too_deep",
+            Self::TooCostly { .. } => "too_costly",
             Self::UnknownKey { .. } => "unknown_key",
             Self::UnknownEnvironment { .. } => "unknown_environment",
             Self::NoVariants => "no_variants",

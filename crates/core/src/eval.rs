@@ -248,7 +248,7 @@ pub fn condition_holds(condition: &Condition, context: &Context) -> bool {
         Op::EndsWith => strings().is_some_and(|(a, b)| a.ends_with(b)),
         Op::Contains => strings().is_some_and(|(a, b)| a.contains(b)),
         Op::Matches => strings().is_some_and(|(a, pattern)| {
-            regex_lite::Regex::new(pattern).is_ok_and(|re| re.is_match(a))
+            crate::pattern::compile(pattern).is_ok_and(|re| re.is_match(a) == Ok(true))
         }),
         Op::Lt => numbers().is_some_and(|(a, b)| a < b),
         Op::Le => numbers().is_some_and(|(a, b)| a <= b),

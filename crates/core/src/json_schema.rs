@@ -59,7 +59,7 @@ pub fn check_schema(schema: &Value) -> Result<(), String> {
             "minLength" | "maxLength" | "minItems" | "maxItems" => arg.is_u64(),
             "pattern" => match arg.as_str() {
                 Some(p) => {
-                    regex_lite::Regex::new(p).map_err(|e| format!("pattern {p:?}: {e}"))?;
+                    crate::pattern::compile(p).map_err(|e| format!("pattern {p:?}: {e}"))?;
                     true
                 }
                 None => false,
@@ -165,8 +165,8 @@ pub fn check(schema: &Value, value: &Value, path: &FieldPath, out: &mut Vec<Viol
             ));
         }
         if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
-            && let Ok(re) = regex_lite::Regex::new(pattern)
-            && !re.is_match(s)
+            && let Ok(re) = crate::pattern::compile(pattern)
+            && re.is_match(s) == Ok(false)
         {
             fail(format!("{s:?} does not match the pattern {pattern:?}"));
         }

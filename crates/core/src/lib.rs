@@ -12,6 +12,7 @@
 //! - [`validate`]: whole documents or parts; every problem as a
 //!   [`Violation`] with a [`FieldPath`], a stable code and a message.
 //! - [`schema`]: one value against its key.
+//! - [`pattern`]: regular expressions from documents, bounded and metered.
 //! - [`eval`]: flag evaluation with flagd-compatible sticky bucketing.
 //! - [`snapshot`]: resolved config, environment snapshots and checksums.
 //! - [`diff`]: structural diffs for previews and audit.
@@ -28,6 +29,7 @@ pub mod json_schema;
 pub mod model;
 pub mod murmur3;
 pub mod path;
+pub mod pattern;
 pub mod role;
 pub mod schema;
 pub mod snapshot;

@@ -10,6 +10,48 @@ use crate::{
 /// The default limit on one value's size, as compact JSON.
 pub const DEFAULT_MAX_VALUE_BYTES: usize = 64 * 1024;
 
+/// The default budget for pattern matching in one document: a mebibyte of
+/// text against small patterns, 64 KiB against the largest (about 40 ms
+/// of the worst case measured; docs/security.md).
+pub const DEFAULT_MAX_MATCH_WORK: u64 = 1 << 20;
+
+/// How deeply arrays and objects may nest inside one value. The request
+/// parser and the store's loader allow 128 levels for a whole document or
+/// stored row around a value; a value far below that keeps every document
+/// that holds it loadable (docs/security.md).
+pub const MAX_DEPTH: usize = 32;
+
+/// How deeply `value` nests: 0 for a scalar, 1 for a flat array or object.
+/// Counted without recursion, so any parsed value can be measured.
+pub fn depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0)];
+    while let Some((value, level)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(members) => Box::new(members.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(level + 1);
+        stack.extend(children.map(|child| (child, level + 1)));
+    }
+    deepest
+}
+
+/// A [`ViolationKind::TooDeep`] at `path` if `value` nests too deeply.
+pub fn check_depth(value: &Value, path: &FieldPath) -> Option<Violation> {
+    let depth = depth(value);
+    (depth > MAX_DEPTH).then(|| {
+        Violation::new(
+            path.clone(),
+            ViolationKind::TooDeep {
+                depth,
+                limit: MAX_DEPTH,
+            },
+        )
+    })
+}
+
 /// Checks a key definition: its constraints fit its type and are usable,
 /// and its default is a valid value.
 pub fn check_key_spec(
@@ -58,13 +100,13 @@ pub fn check_key_spec(
         ));
     }
     if let Some(pattern) = &spec.pattern
-        && let Err(e) = regex_lite::Regex::new(pattern)
+        && let Err(reason) = crate::pattern::compile(&anchored(pattern))
     {
         out.push(Violation::new(
             path.key("pattern"),
             ViolationKind::InvalidRegex {
                 pattern: pattern.clone(),
-                reason: e.to_string(),
+                reason,
             },
         ));
     }
@@ -81,6 +123,10 @@ pub fn check_key_spec(
         check_unique(keys, &path.key("keys"), out);
     }
     if let Some(schema) = &spec.schema
+        && let Some(too_deep) = check_depth(schema, &path.key("schema"))
+    {
+        out.push(too_deep);
+    } else if let Some(schema) = &spec.schema
         && let Err(reason) = json_schema::check_schema(schema)
     {
         out.push(Violation::new(
@@ -148,6 +194,10 @@ pub fn check_value(
     max_bytes: usize,
     out: &mut Vec<Violation>,
 ) {
+    if let Some(too_deep) = check_depth(value, path) {
+        out.push(too_deep);
+        return;
+    }
     let size = serde_json::to_vec(value).map_or(usize::MAX, |bytes| bytes.len());
     if size > max_bytes {
         out.push(Violation::new(
@@ -293,8 +343,10 @@ fn check_string(spec: &KeySpec, text: &str, path: &FieldPath, out: &mut Vec<Viol
     if let Some(pattern) = &spec.pattern {
         // The pattern constrains the whole value, as JSON Schema users expect
         // of a config key (a partial match would accept `prod-eu; rm -rf`).
-        if let Ok(re) = regex_lite::Regex::new(&format!("^(?:{pattern})$"))
-            && !re.is_match(text)
+        // Past the budget the match is skipped: the document is refused
+        // as `too_costly` as a whole.
+        if let Ok(re) = crate::pattern::compile(&anchored(pattern))
+            && re.is_match(text) == Ok(false)
         {
             out.push(Violation::new(
                 path.clone(),
@@ -415,4 +467,11 @@ fn has_scheme(url: &str) -> bool {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
     })
+}
+
+/// A string key's pattern as matched: against the whole value, as JSON
+/// Schema users expect of a config key (a partial match would accept
+/// `prod-eu; rm -rf`).
+fn anchored(pattern: &str) -> String {
+    format!("^(?:{pattern})$")
 }

@@ -12,7 +12,10 @@ use crate::{
     Breaker, ClosePolicy, Condition, FieldPath, Flag, KeySpec, Op, Serve, ServiceDoc, Values,
     Violation, ViolationKind,
     alert::Matcher,
-    schema::{DEFAULT_MAX_VALUE_BYTES, check_key_spec, check_value},
+    pattern,
+    schema::{
+        DEFAULT_MAX_MATCH_WORK, DEFAULT_MAX_VALUE_BYTES, check_depth, check_key_spec, check_value,
+    },
     time::{parse_duration, parse_timestamp},
 };
 
@@ -24,6 +27,9 @@ pub struct Limits {
     /// The environments that exist; `None` (offline validation) accepts any
     /// well-formed environment name.
     pub environments: Option<Vec<String>>,
+    /// The pattern matching one document may cost, in units of a byte of
+    /// text matched against a small pattern (see [`crate::pattern`]).
+    pub max_match_work: u64,
 }
 
 impl Default for Limits {
@@ -31,6 +37,7 @@ impl Default for Limits {
         Self {
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             environments: None,
+            max_match_work: DEFAULT_MAX_MATCH_WORK,
         }
     }
 }
@@ -96,6 +103,19 @@ fn to_field_path(path: &serde_path_to_error::Path) -> FieldPath {
 
 /// Validates a parsed service document: every rule, every violation.
 pub fn validate_document(doc: &ServiceDoc, limits: &Limits) -> Vec<Violation> {
+    let (mut out, exhausted) = pattern::metered(limits.max_match_work, || unmetered(doc, limits));
+    if exhausted {
+        out.push(Violation::new(
+            FieldPath::root(),
+            ViolationKind::TooCostly {
+                limit: limits.max_match_work,
+            },
+        ));
+    }
+    out
+}
+
+fn unmetered(doc: &ServiceDoc, limits: &Limits) -> Vec<Violation> {
     let root = FieldPath::root();
     let mut out = Vec::new();
     check_name("service", &doc.service, &root.key("service"), &mut out);
@@ -189,7 +209,9 @@ pub fn validate_flag(key: &str, flag: &Flag, path: &FieldPath, limits: &Limits) 
         check_name("variant", name, &at, &mut out);
         let found = variant_type(value);
         let size = serde_json::to_vec(value).map_or(usize::MAX, |b| b.len());
-        if size > limits.max_value_bytes {
+        if let Some(too_deep) = check_depth(value, &at) {
+            out.push(too_deep);
+        } else if size > limits.max_value_bytes {
             out.push(Violation::new(
                 at,
                 ViolationKind::TooLarge {
@@ -366,13 +388,13 @@ fn check_condition(condition: &Condition, path: &FieldPath, out: &mut Vec<Violat
                 ViolationKind::InvalidOperand { op: name, expected },
             ));
         } else if op == Op::Matches
-            && let Some(Err(e)) = operand.as_str().map(regex_lite::Regex::new)
+            && let Some(Err(reason)) = operand.as_str().map(pattern::compile)
         {
             out.push(Violation::new(
                 at,
                 ViolationKind::InvalidRegex {
                     pattern: operand.as_str().unwrap_or_default().into(),
-                    reason: e.to_string(),
+                    reason,
                 },
             ));
         }

@@ -275,3 +275,84 @@ fn breakers_are_checked() {
         ]
     );
 }
+
+/// `[[[…1…]]]`, `levels` arrays deep.
+fn nested(levels: usize) -> Value {
+    (0..levels).fold(json!(1), |inner, _| json!([inner]))
+}
+
+#[test]
+fn values_nest_at_most_thirty_two_levels_wherever_they_are() {
+    let mut doc = example();
+    doc["schema"]["blob"] = json!({"type": "json", "default": nested(32)});
+    doc["flags"]["deep"] = json!({"variants": {"a": nested(32), "b": [0]}, "off": "a"});
+    assert_eq!(violations(&doc), vec![], "32 levels are fine");
+
+    doc["schema"]["blob"]["default"] = nested(33);
+    doc["values"]["prod"]["retry.policy"] = nested(33);
+    doc["flags"]["deep"]["variants"]["a"] = nested(100);
+    doc["schema"]["shaped"] =
+        json!({"type": "json", "default": 1, "schema": {"items": nested(40)}});
+    let Err(found) = check_document(&doc.to_string(), &Limits::default()) else {
+        panic!("too deep")
+    };
+    let pinned: Vec<(String, &str)> = found
+        .iter()
+        .map(|v| (v.path.to_string(), v.code()))
+        .collect();
+    assert_eq!(
+        pinned,
+        vec![
+            ("schema.blob.default".into(), "too_deep"),
+            ("schema.shaped.schema".into(), "too_deep"),
+            (r#"values.prod["retry.policy"]"#.into(), "too_deep"),
+            ("flags.deep.variants.a".into(), "too_deep"),
+        ]
+    );
+    assert_eq!(
+        found[3].kind,
+        ViolationKind::TooDeep {
+            depth: 100,
+            limit: 32
+        }
+    );
+}
+
+#[test]
+fn a_pattern_that_compiles_to_too_much_is_refused_before_any_matching() {
+    let mut doc = example();
+    doc["schema"]["list"] = json!({
+        "type": "json",
+        "schema": {"type": "array", "items": {"type": "string", "pattern": "x{1000}{250}"}},
+        "default": vec!["x"; 400],
+    });
+    doc["schema"]["code"] = json!({"type": "string", "pattern": "x{1000}{250}", "default": "x"});
+    let found = violations(&doc);
+    assert_eq!(
+        found,
+        vec![
+            ("schema.code.pattern".into(), "invalid_regex"),
+            ("schema.list.schema".into(), "invalid_constraint"),
+        ]
+    );
+}
+
+#[test]
+fn matching_beyond_the_budget_refuses_the_document_as_too_costly() {
+    let mut doc = example();
+    let text = "ab".repeat(2000);
+    doc["schema"]["list"] = json!({
+        "type": "json",
+        "schema": {"type": "array", "items": {"type": "string", "pattern": "^(ab)+$"}},
+        "default": vec![text; 10],
+    });
+    assert_eq!(violations(&doc), vec![], "within the default budget");
+    let tight = Limits {
+        max_match_work: 10_000,
+        ..Limits::default()
+    };
+    assert_eq!(
+        violations_with(&doc, &tight),
+        vec![(String::new(), "too_costly")]
+    );
+}

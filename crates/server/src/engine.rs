@@ -265,40 +265,10 @@ async fn write_loop(
         let at = format_timestamp(now);
         let reclaim_at = format_timestamp(now.saturating_add(reclaim_ms));
         let start = world_tx.borrow().clone();
-        let mut world = (*start).clone();
-        let mut batch = Batch::default();
-        let mut accepted = Vec::new();
-        for job in jobs {
-            let meta = Meta {
-                actor: job.actor,
-                reason: job.reason,
-                at: at.clone(),
-                reclaim_at: reclaim_at.clone(),
-                now,
-            };
-            // A refused command leaves the world as it was; only a job of
-            // several commands needs a copy to undo the ones before it.
-            let before = (job.commands.len() > 1).then(|| world.clone());
-            let applied: Result<Vec<Change>, Refusal> = job
-                .commands
-                .into_iter()
-                .map(|command| world.apply(command, &meta))
-                .collect::<Result<Vec<_>, _>>()
-                .map(|changes| changes.into_iter().flatten().collect());
-            match applied {
-                Ok(changes) => {
-                    batch.changes.extend(changes.iter().cloned());
-                    batch.accounts.extend(job.accounts);
-                    accepted.push((job.reply, changes));
-                }
-                Err(refusal) => {
-                    if let Some(before) = before {
-                        world = before;
-                    }
-                    let _ = job.reply.send(Err(refusal.into()));
-                }
-            }
-        }
+        // Applying validates documents, which can take milliseconds of CPU
+        // (bounded by the core's budget): not on an async worker.
+        let (world, mut batch, accepted) =
+            in_place(|| apply_jobs(jobs, &start, &at, &reclaim_at, now));
         if accepted.is_empty() {
             continue;
         }
@@ -332,6 +302,69 @@ async fn write_loop(
                 }
             }
         }
+    }
+}
+
+/// A reply to send once the batch is durable, with the changes it made.
+type Accepted = (
+    oneshot::Sender<Result<Vec<Change>, WriteError>>,
+    Vec<Change>,
+);
+
+/// Applies each job to a copy of `start`: refused jobs are answered now and
+/// leave no trace; the accepted ones fill the batch, to be answered after
+/// the commit.
+fn apply_jobs(
+    jobs: Vec<Job>,
+    start: &World,
+    at: &str,
+    reclaim_at: &str,
+    now: i64,
+) -> (World, Batch, Vec<Accepted>) {
+    let mut world = start.clone();
+    let mut batch = Batch::default();
+    let mut accepted = Vec::new();
+    for job in jobs {
+        let meta = Meta {
+            actor: job.actor,
+            reason: job.reason,
+            at: at.to_string(),
+            reclaim_at: reclaim_at.to_string(),
+            now,
+        };
+        // A refused command leaves the world as it was; only a job of
+        // several commands needs a copy to undo the ones before it.
+        let before = (job.commands.len() > 1).then(|| world.clone());
+        let applied: Result<Vec<Change>, Refusal> = job
+            .commands
+            .into_iter()
+            .map(|command| world.apply(command, &meta))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|changes| changes.into_iter().flatten().collect());
+        match applied {
+            Ok(changes) => {
+                batch.changes.extend(changes.iter().cloned());
+                batch.accounts.extend(job.accounts);
+                accepted.push((job.reply, changes));
+            }
+            Err(refusal) => {
+                if let Some(before) = before {
+                    world = before;
+                }
+                let _ = job.reply.send(Err(refusal.into()));
+            }
+        }
+    }
+    (world, batch, accepted)
+}
+
+/// Runs CPU-bound `work` where it does not hold up other tasks: in place
+/// on a multi-threaded runtime (its other tasks move to other workers),
+/// inline on a current-thread one (tests), which has no one to hold up.
+fn in_place<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 

@@ -41,6 +41,10 @@ pub enum ApiError {
     /// Credentials fine, permission missing.
     #[error("{0}")]
     Forbidden(String),
+    /// Too many requests of a costly kind (the named one) at once; retry in
+    /// a moment.
+    #[error("the server is busy with other {0}; retry in a moment")]
+    Busy(&'static str),
     /// Too many attempts; retry after this many seconds.
     #[error("too many failed logins; try again in {0} seconds")]
     TooManyAttempts(u64),
@@ -100,7 +104,7 @@ impl ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyAttempts(_) | Self::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -118,6 +122,7 @@ impl ApiError {
             Self::Unauthenticated(_) => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
             Self::TooManyAttempts(_) => "too_many_attempts",
+            Self::Busy(_) => "busy",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Unavailable(_) => "unavailable",

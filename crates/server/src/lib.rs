@@ -7,7 +7,9 @@
 //! - [`http`]: the router, cut by domain — each module owns its routes,
 //!   wire types and handlers; [`http::app`] only merges them.
 //! - [`error`]: the one error type and its JSON envelope.
-//! - [`auth`]: roles, permissions, credentials; who a request acts as.
+//! - [`auth`]: roles, permissions, credentials; who a request acts as,
+//!   and what it may see.
+//! - [`admission`]: bounds on costly work before authentication.
 //! - [`world`]: the current state and the commands that change it — every
 //!   write rule lives here.
 //! - [`engine`]: the single writer (group commit), and the fan-out of its
@@ -20,6 +22,7 @@
 //!
 //! Validation itself lives in `setpoint-core`, shared with the console.
 
+pub mod admission;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;

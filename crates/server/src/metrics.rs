@@ -19,8 +19,10 @@ const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-/// One route's request counters, by method and status.
-type RouteCounters = HashMap<(Method, u16), AtomicU64>;
+/// One route's request counters, by method name and status. Keyed by the
+/// folded name, never the method as sent: a client inventing methods must
+/// not invent series (nor the memory they take).
+type RouteCounters = HashMap<(&'static str, u16), AtomicU64>;
 
 /// The server's metrics.
 #[derive(Debug, Default)]
@@ -50,7 +52,7 @@ impl Drop for WatcherGuard {
 impl Metrics {
     /// Counts one answered request.
     pub fn request(&self, route: &str, method: &Method, status: u16) {
-        let key = (method.clone(), status);
+        let key = (method_name(method), status);
         {
             let requests = self.requests.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(counter) = requests.get(route).and_then(|by| by.get(&key)) {
@@ -113,7 +115,7 @@ impl Metrics {
                 .flat_map(|(route, by)| {
                     by.iter().map(move |((method, status), count)| {
                         (
-                            (route.clone(), method_name(method), *status),
+                            (route.clone(), *method, *status),
                             count.load(Ordering::Relaxed),
                         )
                     })

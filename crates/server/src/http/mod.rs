@@ -27,6 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     ApiError,
+    admission::Admission,
     auth::{LoginLimiter, TokenCache},
     console,
     engine::Engine,
@@ -51,6 +52,8 @@ pub struct Shared {
     pub accounts: Arc<dyn Accounts>,
     /// Failed-login throttling.
     pub limiter: Arc<LoginLimiter>,
+    /// Turns for password checks and unauthenticated validations.
+    pub admission: Arc<Admission>,
     /// Recently used tokens.
     pub tokens: Arc<TokenCache>,
     /// Whether session cookies are marked `Secure` (behind TLS).
@@ -74,6 +77,7 @@ impl AppState {
             engine,
             accounts,
             limiter: Arc::new(LoginLimiter::default()),
+            admission: Arc::new(Admission::default()),
             tokens: Arc::new(TokenCache::default()),
             secure_cookies: false,
             console_dir,

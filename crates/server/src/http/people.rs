@@ -71,7 +71,7 @@ async fn login(State(state): State<AppState>, body: JsonBody) -> Result<Response
     let request: Login = body.parse()?;
     state
         .limiter
-        .check(&request.username)
+        .attempt(&request.username)
         .map_err(ApiError::TooManyAttempts)?;
     let user = state.accounts.user(&request.username).await?;
     // Verify even for unknown users, so timing does not reveal which exist.
@@ -79,11 +79,11 @@ async fn login(State(state): State<AppState>, body: JsonBody) -> Result<Response
         .as_ref()
         .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
     let password = request.password.clone();
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let matches = state
+        .admission
+        .check_password(move || verify_password(&password, &hash))
+        .await?;
     let Some(user) = user.filter(|_| matches) else {
-        state.limiter.failed(&request.username);
         return Err(ApiError::Unauthenticated(
             "wrong user name or password".into(),
         ));

@@ -2,7 +2,7 @@
 //! the same check the console runs as you type and `setpoint validate` runs
 //! in a team's CI.
 
-use axum::Json;
+use axum::{Json, extract::State};
 use serde::Serialize;
 use setpoint_core::{Limits, ServiceDoc, validate_document};
 
@@ -24,9 +24,19 @@ struct Verdict {
 }
 
 #[utoipa::path(post, path = "/api/v1/validate", tag = "validation", summary = "Validate a service document", request_body(content = Object, description = "A service document"), responses((status = 200, body = Verdict), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
-async fn validate(body: JsonBody) -> Result<Json<Verdict>, ApiError> {
+async fn validate(
+    State(state): State<AppState>,
+    body: JsonBody,
+) -> Result<Json<Verdict>, ApiError> {
     let doc: ServiceDoc = body.parse()?;
-    let violations = validate_document(&doc, &Limits::default());
+    // Open to anyone: off the async workers, a few at a time.
+    let (doc, violations) = state
+        .admission
+        .validate(move || {
+            let violations = validate_document(&doc, &Limits::default());
+            (doc, violations)
+        })
+        .await?;
     if violations.is_empty() {
         Ok(Json(Verdict {
             valid: true,

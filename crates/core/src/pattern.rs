@@ -1,0 +1,161 @@
+//! Regular expressions written in documents — a string key's `pattern`, a
+//! JSON Schema's `pattern`, the `matches` operator — compiled and matched
+//! in one place, within bounds.
+//!
+//! A document is untrusted input: `POST /api/v1/validate` takes one before
+//! any authentication. `x{1000}{250}` is twelve characters that compile to
+//! a quarter of a million states, and matching costs states × text. So:
+//!
+//! - a pattern is at most [`MAX_PATTERN_CHARS`] long and compiles to at
+//!   most [`MAX_COMPILED_BYTES`], or it is refused as `invalid_regex`;
+//! - each pattern is compiled once per thread and reused (a small memo),
+//!   not once per value checked;
+//! - the matching one validation may do is metered against a budget
+//!   ([`Limits::max_match_work`](crate::Limits)): text matched, weighted by
+//!   the pattern's size. Over it, matching stops and the document is
+//!   refused as `too_costly`.
+//!
+//! The memo and the meter are per thread, so this stays free of locks and
+//! builds for wasm32; nothing here reads a clock.
+
+use std::{cell::RefCell, collections::HashMap};
+
+use regex_lite::{Regex, RegexBuilder};
+
+/// The longest pattern accepted, in characters.
+pub const MAX_PATTERN_CHARS: usize = 1000;
+/// The largest compiled form accepted, in bytes (regex-lite's size limit).
+pub const MAX_COMPILED_BYTES: usize = 16 * 1024;
+/// A pattern that compiles within this is "small": matching a byte of text
+/// costs one unit; a larger one costs [`LARGE_WEIGHT`].
+const SMALL_COMPILED_BYTES: usize = 1024;
+/// The cost of matching a byte against a large pattern, in units.
+const LARGE_WEIGHT: u64 = MAX_COMPILED_BYTES as u64 / SMALL_COMPILED_BYTES as u64;
+/// How deeply groups may nest in a pattern.
+const NEST_LIMIT: u32 = 32;
+/// Patterns remembered per thread before the memo starts over.
+const MEMO_ENTRIES: usize = 256;
+
+/// A compiled pattern and the cost of matching a byte against it.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    regex: Regex,
+    weight: u64,
+}
+
+thread_local! {
+    static MEMO: RefCell<HashMap<String, Result<Pattern, String>>> = RefCell::new(HashMap::new());
+    static METER: RefCell<Option<u64>> = const { RefCell::new(None) };
+}
+
+/// Compiles `pattern` within the bounds, or says why not.
+pub fn compile(pattern: &str) -> Result<Pattern, String> {
+    if let Some(known) = MEMO.with_borrow(|memo| memo.get(pattern).cloned()) {
+        return known;
+    }
+    let compiled = build(pattern);
+    MEMO.with_borrow_mut(|memo| {
+        if memo.len() >= MEMO_ENTRIES {
+            memo.clear();
+        }
+        memo.insert(pattern.to_string(), compiled.clone());
+    });
+    compiled
+}
+
+fn build(pattern: &str) -> Result<Pattern, String> {
+    if pattern.chars().count() > MAX_PATTERN_CHARS {
+        return Err(format!("longer than {MAX_PATTERN_CHARS} characters"));
+    }
+    let with_limit = |limit: usize| {
+        RegexBuilder::new(pattern)
+            .size_limit(limit)
+            .nest_limit(NEST_LIMIT)
+            .build()
+    };
+    if let Ok(regex) = with_limit(SMALL_COMPILED_BYTES) {
+        return Ok(Pattern { regex, weight: 1 });
+    }
+    with_limit(MAX_COMPILED_BYTES)
+        .map(|regex| Pattern {
+            regex,
+            weight: LARGE_WEIGHT,
+        })
+        .map_err(|e| {
+            let reason = e.to_string();
+            if reason.contains("size limit") {
+                format!("it compiles to more than {MAX_COMPILED_BYTES} bytes; simplify it")
+            } else {
+                reason
+            }
+        })
+}
+
+/// Matching stopped: the validation ran out of its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverBudget;
+
+impl Pattern {
+    /// Whether `text` matches, charged to the running validation's budget
+    /// (see [`metered`]); unmetered outside one.
+    pub fn is_match(&self, text: &str) -> Result<bool, OverBudget> {
+        let cost = (text.len() as u64 + 1).saturating_mul(self.weight);
+        METER.with_borrow_mut(|meter| match meter {
+            Some(left) if *left < cost => {
+                *left = 0;
+                Err(OverBudget)
+            }
+            Some(left) => {
+                *left -= cost;
+                Ok(())
+            }
+            None => Ok(()),
+        })?;
+        Ok(self.regex.is_match(text))
+    }
+}
+
+/// Runs `work` with a matching budget of `units`, and says whether it ran
+/// out. Nested calls share the outermost budget.
+pub fn metered<T>(units: u64, work: impl FnOnce() -> T) -> (T, bool) {
+    let outermost = METER.with_borrow_mut(|meter| {
+        if meter.is_some() {
+            return false;
+        }
+        *meter = Some(units);
+        true
+    });
+    let result = work();
+    let exhausted = METER.with_borrow_mut(|meter| {
+        let exhausted = *meter == Some(0);
+        if outermost {
+            *meter = None;
+        }
+        exhausted
+    });
+    (result, exhausted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pattern_that_compiles_to_too_much_is_refused_quickly() {
+        let error = compile("x{1000}{250}").expect_err("too large");
+        assert!(error.contains("16384 bytes"), "{error}");
+        assert!(compile(&"a".repeat(MAX_PATTERN_CHARS + 1)).is_err());
+        assert!(compile("^[a-z]+$").is_ok());
+    }
+
+    #[test]
+    fn matching_past_the_budget_stops() {
+        let pattern = compile("^a+$").expect("compiles");
+        let text = "a".repeat(100);
+        let (outcome, exhausted) =
+            metered(150, || (pattern.is_match(&text), pattern.is_match(&text)));
+        assert_eq!(outcome, (Ok(true), Err(OverBudget)));
+        assert!(exhausted);
+        assert_eq!(pattern.is_match(&text), Ok(true), "unmetered outside");
+    }
+}
