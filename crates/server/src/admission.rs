@@ -1,47 +1,149 @@
-//! Bounds on the costly work requests may start before they are
-//! authenticated: checking a password (argon2: ~19 MiB and tens of
-//! milliseconds each) and validating a document (`POST /validate`).
+//! Bounds on what requests may hold or start:
 //!
-//! Each kind runs on the blocking pool, at most a few at once; a request
-//! that finds them all taken waits briefly in line and is then refused
-//! with `429 busy` — the server stays answerable (`/healthz`, reads,
-//! writes) whatever arrives.
+//! - costly work before authentication — checking a password (argon2:
+//!   ~19 MiB and tens of milliseconds each) and validating a document
+//!   (`POST /validate`) — runs on the blocking pool, at most a few at once;
+//!   a request that finds every turn taken waits briefly and is then
+//!   refused with `429 busy`, so the server stays answerable (`/healthz`,
+//!   reads, writes) whatever arrives;
+//! - long-lived answers — event streams and long-polls — are counted per
+//!   principal (`429 busy` past its share) and in all (`503` past the cap).
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use tokio::sync::Semaphore;
 
-use crate::ApiError;
+use crate::{
+    ApiError,
+    auth::Principal,
+    metrics::{Metrics, WatcherGuard},
+};
 
-/// How long a request waits for a turn before it is refused.
-const QUEUE_WAIT: Duration = Duration::from_secs(2);
+/// The bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct AdmissionLimits {
+    /// Password checks at once.
+    pub passwords: usize,
+    /// Unauthenticated validations at once.
+    pub validations: usize,
+    /// How long a request waits for a turn before it is refused.
+    pub queue_wait: Duration,
+    /// Event streams and long-polls open at once.
+    pub streams: usize,
+    /// Event streams and long-polls one principal may hold open.
+    pub streams_per_principal: usize,
+}
 
-/// The turns available to each kind of costly work.
+impl Default for AdmissionLimits {
+    /// As many password checks and validations as the machine has cores
+    /// (at least two).
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        Self {
+            passwords: cores,
+            validations: cores,
+            queue_wait: Duration::from_secs(2),
+            streams: 8_000,
+            streams_per_principal: 256,
+        }
+    }
+}
+
+/// The turns available to each kind of costly work, and the open streams.
 #[derive(Debug)]
 pub struct Admission {
     passwords: Semaphore,
     validations: Semaphore,
     queue_wait: Duration,
+    streams: Arc<Streams>,
+}
+
+/// Open streams, in all and by principal.
+#[derive(Debug)]
+struct Streams {
+    limit: usize,
+    per_principal: usize,
+    open: Mutex<(usize, HashMap<String, usize>)>,
 }
 
 impl Default for Admission {
-    /// As many turns of each kind as the machine has cores (at least two).
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
-        Self::new(cores, cores, QUEUE_WAIT)
+        Self::new(AdmissionLimits::default())
+    }
+}
+
+/// A stream's place, given back when it ends. It also counts the stream in
+/// `setpoint_watchers`.
+#[derive(Debug)]
+pub struct StreamTurn {
+    streams: Arc<Streams>,
+    actor: String,
+    _watching: WatcherGuard,
+}
+
+impl Drop for StreamTurn {
+    fn drop(&mut self) {
+        let mut open = self
+            .streams
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        open.0 -= 1;
+        if let Some(count) = open.1.get_mut(&self.actor) {
+            *count -= 1;
+            if *count == 0 {
+                open.1.remove(&self.actor);
+            }
+        }
     }
 }
 
 impl Admission {
-    /// `passwords` concurrent password checks and `validations` concurrent
-    /// unauthenticated validations; a request waits at most `queue_wait`
-    /// for a turn.
-    pub fn new(passwords: usize, validations: usize, queue_wait: Duration) -> Self {
+    /// Admission within `limits`.
+    pub fn new(limits: AdmissionLimits) -> Self {
         Self {
-            passwords: Semaphore::new(passwords),
-            validations: Semaphore::new(validations),
-            queue_wait,
+            passwords: Semaphore::new(limits.passwords),
+            validations: Semaphore::new(limits.validations),
+            queue_wait: limits.queue_wait,
+            streams: Arc::new(Streams {
+                limit: limits.streams,
+                per_principal: limits.streams_per_principal,
+                open: Mutex::new((0, HashMap::new())),
+            }),
         }
+    }
+
+    /// A place for one more event stream or long-poll of `principal`.
+    pub fn stream(
+        &self,
+        principal: &Principal,
+        metrics: &Arc<Metrics>,
+    ) -> Result<StreamTurn, ApiError> {
+        let mut open = self
+            .streams
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if open.0 >= self.streams.limit {
+            return Err(ApiError::Unavailable(
+                "too many open event streams and long-polls; retry in a moment".into(),
+            ));
+        }
+        let mine = open.1.entry(principal.actor.clone()).or_default();
+        if *mine >= self.streams.per_principal {
+            return Err(ApiError::Busy("streams of this user or token"));
+        }
+        *mine += 1;
+        open.0 += 1;
+        Ok(StreamTurn {
+            streams: Arc::clone(&self.streams),
+            actor: principal.actor.clone(),
+            _watching: metrics.watcher(),
+        })
     }
 
     /// Runs a password check when a turn is free.
@@ -84,10 +186,15 @@ mod tests {
     #[tokio::test]
     async fn work_beyond_the_turns_waits_then_is_refused_as_busy() {
         // Real time: a blocking task holds tokio's paused clock still.
-        let admission = std::sync::Arc::new(Admission::new(1, 1, Duration::from_millis(50)));
+        let admission = Arc::new(Admission::new(AdmissionLimits {
+            passwords: 1,
+            validations: 1,
+            queue_wait: Duration::from_millis(50),
+            ..AdmissionLimits::default()
+        }));
         let (release, held) = std::sync::mpsc::channel::<()>();
         let first = tokio::spawn({
-            let admission = std::sync::Arc::clone(&admission);
+            let admission = Arc::clone(&admission);
             async move { admission.validate(move || held.recv().is_ok()).await }
         });
         // Let the first take its turn.

@@ -9,10 +9,12 @@ use tracing_subscriber::EnvFilter;
 use std::sync::Arc;
 
 use crate::{
+    admission::{Admission, AdmissionLimits},
     auth::Role,
     bootstrap,
     engine::{Engine, EngineConfig},
     http::{AppState, app},
+    listen::Listen,
     store::SqliteStore,
 };
 
@@ -133,6 +135,24 @@ pub struct ServeArgs {
     /// Days a deleted service stays restorable.
     #[arg(long, env = "SETPOINT_RECLAIM_DAYS", default_value_t = 7)]
     pub reclaim_days: u64,
+    /// Connections open at once; one more is answered 503.
+    #[arg(long, env = "SETPOINT_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's headers, and an
+    /// HTTP/1 connection may sit idle between requests.
+    #[arg(long, env = "SETPOINT_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Event streams and long-polls open at once; one more is answered 503.
+    #[arg(long, env = "SETPOINT_MAX_STREAMS", default_value_t = 8_000)]
+    pub max_streams: usize,
+    /// Event streams and long-polls one user or token may hold open; one
+    /// more is answered 429.
+    #[arg(
+        long,
+        env = "SETPOINT_MAX_STREAMS_PER_PRINCIPAL",
+        default_value_t = 256
+    )]
+    pub max_streams_per_principal: usize,
 }
 
 /// Options of `setpoint validate`.
@@ -185,15 +205,23 @@ pub async fn serve(args: ServeArgs) -> std::io::Result<()> {
     if args.demo {
         bootstrap::seed_demo(&engine).await?;
     }
-    let state =
-        AppState::new(engine, store, args.console_dir).with_secure_cookies(args.secure_cookies);
+    let admission = Admission::new(AdmissionLimits {
+        streams: args.max_streams,
+        streams_per_principal: args.max_streams_per_principal,
+        ..AdmissionLimits::default()
+    });
+    let state = AppState::new(engine, store, args.console_dir)
+        .with_secure_cookies(args.secure_cookies)
+        .with_admission(admission);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "setpoint is listening");
     println!("Setpoint is running at http://{address}/");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    let limits = Listen {
+        max_connections: args.max_connections,
+        header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
+    };
+    crate::listen::serve(listener, app(state), limits, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

@@ -16,6 +16,7 @@
 //!   results: world, [`snapshots`], change stream.
 //! - [`metrics`]: the Prometheus series.
 //! - [`store`]: storage behind a narrow trait; SQLite embedded.
+//! - [`listen`]: the accept loop: connection caps, header and idle timeouts.
 //! - [`console`]: serves the built browser console with an SPA fallback.
 //! - [`validate_files`]: the offline validator teams run in CI.
 //! - [`verify`]: replays the change log and checks it reproduces the state.
@@ -30,6 +31,7 @@ pub mod console;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod listen;
 pub mod metrics;
 pub mod snapshots;
 pub mod store;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     body::Body,
@@ -13,10 +13,15 @@ use axum::{
 use common::TestApp;
 use serde_json::{Value, json};
 use setpoint_server::{
-    AppState, app,
+    AppState,
+    admission::{Admission, AdmissionLimits},
+    app,
+    auth::Role,
     engine::{Engine, EngineConfig},
+    listen::{self, Listen},
     verify::verify,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
 /// `[[[…1…]]]`, `levels` arrays deep.
@@ -164,4 +169,161 @@ async fn invented_methods_are_counted_as_other_in_one_series() {
     assert_eq!(other.len(), 1, "{other:?}");
     assert!(other[0].ends_with(" 300"), "{}", other[0]);
     assert!(!metrics.contains("INVENT"));
+}
+
+/// Serves `router` on a free loopback port with `limits`.
+async fn listening(router: axum::Router, limits: Listen) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(listen::serve(
+        listener,
+        router,
+        limits,
+        std::future::pending(),
+    ));
+    address
+}
+
+/// Reads until the server closes the connection; what it sent.
+async fn until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    let mut seen = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut seen))
+        .await
+        .expect("the server closes the connection in time")
+        .expect("reads");
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_that_trickles_its_headers_is_disconnected() {
+    let test = TestApp::new().await;
+    let address = listening(
+        test.router.clone(),
+        Listen {
+            header_timeout: Duration::from_millis(300),
+            ..Listen::default()
+        },
+    )
+    .await;
+    let mut slow = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .expect("writes");
+    until_closed(&mut slow).await;
+
+    // An idle keep-alive connection ends the same way, after its answer.
+    let mut idle = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .expect("writes");
+    assert!(until_closed(&mut idle).await.starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_get_a_503_envelope() {
+    let test = TestApp::new().await;
+    let address = listening(
+        test.router.clone(),
+        Listen {
+            max_connections: 2,
+            header_timeout: Duration::from_mins(1),
+        },
+    )
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connects");
+        // A whole request answered proves the connection was accepted.
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .expect("writes");
+        let mut answer = [0; 12];
+        stream.read_exact(&mut answer).await.expect("answered");
+        assert_eq!(&answer, b"HTTP/1.1 200");
+        held.push(stream);
+    }
+    let mut third = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    let answer = until_closed(&mut third).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).expect("a body");
+    assert!(
+        answer.contains(&format!("content-length: {}\r\n", body.len())),
+        "{answer}"
+    );
+    let envelope: Value = serde_json::from_str(body).expect("JSON");
+    assert_eq!(envelope["error"]["code"], "unavailable");
+}
+
+#[tokio::test]
+async fn streams_are_bounded_per_principal_and_in_all() {
+    let test = TestApp::seeded().await;
+    let router = app(AppState::new(
+        Arc::clone(&test.engine),
+        test.store.clone(),
+        test.dir.path().join("no-console"),
+    )
+    .with_admission(Admission::new(AdmissionLimits {
+        streams: 3,
+        streams_per_principal: 2,
+        ..AdmissionLimits::default()
+    })));
+    let open = |bearer: String, uri: &'static str| {
+        let router = router.clone();
+        async move {
+            let request = Request::get(uri)
+                .header("authorization", format!("Bearer {bearer}"))
+                .body(Body::empty())
+                .expect("request");
+            router.oneshot(request).await.expect("router")
+        }
+    };
+    let other = test.token("other", Role::Viewer, None, None).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let stream = open(test.admin.clone(), "/api/v1/events").await;
+        assert_eq!(stream.status(), StatusCode::OK);
+        held.push(stream);
+    }
+    let third = common::reply(open(test.admin.clone(), "/api/v1/events").await).await;
+    assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(third.json["error"]["code"], "busy");
+
+    let others = open(other.clone(), "/api/v1/events").await;
+    assert_eq!(
+        others.status(),
+        StatusCode::OK,
+        "another principal has its share"
+    );
+    let poll = common::reply(
+        open(
+            other.clone(),
+            "/api/v1/environments/prod/snapshot?index=999999&wait=1s",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        poll.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the cap in all"
+    );
+
+    drop(held);
+    let again = open(test.admin.clone(), "/api/v1/events").await;
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "a closed stream gives its place back"
+    );
 }

@@ -22,9 +22,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{AppState, PathParams};
 use crate::{
     ApiError,
+    admission::StreamTurn,
     auth::{Permission, Principal, Visible},
     engine::{Engine, Published},
-    metrics::WatcherGuard,
     store::ChangeQuery,
 };
 
@@ -53,8 +53,9 @@ struct Follower {
     behind: bool,
     pending: VecDeque<Arc<Published>>,
     live: broadcast::Receiver<Arc<Published>>,
-    /// Counts this stream in `setpoint_watchers` while it is open.
-    _watching: WatcherGuard,
+    /// Holds the stream's place (and counts it in `setpoint_watchers`)
+    /// while it is open.
+    _turn: StreamTurn,
 }
 
 impl Follower {
@@ -172,6 +173,7 @@ fn stream(
                 })?,
         ),
     };
+    let turn = state.admission.stream(&principal, state.engine.metrics())?;
     // Subscribe before reading the log, so nothing falls between the two.
     let live = state.engine.subscribe();
     let follower = Follower {
@@ -182,7 +184,7 @@ fn stream(
         principal,
         pending: VecDeque::new(),
         live,
-        _watching: state.engine.metrics().watcher(),
+        _turn: turn,
     };
     // Each event is the change's frame, rendered once for all watchers
     // (`Published::frame`). A quiet stream gets a comment now and then, so

@@ -84,6 +84,14 @@ impl AppState {
         }))
     }
 
+    /// The same state, admitting costly work and streams within other
+    /// bounds.
+    #[must_use]
+    pub fn with_admission(mut self, admission: Admission) -> Self {
+        Arc::make_mut(&mut self.0).admission = Arc::new(admission);
+        self
+    }
+
     /// The same state, marking session cookies `Secure` (behind TLS) or not.
     #[must_use]
     pub fn with_secure_cookies(mut self, secure: bool) -> Self {

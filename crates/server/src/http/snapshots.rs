@@ -88,7 +88,7 @@ async fn environment(
         None => View::Whole,
         Some(services) => View::Only(services),
     };
-    serve(&state, &environment, view, &watch, &headers).await
+    serve(&state, &principal, &environment, view, &watch, &headers).await
 }
 
 #[utoipa::path(get, path = "/api/v1/environments/{environment}/snapshot/{service}", tag = "distribution", summary = "One service's sealed snapshot", params(("environment" = String, Path, description = "Environment name"), ("service" = String, Path, description = "Service name"), Watch), responses((status = 200, description = "Canonical JSON snapshot", body = Object), (status = 304, description = "Unchanged"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
@@ -102,6 +102,7 @@ async fn service(
     principal.require(Permission::Read, Some(&service), Some(&environment))?;
     serve(
         &state,
+        &principal,
         &environment,
         View::Service(&service),
         &watch,
@@ -184,6 +185,7 @@ impl View<'_> {
 
 async fn serve(
     state: &AppState,
+    principal: &Principal,
     environment: &str,
     view: View<'_>,
     watch: &Watch,
@@ -210,7 +212,7 @@ async fn serve(
             )
         };
         if revision.is_some_and(|r| r <= index) {
-            let _watching = state.engine.metrics().watcher();
+            let _turn = state.admission.stream(principal, state.engine.metrics())?;
             // Runs out quietly: the answer is then the unchanged snapshot.
             let _ =
                 tokio::time::timeout(wait, rx.wait_for(|snapshot| view.version(snapshot) != seen))
