@@ -19,7 +19,17 @@ const KINDS: [ChangeKind; 16] = ChangeKind::ALL;
 
 /// The change log as CSV (RFC 4180: fields quoted, quotes doubled).
 pub fn to_csv(changes: &[Change]) -> String {
-    let field = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
+    // A spreadsheet runs a cell starting with = + - @ (or a tab or carriage
+    // return before one) as a formula: a reason like `=HYPERLINK(…)` must
+    // open as text. A leading apostrophe is the convention that says so.
+    let field = |text: &str| {
+        let text = text.replace('"', "\"\"");
+        if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("\"'{text}\"")
+        } else {
+            format!("\"{text}\"")
+        }
+    };
     let json = |value: Option<&Value>| value.map(Value::to_string).unwrap_or_default();
     let mut out =
         String::from("revision,at,actor,kind,service,environment,item,reason,before,after\r\n");
@@ -344,6 +354,28 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_text() {
+        let change = Change {
+            revision: 4,
+            service: Some("search".into()),
+            item: None,
+            environment: None,
+            actor: "@user:mallory".into(),
+            at: "2026-11-22T06:00:00.000Z".into(),
+            reason: "=HYPERLINK(\"http://evil\",\"x\")".into(),
+            kind: ChangeKind::ValuesChanged,
+            before: None,
+            after: Some(json!(-1)),
+        };
+        let csv = to_csv(&[change]);
+        let row = csv.split("\r\n").nth(1).expect("a row");
+        assert_eq!(
+            row,
+            r#""4","2026-11-22T06:00:00.000Z","'@user:mallory","values_changed","search","","","'=HYPERLINK(""http://evil"",""x"")","","'-1""#
+        );
+    }
 
     #[test]
     fn csv_quotes_every_field_and_doubles_quotes() {

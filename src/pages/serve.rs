@@ -178,7 +178,7 @@ fn split_view(
         <div class="split">
             <div class="split__bar" aria-hidden="true">
                 {split.weights.iter().map(|w| view! {
-                    <span class="split__segment" style=format!("flex-grow: {}", w.weight)>{w.variant.clone()}</span>
+                    <span class="split__segment" style:flex-grow=w.weight.to_string()>{w.variant.clone()}</span>
                 }).collect_view()}
             </div>
             <div class="config__group">

@@ -481,6 +481,8 @@ pub enum ChangeKind {
     Rollback,
     /// A user was created, or their role, scope or password changed.
     UserSaved,
+    /// A user was deleted (and their sessions ended).
+    UserDeleted,
     /// A token was issued.
     TokenCreated,
     /// A token was revoked.
@@ -489,7 +491,7 @@ pub enum ChangeKind {
 
 impl ChangeKind {
     /// Every kind, in documentation order.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::EnvironmentCreated,
         Self::ServiceCreated,
         Self::ServiceReplaced,
@@ -504,6 +506,7 @@ impl ChangeKind {
         Self::BreakerTransition,
         Self::Rollback,
         Self::UserSaved,
+        Self::UserDeleted,
         Self::TokenCreated,
         Self::TokenRevoked,
     ];
@@ -525,6 +528,7 @@ impl ChangeKind {
             Self::BreakerTransition => "breaker_transition",
             Self::Rollback => "rollback",
             Self::UserSaved => "user_saved",
+            Self::UserDeleted => "user_deleted",
             Self::TokenCreated => "token_created",
             Self::TokenRevoked => "token_revoked",
         }

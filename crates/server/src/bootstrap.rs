@@ -65,12 +65,7 @@ pub async fn ensure_admin<S: Store + Accounts>(store: &S, data: &Path) -> std::i
     put_user(store, "admin", &password, Role::Admin, None, "setpoint").await?;
     if generated {
         let file = data.join(INITIAL_PASSWORD_FILE);
-        std::fs::write(&file, format!("{password}\n"))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
-        }
+        write_private(&file, &format!("{password}\n"))?;
         println!(
             "Created user admin with password {password} (also in {})",
             file.display()
@@ -79,6 +74,24 @@ pub async fn ensure_admin<S: Store + Accounts>(store: &S, data: &Path) -> std::i
         println!("Created user admin with the password from SETPOINT_ADMIN_PASSWORD");
     }
     Ok(())
+}
+
+/// Writes a secret to a new file that only its owner can read — from the
+/// moment it exists, not after a `chmod` another user could race.
+fn write_private(file: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    // A file left by an earlier start holds an old password.
+    match std::fs::remove_file(file) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+        _ => {}
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut out = options.open(file)?;
+    out.write_all(text.as_bytes())?;
+    out.sync_all()
 }
 
 /// The demo services, as service documents.
@@ -164,4 +177,25 @@ pub async fn seed_demo(engine: &Arc<Engine>) -> std::io::Result<()> {
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     tracing::info!("seeded demo data");
     Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn a_secret_file_is_private_from_its_creation_and_replaces_an_old_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join(INITIAL_PASSWORD_FILE);
+        std::fs::write(&file, "old\n").expect("an old file");
+        write_private(&file, "new\n").expect("written");
+        let mode = std::fs::metadata(&file)
+            .expect("exists")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&file).expect("reads"), "new\n");
+    }
 }

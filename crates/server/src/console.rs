@@ -14,8 +14,9 @@ use std::path::Path;
 
 use axum::{
     Router,
+    extract::Request,
     http::{HeaderValue, header},
-    middleware::map_response,
+    middleware::{Next, from_fn, map_response},
     response::{IntoResponse, Response},
 };
 use tower_http::services::{ServeDir, ServeFile};
@@ -49,10 +50,79 @@ pub fn router<S: Clone + Send + Sync + 'static>(dir: &Path) -> Router<S> {
     let assets = Router::new()
         .nest_service(&format!("/{PKG}"), modules)
         .layer(map_response(cache_for_good));
+    let html = std::fs::read_to_string(&index).unwrap_or_default();
+    let policy = content_security_policy(&html);
+    let policy = HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static(
+        "default-src 'self'; frame-ancestors 'none'",
+    ));
     let pages = Router::new()
         .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
-        .layer(map_response(revalidate));
+        .layer(map_response(revalidate))
+        .layer(map_response(move |response| {
+            let policy = policy.clone();
+            async move { protect(response, policy) }
+        }))
+        .layer(from_fn(no_such_file));
     assets.merge(pages)
+}
+
+/// The longest path the console serves files for: past it (or past a
+/// file system's 255-byte name) no file exists, and asking the file system
+/// would only fail (`ENAMETOOLONG`).
+const MAX_PATH_BYTES: usize = 1024;
+
+/// A `404` for paths no file can have, before the file system is asked.
+async fn no_such_file(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path.len() > MAX_PATH_BYTES || path.split('/').any(|segment| segment.len() > 255) {
+        return ApiError::NotFound("no such page".into()).into_response();
+    }
+    next.run(request).await
+}
+
+/// The console's page answers carry a Content-Security-Policy: scripts
+/// only from this origin (plus the loader `index.html` holds inline, by
+/// its hash) and wasm, no framing, no plugins.
+fn protect(mut response: Response, policy: HeaderValue) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+/// The policy for a console whose `index.html` is `html`: each inline
+/// `<script>` is allowed by its sha256, nothing else inline.
+pub fn content_security_policy(html: &str) -> String {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write as _;
+    let mut hashes = String::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<script") {
+        let Some(open_end) = rest[start..].find('>') else {
+            break;
+        };
+        let tag = &rest[start..start + open_end];
+        let body_start = start + open_end + 1;
+        let Some(body_len) = rest[body_start..].find("</script>") else {
+            break;
+        };
+        if !tag.contains("src=") {
+            let digest = Sha256::digest(&rest[body_start..body_start + body_len]);
+            let encoded = base64::engine::general_purpose::STANDARD.encode(digest);
+            let _ = write!(hashes, " 'sha256-{encoded}'");
+        }
+        rest = &rest[body_start + body_len..];
+    }
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
 }
 
 /// A file under a content hash never changes.

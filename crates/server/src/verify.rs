@@ -202,7 +202,10 @@ fn replay(world: &mut World, change: &Change) -> Result<(), String> {
         // A transition moves a breaker's state, not the service's revision.
         ChangeKind::BreakerTransition => replay_transition(world, change)?,
         // People and machines are not part of the world.
-        ChangeKind::UserSaved | ChangeKind::TokenCreated | ChangeKind::TokenRevoked => {}
+        ChangeKind::UserSaved
+        | ChangeKind::UserDeleted
+        | ChangeKind::TokenCreated
+        | ChangeKind::TokenRevoked => {}
     }
     Ok(())
 }

@@ -349,3 +349,58 @@ async fn without_a_built_console_the_root_says_how_to_build_it() {
             .is_some_and(|m| m.contains("trunk build"))
     );
 }
+
+#[tokio::test]
+async fn console_pages_carry_a_content_security_policy_and_odd_paths_are_404() {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let loader = "import init from \"/app.js\"; init();";
+    std::fs::write(
+        dir.path().join("index.html"),
+        format!(
+            "<html><script type=\"module\">{loader}</script><script src=\"/x.js\"></script></html>"
+        ),
+    )
+    .expect("write");
+    let request = |uri: String| Request::get(uri).body(Body::empty()).expect("request");
+    let app = test_app(dir.path()).await;
+    let response = app
+        .clone()
+        .oneshot(request("/services/checkout".into()))
+        .await
+        .expect("router");
+    assert_eq!(response.status(), StatusCode::OK);
+    let policy = response.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("text")
+        .to_owned();
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(loader));
+    assert!(
+        policy.contains(&format!(
+            "script-src 'self' 'wasm-unsafe-eval' 'sha256-{hash}';"
+        )),
+        "{policy}"
+    );
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
+    assert_eq!(
+        response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+        "nosniff"
+    );
+
+    for uri in [
+        format!("/{}", "a".repeat(256)),
+        format!("/x/{}", "b/".repeat(600)),
+    ] {
+        let reply = common::reply(
+            app.clone()
+                .oneshot(request(uri.clone()))
+                .await
+                .expect("router"),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}: {}", reply.text);
+        assert_eq!(reply.json["error"]["code"], "not_found");
+    }
+}

@@ -6,7 +6,10 @@ mod common;
 use axum::http::{Method, StatusCode};
 use common::{EXAMPLE, TestApp};
 use serde_json::{Value, json};
-use setpoint_server::auth::Role;
+use setpoint_server::{
+    auth::Role,
+    store::{AccountWrite, Accounts},
+};
 
 const ROLES: [Role; 6] = Role::ALL;
 
@@ -574,4 +577,58 @@ async fn user_and_token_changes_are_in_the_change_log_without_secrets() {
         .await
         .expect("verifies");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+#[tokio::test]
+async fn a_password_reset_or_a_deletion_ends_the_users_sessions() {
+    let app = TestApp::seeded().await;
+    app.post(
+        "/api/v1/users",
+        json!({"username": "gina", "password": "correct horse battery", "role": "editor"}),
+    )
+    .await;
+    let app = &app;
+    let log_in = || async {
+        let login = app
+            .request(
+                Method::POST,
+                "/api/v1/session",
+                &[("cookie", "x=1")],
+                Some(json!({"username": "gina", "password": "correct horse battery"})),
+            )
+            .await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+        cookie_of(&login)
+    };
+    let me = |cookie: String| async move {
+        app.request(Method::GET, "/api/v1/me", &[("cookie", &cookie)], None)
+            .await
+            .status
+    };
+
+    // A reset (as `setpoint user add` does: the same user saved again).
+    let cookie = log_in().await;
+    assert_eq!(me(cookie.clone()).await, StatusCode::OK);
+    let user = app
+        .store
+        .user("gina")
+        .await
+        .expect("reads")
+        .expect("exists");
+    app.engine
+        .write_account(AccountWrite::PutUser(user), "test", "reset")
+        .await
+        .expect("saved");
+    assert_eq!(me(cookie).await, StatusCode::UNAUTHORIZED);
+
+    let cookie = log_in().await;
+    let deleted = app
+        .request(Method::DELETE, "/api/v1/users/gina", &[], None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
+    assert_eq!(me(cookie).await, StatusCode::UNAUTHORIZED);
+    let users = app.get("/api/v1/users").await.text;
+    assert!(!users.contains("gina"), "{users}");
+    let log = app.get("/api/v1/changes?kind=user_deleted").await;
+    assert_eq!(log.json["changes"][0]["item"], "gina");
 }

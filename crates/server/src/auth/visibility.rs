@@ -92,7 +92,10 @@ impl Visible for Change {
     fn visible_to<'a>(&'a self, viewer: &Principal) -> Option<Cow<'a, Self>> {
         if matches!(
             self.kind,
-            ChangeKind::UserSaved | ChangeKind::TokenCreated | ChangeKind::TokenRevoked
+            ChangeKind::UserSaved
+                | ChangeKind::UserDeleted
+                | ChangeKind::TokenCreated
+                | ChangeKind::TokenRevoked
         ) {
             return viewer.sees_everything().then_some(Cow::Borrowed(self));
         }

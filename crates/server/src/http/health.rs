@@ -29,12 +29,11 @@ async fn healthz() -> Json<Value> {
 
 /// Ready: the store answers, so writes and history reads can succeed.
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    state
-        .engine
-        .store()
-        .ping()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("the store does not answer: {e}")))?;
+    state.engine.store().ping().await.map_err(|error| {
+        // The cause is for the operator's log, not for whoever asks.
+        tracing::warn!(%error, "not ready: the store does not answer");
+        ApiError::Unavailable("the store does not answer".into())
+    })?;
     Ok(Json(
         json!({"status": "ready", "revision": state.engine.world().revision}),
     ))

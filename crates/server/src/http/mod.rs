@@ -183,10 +183,21 @@ pub fn app(state: AppState) -> Router {
     api.merge(health::router())
         .merge(console::router(&state.console_dir))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::map_response(no_sniffing))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             health::count_requests,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// Every answer is what its `Content-Type` says: browsers must not guess
+/// (a JSON error echoing input must never run as a script or page).
+async fn no_sniffing(mut response: axum::response::Response) -> axum::response::Response {
+    response.headers_mut().insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    response
 }

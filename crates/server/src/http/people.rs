@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login, logout))
         .routes(routes!(me))
         .routes(routes!(list_users, create_user))
+        .routes(routes!(delete_user))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
 }
@@ -272,6 +273,32 @@ async fn create_user(
         .write_account(AccountWrite::PutUser(user.clone()), &principal.actor, "")
         .await?;
     Ok((StatusCode::CREATED, Json(UserView::from(user))).into_response())
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{username}", tag = "people", summary = "Delete a user, ending their sessions", params(("username" = String, Path, description = "User name")), responses((status = 204, description = "Deleted"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+async fn delete_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(username): PathParams<String>,
+) -> Result<StatusCode, ApiError> {
+    principal.require(Permission::Administer, None, None)?;
+    if principal.actor == format!("user:{username}") {
+        return Err(ApiError::Conflict {
+            code: "own_account",
+            message: "you cannot delete yourself; ask another admin".into(),
+            current: None,
+        });
+    }
+    let user = state
+        .accounts
+        .user(&username)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("user {username:?} does not exist")))?;
+    state
+        .engine
+        .write_account(AccountWrite::DeleteUser(user), &principal.actor, "")
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

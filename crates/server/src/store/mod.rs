@@ -63,8 +63,11 @@ impl Batch {
 /// change-log entry, so the log is the history of people and machines too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountWrite {
-    /// Create or replace a user.
+    /// Create or replace a user, ending their sessions: a new password or
+    /// role must not leave an old login standing.
     PutUser(User),
+    /// Delete a user and end their sessions.
+    DeleteUser(User),
     /// Create a token.
     PutToken(Token),
     /// Revoke a token.
@@ -93,6 +96,14 @@ impl AccountWrite {
                 Some(
                     json!({"username": user.username, "role": user.role, "services": user.services}),
                 ),
+            ),
+            Self::DeleteUser(user) => (
+                ChangeKind::UserDeleted,
+                user.username.clone(),
+                Some(
+                    json!({"username": user.username, "role": user.role, "services": user.services}),
+                ),
+                None,
             ),
             Self::PutToken(t) => (
                 ChangeKind::TokenCreated,

@@ -241,7 +241,7 @@ pub enum Command {
     /// Log a change to users or tokens, which live outside the world: the
     /// engine writes the account in the same transaction.
     RecordAccount {
-        /// `user_saved`, `token_created` or `token_revoked`.
+        /// `user_saved`, `user_deleted`, `token_created` or `token_revoked`.
         kind: ChangeKind,
         /// The user or token name.
         item: String,

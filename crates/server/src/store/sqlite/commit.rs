@@ -174,18 +174,27 @@ fn write(tx: &Transaction<'_>, batch: &Batch) -> Result<(), StoreError> {
 fn write_account(tx: &Transaction<'_>, write: &AccountWrite) -> Result<(), StoreError> {
     let sql = |error| StoreError::new(error);
     match write {
-        AccountWrite::PutUser(user) => tx.execute(
-            "INSERT INTO users (username, password_hash, role, services, created_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, \
-             services = excluded.services",
-            params![
-                user.username,
-                user.password_hash,
-                user.role.as_str(),
-                services_text(user.services.as_ref())?,
-                user.created_at,
-            ],
-        ),
+        AccountWrite::PutUser(user) => tx
+            .execute(
+                "INSERT INTO users (username, password_hash, role, services, created_at) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, \
+                 services = excluded.services",
+                params![
+                    user.username,
+                    user.password_hash,
+                    user.role.as_str(),
+                    services_text(user.services.as_ref())?,
+                    user.created_at,
+                ],
+            )
+            .and_then(|_| {
+                tx.execute("DELETE FROM sessions WHERE username = ?", [&user.username])
+            }),
+        AccountWrite::DeleteUser(user) => tx
+            .execute("DELETE FROM users WHERE username = ?", [&user.username])
+            .and_then(|_| {
+                tx.execute("DELETE FROM sessions WHERE username = ?", [&user.username])
+            }),
         AccountWrite::PutToken(token) => tx.execute(
             "INSERT INTO tokens (id, name, secret_hash, role, services, environment, created_by, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
