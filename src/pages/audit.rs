@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// The kinds offered in the filter: all of them.
-const KINDS: [ChangeKind; 16] = ChangeKind::ALL;
+const KINDS: [ChangeKind; ChangeKind::ALL.len()] = ChangeKind::ALL;
 
 /// The change log as CSV (RFC 4180: fields quoted, quotes doubled).
 pub fn to_csv(changes: &[Change]) -> String {

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    BreakerState, ClosePolicy, ServiceDoc,
+    Breaker, BreakerState, ClosePolicy, FlapPolicy, ServiceDoc,
     alert::set_matches,
     time::{format_timestamp, parse_duration, parse_timestamp},
 };
@@ -31,6 +31,18 @@ const REMEMBERED_RESOLUTIONS: usize = 64;
 
 /// Trip times kept per breaker, for flap detection and the timeline.
 const REMEMBERED_TRIPS: usize = 50;
+
+/// Firing alerts kept per breaker. An alert past this many still opens the
+/// breaker but is not listed: the state is stored and sent whole, and one
+/// noisy rule must not grow it without bound. Alertmanager repeats firing
+/// alerts, so one left out that still fires after the listed ones resolve
+/// trips the breaker again.
+pub const MAX_FIRING: usize = 64;
+
+/// The shortest `auto_after` delay: an automatic close is a decision taken
+/// without a person, so it waits at least this long after the last alert
+/// resolved (milliseconds).
+pub const MIN_AUTO_AFTER_MS: u64 = 60_000;
 
 /// Whether an alert is firing or resolved, as Alertmanager says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,14 +177,14 @@ pub enum Refused {
 
 impl BreakerStatus {
     /// The status after `event` at `now` (milliseconds since the epoch),
-    /// under `policy`. Equal to `self` when the event changes nothing (a
-    /// duplicate, a stale delivery, a tick before the deadline).
-    pub fn step(&self, event: Event<'_>, policy: &ClosePolicy, now: i64) -> Result<Self, Refused> {
+    /// under the breaker's policies. Equal to `self` when the event changes
+    /// nothing (a duplicate, a stale delivery, a tick before the deadline).
+    pub fn step(&self, event: Event<'_>, breaker: &Breaker, now: i64) -> Result<Self, Refused> {
         let mut next = self.clone();
         match event {
             Event::Alert(alert) => match alert.status {
                 AlertStatus::Firing => next.fire(alert, now),
-                AlertStatus::Resolved => next.resolve(alert, policy, now),
+                AlertStatus::Resolved => next.resolve(alert, breaker, now),
             },
             Event::Trip { actor, reason } => {
                 if self.state == BreakerState::Open {
@@ -223,7 +235,9 @@ impl BreakerStatus {
             return;
         }
         self.resolved.remove(&alert.fingerprint);
-        self.firing.insert(alert.fingerprint.clone(), alert.clone());
+        if self.firing.len() < MAX_FIRING {
+            self.firing.insert(alert.fingerprint.clone(), alert.clone());
+        }
         if self.state != BreakerState::Open {
             self.open(
                 Cause::Alert {
@@ -234,7 +248,7 @@ impl BreakerStatus {
         }
     }
 
-    fn resolve(&mut self, alert: &Alert, policy: &ClosePolicy, now: i64) {
+    fn resolve(&mut self, alert: &Alert, breaker: &Breaker, now: i64) {
         let ended = match self.firing.get(&alert.fingerprint) {
             // A resolution of an older occurrence leaves a newer one firing.
             Some(firing) => firing.started() <= alert.started(),
@@ -250,20 +264,19 @@ impl BreakerStatus {
             // Open by hand stays open until a person closes it.
             return;
         }
-        match policy {
-            ClosePolicy::Manual => self.enter(BreakerState::AwaitingClose, now),
-            ClosePolicy::AutoAfter(delay) => {
-                let delay = parse_duration(delay)
-                    .ok()
-                    .and_then(|ms| i64::try_from(ms).ok())
-                    .unwrap_or(0);
-                if delay == 0 {
-                    self.enter(BreakerState::Closed, now);
-                } else {
-                    self.enter(BreakerState::AwaitingClose, now);
-                    self.close_at = Some(format_timestamp(now.saturating_add(delay)));
-                }
-            }
+        self.enter(BreakerState::AwaitingClose, now);
+        // A flapping breaker waits for a person whatever its policy: closing
+        // it by itself would only open it again.
+        if let ClosePolicy::AutoAfter(delay) = &breaker.close
+            && !self.flapping(&breaker.flapping, now)
+        {
+            // Documents are validated to hold at least the minimum; one
+            // stored before that rule gets the minimum, never less.
+            let delay = parse_duration(delay)
+                .unwrap_or(MIN_AUTO_AFTER_MS)
+                .max(MIN_AUTO_AFTER_MS);
+            let delay = i64::try_from(delay).unwrap_or(i64::MAX);
+            self.close_at = Some(format_timestamp(now.saturating_add(delay)));
         }
     }
 
@@ -305,6 +318,13 @@ impl BreakerStatus {
         if state == BreakerState::Closed {
             self.cause = None;
         }
+    }
+
+    /// Whether it tripped more often than `policy` allows within its window
+    /// up to `now`.
+    pub fn flapping(&self, policy: &FlapPolicy, now: i64) -> bool {
+        let window = parse_duration(&policy.window).unwrap_or(3_600_000);
+        self.trips_within(window, now) > usize::try_from(policy.threshold).unwrap_or(usize::MAX)
     }
 
     /// How many times it tripped in the `window` milliseconds up to `now`.
@@ -379,9 +399,19 @@ mod tests {
         alert(fp, AlertStatus::Resolved, T0)
     }
 
+    fn breaker(close: ClosePolicy) -> Breaker {
+        Breaker {
+            description: String::new(),
+            environments: Vec::new(),
+            trips_on: Vec::new(),
+            close,
+            flapping: FlapPolicy::default(),
+        }
+    }
+
     fn step(status: &BreakerStatus, event: Event<'_>, now: i64) -> BreakerStatus {
         status
-            .step(event, &ClosePolicy::Manual, now)
+            .step(event, &breaker(ClosePolicy::Manual), now)
             .expect("accepted")
     }
 
@@ -474,7 +504,11 @@ mod tests {
     fn people_trip_and_close_with_rules() {
         let closed = BreakerStatus::default();
         assert_eq!(
-            closed.step(Event::Close { force: false }, &ClosePolicy::Manual, T0),
+            closed.step(
+                Event::Close { force: false },
+                &breaker(ClosePolicy::Manual),
+                T0
+            ),
             Err(Refused::AlreadyClosed)
         );
         let trip = Event::Trip {
@@ -484,7 +518,7 @@ mod tests {
         let open = step(&closed, trip, T0);
         assert_eq!(open.state, BreakerState::Open);
         assert_eq!(
-            open.step(trip, &ClosePolicy::Manual, T0),
+            open.step(trip, &breaker(ClosePolicy::Manual), T0),
             Err(Refused::AlreadyOpen)
         );
         // An alert resolving does not close what a person opened.
@@ -503,7 +537,11 @@ mod tests {
     fn closing_over_a_firing_alert_needs_force_and_holds() {
         let open = step(&BreakerStatus::default(), Event::Alert(&firing("a")), T0);
         assert_eq!(
-            open.step(Event::Close { force: false }, &ClosePolicy::Manual, T0),
+            open.step(
+                Event::Close { force: false },
+                &breaker(ClosePolicy::Manual),
+                T0
+            ),
             Err(Refused::StillFiring(vec!["Alerta".into()]))
         );
         let forced = step(&open, Event::Close { force: true }, T0 + MINUTE);
@@ -515,7 +553,7 @@ mod tests {
 
     #[test]
     fn auto_after_closes_once_the_delay_has_passed() {
-        let policy = ClosePolicy::AutoAfter("5m".into());
+        let policy = breaker(ClosePolicy::AutoAfter("5m".into()));
         let open = BreakerStatus::default()
             .step(Event::Alert(&firing("a")), &policy, T0)
             .expect("opens");
@@ -533,11 +571,19 @@ mod tests {
             .expect("ticks");
         assert_eq!(due.state, BreakerState::Closed);
 
-        let immediate = ClosePolicy::AutoAfter("0".into());
-        let closed = open
+        // A delay below the minimum (stored before the rule) waits the
+        // minimum: an alert's resolution never closes a breaker at once.
+        let immediate = breaker(ClosePolicy::AutoAfter("0".into()));
+        let held = open
             .step(Event::Alert(&resolved("a")), &immediate, T0 + MINUTE)
             .expect("resolves");
-        assert_eq!(closed.state, BreakerState::Closed);
+        assert_eq!(
+            (held.state, held.close_at),
+            (
+                BreakerState::AwaitingClose,
+                Some(format_timestamp(T0 + 2 * MINUTE))
+            )
+        );
         // Firing again before the deadline cancels the automatic close.
         let refired = waiting
             .step(Event::Alert(&firing("b")), &policy, T0 + 2 * MINUTE)
@@ -546,6 +592,54 @@ mod tests {
             (refired.state, refired.close_at),
             (BreakerState::Open, None)
         );
+    }
+
+    #[test]
+    fn a_flapping_breaker_waits_for_a_person_whatever_its_policy() {
+        let policy = breaker(ClosePolicy::AutoAfter("5m".into()));
+        let mut status = BreakerStatus::default();
+        for i in 0..4 {
+            let at = T0 + i * 10 * MINUTE;
+            status = status
+                .step(
+                    Event::Alert(&alert("a", AlertStatus::Firing, at)),
+                    &policy,
+                    at,
+                )
+                .expect("fires");
+            status = status
+                .step(
+                    Event::Alert(&alert("a", AlertStatus::Resolved, at)),
+                    &policy,
+                    at + MINUTE,
+                )
+                .expect("resolves");
+            let flapping = i >= 3;
+            assert_eq!(status.flapping(&policy.flapping, at + MINUTE), flapping);
+            assert_eq!(
+                (status.state, status.close_at.is_some()),
+                (BreakerState::AwaitingClose, !flapping),
+                "trip {i}"
+            );
+        }
+        let later = status
+            .step(Event::Tick, &policy, T0 + 100 * MINUTE)
+            .expect("ticks");
+        assert_eq!(
+            later.state,
+            BreakerState::AwaitingClose,
+            "no close while held"
+        );
+    }
+
+    #[test]
+    fn firing_alerts_are_listed_up_to_a_bound_and_still_trip() {
+        let mut status = BreakerStatus::default();
+        for i in 0..MAX_FIRING + 10 {
+            status = step(&status, Event::Alert(&firing(&i.to_string())), T0);
+        }
+        assert_eq!(status.firing.len(), MAX_FIRING);
+        assert_eq!(status.state, BreakerState::Open);
     }
 
     #[test]

@@ -460,16 +460,25 @@ pub fn validate_breaker(
             }
         }
     }
-    if let ClosePolicy::AutoAfter(delay) = &breaker.close
-        && let Err(reason) = parse_duration(delay)
-    {
-        out.push(Violation::new(
-            path.key("close").key("auto_after"),
-            ViolationKind::InvalidDuration {
-                value: delay.clone(),
-                reason,
-            },
-        ));
+    if let ClosePolicy::AutoAfter(delay) = &breaker.close {
+        let at = path.key("close").key("auto_after");
+        match parse_duration(delay) {
+            Err(reason) => out.push(Violation::new(
+                at,
+                ViolationKind::InvalidDuration {
+                    value: delay.clone(),
+                    reason,
+                },
+            )),
+            Ok(ms) if ms < crate::breaker::MIN_AUTO_AFTER_MS => out.push(Violation::new(
+                at,
+                ViolationKind::BelowMin {
+                    value: delay.clone(),
+                    min: "1m".into(),
+                },
+            )),
+            Ok(_) => {}
+        }
     }
     if let Err(reason) = parse_duration(&breaker.flapping.window) {
         out.push(Violation::new(

@@ -198,6 +198,7 @@ pub async fn serve(args: ServeArgs) -> std::io::Result<()> {
     bootstrap::ensure_admin(&*store, &args.data).await?;
     let config = EngineConfig {
         reclaim_after: std::time::Duration::from_hours(24 * args.reclaim_days),
+        ..EngineConfig::default()
     };
     let engine = Engine::start(store.clone(), config)
         .await

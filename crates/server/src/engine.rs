@@ -7,6 +7,11 @@
 //! succeeded in one transaction — group commit: one fsync for many writes —
 //! and only then publishes and acknowledges them. A refused command does
 //! not affect the others in its batch.
+//!
+//! Time comes from a [`Clock`]: the system's, or one a test moves. Every
+//! decision that depends on it — `auto_after` closes, tombstone reclaims,
+//! flapping — reads it, and [`Engine::run_timers`] runs the timers once, so
+//! tests drive hours of time without waiting.
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
@@ -78,13 +83,55 @@ impl Published {
 pub struct EngineConfig {
     /// How long a deleted service stays restorable.
     pub reclaim_after: Duration,
+    /// Where the time comes from.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             reclaim_after: Duration::from_hours(7 * 24),
+            clock: Arc::new(SystemClock),
         }
+    }
+}
+
+/// Where the engine reads the time.
+pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
+    /// Milliseconds since the Unix epoch.
+    fn now_millis(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_millis(&self) -> i64 {
+        now_millis()
+    }
+}
+
+/// A clock that moves only when told to, for tests.
+#[derive(Debug)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    /// A clock standing at `millis` since the Unix epoch.
+    pub fn new(millis: i64) -> Self {
+        Self(std::sync::atomic::AtomicI64::new(millis))
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.0.fetch_add(by, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_millis(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -97,6 +144,7 @@ pub struct Engine {
     changes: broadcast::Sender<Arc<Published>>,
     writer: mpsc::Sender<Job>,
     metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
 }
 
 /// Milliseconds since the Unix epoch, from the system clock.
@@ -136,10 +184,64 @@ impl Engine {
             changes,
             writer,
             metrics,
+            clock: config.clock,
         });
-        tokio::spawn(reclaim_loop(Arc::downgrade(&engine)));
-        tokio::spawn(breaker_clock(Arc::downgrade(&engine)));
+        tokio::spawn(timers(Arc::downgrade(&engine)));
         Ok(engine)
+    }
+
+    /// Now, by the engine's clock (milliseconds since the Unix epoch).
+    pub fn now(&self) -> i64 {
+        self.clock.now_millis()
+    }
+
+    /// Runs the timers once: closes `auto_after` breakers whose delay ran
+    /// out and reclaims tombstoned services whose window passed. The
+    /// engine runs them every second; tests call this after moving a
+    /// [`ManualClock`].
+    pub async fn run_timers(&self) {
+        let now = format_timestamp(self.now());
+        let world = self.world();
+        let breakers_due = world.services.values().any(|record| {
+            record
+                .breakers
+                .values()
+                .flat_map(|s| s.values())
+                .any(|status| {
+                    status.state == setpoint_core::BreakerState::AwaitingClose
+                        && status.close_at.as_ref().is_some_and(|at| *at <= now)
+                })
+        });
+        if breakers_due
+            && let Err(error) = self
+                .write_all(vec![Command::TickBreakers], "setpoint", "")
+                .await
+        {
+            tracing::warn!(%error, "could not close due breakers");
+        }
+        let reclaim: Vec<String> = world
+            .services
+            .iter()
+            .filter(|(_, r)| r.tombstone.as_ref().is_some_and(|t| t.reclaim_at <= now))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for service in reclaim {
+            match self
+                .write(
+                    Command::ReclaimService {
+                        service: service.clone(),
+                    },
+                    "setpoint",
+                    "reclaim window passed",
+                )
+                .await
+            {
+                Ok(change) => {
+                    tracing::info!(%service, revision = change.revision, "reclaimed deleted service");
+                }
+                Err(error) => tracing::warn!(%service, %error, "could not reclaim"),
+            }
+        }
     }
 
     /// Queues a command and waits until it is durably committed (or refused).
@@ -261,7 +363,7 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        let now = now_millis();
+        let now = config.clock.now_millis();
         let at = format_timestamp(now);
         let reclaim_at = format_timestamp(now.saturating_add(reclaim_ms));
         let start = world_tx.borrow().clone();
@@ -403,9 +505,9 @@ fn collect_records(start: &World, world: &World, batch: &mut Batch) -> BTreeSet<
     touched
 }
 
-/// Closes `auto_after` breakers once their delay has run out, checking
-/// every second (a scan of the current world; a write only when one is due).
-async fn breaker_clock(engine: std::sync::Weak<Engine>) {
+/// Runs the timers every second while the engine lives (a scan of the
+/// current world; a write only when something is due).
+async fn timers(engine: std::sync::Weak<Engine>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -413,60 +515,7 @@ async fn breaker_clock(engine: std::sync::Weak<Engine>) {
         let Some(engine) = engine.upgrade() else {
             return;
         };
-        let now = format_timestamp(now_millis());
-        let due = engine.world().services.values().any(|record| {
-            record
-                .breakers
-                .values()
-                .flat_map(|s| s.values())
-                .any(|status| {
-                    status.state == setpoint_core::BreakerState::AwaitingClose
-                        && status.close_at.as_ref().is_some_and(|at| *at <= now)
-                })
-        });
-        if due
-            && let Err(error) = engine
-                .write_all(vec![Command::TickBreakers], "setpoint", "")
-                .await
-        {
-            tracing::warn!(%error, "could not close due breakers");
-        }
-    }
-}
-
-/// Reclaims tombstoned services whose time has come, once a minute.
-async fn reclaim_loop(engine: std::sync::Weak<Engine>) {
-    let mut tick = tokio::time::interval(Duration::from_mins(1));
-    loop {
-        tick.tick().await;
-        let Some(engine) = engine.upgrade() else {
-            return;
-        };
-        let now = format_timestamp(now_millis());
-        let due: Vec<String> = engine
-            .world()
-            .services
-            .iter()
-            .filter(|(_, r)| r.tombstone.as_ref().is_some_and(|t| t.reclaim_at <= now))
-            .map(|(name, _)| name.clone())
-            .collect();
-        for service in due {
-            match engine
-                .write(
-                    Command::ReclaimService {
-                        service: service.clone(),
-                    },
-                    "setpoint",
-                    "reclaim window passed",
-                )
-                .await
-            {
-                Ok(change) => {
-                    tracing::info!(%service, revision = change.revision, "reclaimed deleted service");
-                }
-                Err(error) => tracing::warn!(%service, %error, "could not reclaim"),
-            }
-        }
+        engine.run_timers().await;
     }
 }
 

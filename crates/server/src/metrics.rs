@@ -93,6 +93,11 @@ impl Metrics {
             .fetch_add(u64::try_from(writes).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
+    /// Event streams and waiting long-polls open now.
+    pub fn watchers(&self) -> i64 {
+        self.watchers.load(Ordering::Relaxed)
+    }
+
     /// Counts a watcher until the guard drops.
     pub fn watcher(self: &Arc<Self>) -> WatcherGuard {
         self.watchers.fetch_add(1, Ordering::Relaxed);

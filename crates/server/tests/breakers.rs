@@ -3,10 +3,15 @@
 
 mod common;
 
+use std::{sync::Arc, time::Duration};
+
 use axum::http::{Method, StatusCode};
 use common::{Reply, TestApp};
 use serde_json::{Value, json};
-use setpoint_server::auth::Role;
+use setpoint_server::{
+    auth::Role,
+    engine::{EngineConfig, ManualClock, now_millis},
+};
 
 const BOARD: &str = "/api/v1/environments/prod/breakers";
 const HOOK: &str = "/api/v1/hooks/alertmanager";
@@ -49,7 +54,11 @@ struct Breakers {
 
 impl Breakers {
     async fn new() -> Self {
-        let app = TestApp::seeded().await;
+        Self::with_config(EngineConfig::default()).await
+    }
+
+    async fn with_config(config: EngineConfig) -> Self {
+        let app = TestApp::seeded_with(config).await;
         let hook = format!(
             "Bearer {}",
             app.token("alertmanager", Role::AlertSource, None, None)
@@ -342,7 +351,12 @@ async fn malformed_deliveries_are_400_and_unmatched_alerts_are_kept() {
 
 #[tokio::test]
 async fn auto_after_closes_by_itself_and_states_survive_a_restart() {
-    let t = Breakers::new().await;
+    let clock = Arc::new(ManualClock::new(now_millis()));
+    let t = Breakers::with_config(EngineConfig {
+        clock: clock.clone(),
+        ..EngineConfig::default()
+    })
+    .await;
     let revision = t.app.revision("checkout").await;
     let defined = t
         .app
@@ -353,7 +367,7 @@ async fn auto_after_closes_by_itself_and_states_survive_a_restart() {
             Some(json!({
                 "breaker": {
                     "trips_on": [["alertname=PaymentsErrorRate"]],
-                    "close": {"auto_after": "1s"}
+                    "close": {"auto_after": "5m"}
                 },
                 "base_revision": revision
             })),
@@ -369,15 +383,12 @@ async fn auto_after_closes_by_itself_and_states_survive_a_restart() {
         resolved.json["transitions"][0]["after"]["state"],
         "awaiting_close"
     );
-    let mut state = t.state().await;
-    for _ in 0..100 {
-        if state == "closed" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        state = t.state().await;
-    }
-    assert_eq!(state, "closed", "closed by the clock");
+    clock.advance(Duration::from_secs(299));
+    t.app.engine.run_timers().await;
+    assert_eq!(t.state().await, "awaiting_close", "not before its delay");
+    clock.advance(Duration::from_secs(1));
+    t.app.engine.run_timers().await;
+    assert_eq!(t.state().await, "closed", "closed by the clock");
     let last = t
         .app
         .get("/api/v1/changes?service=checkout&kind=breaker_transition&limit=1")

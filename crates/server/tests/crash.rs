@@ -135,7 +135,12 @@ fn acknowledged_writes_survive_kill_9() {
         .collect();
 
     // Let the writers get going, then kill the server without warning.
+    let deadline = std::time::Instant::now() + Duration::from_mins(2);
     while acknowledged.lock().expect("lock").len() < 40 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writers did not get 40 writes acknowledged in time"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     server.kill().expect("SIGKILL");

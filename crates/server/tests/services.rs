@@ -338,7 +338,15 @@ async fn a_long_poll_wakes_on_change_and_times_out_without_one() {
             serde_json::from_slice::<Value>(&bytes).expect("json")
         })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Once it is counted as a watcher it is waiting.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while app.engine.metrics().watchers() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the long-poll never waited"
+        );
+        tokio::task::yield_now().await;
+    }
     assert!(!waiting.is_finished(), "it blocks while nothing changes");
     let base = app.revision("checkout").await;
     app.request(

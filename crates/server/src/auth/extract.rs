@@ -12,7 +12,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 use super::{Principal, sha256_hex};
-use crate::{ApiError, engine::now_millis, http::AppState};
+use crate::{ApiError, http::AppState};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "setpoint_session";
@@ -97,7 +97,7 @@ async fn from_session(
     secret: &str,
     parts: &Parts,
 ) -> Result<Principal, ApiError> {
-    let now = setpoint_core::time::format_timestamp(now_millis());
+    let now = setpoint_core::time::format_timestamp(state.engine.now());
     let expired = || ApiError::Unauthenticated("the session has ended; log in again".into());
     let session = state
         .accounts

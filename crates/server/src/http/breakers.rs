@@ -21,7 +21,6 @@ use super::{AppState, JsonBody, PathParams, write};
 use crate::{
     ApiError,
     auth::{Permission, Principal, sha256_hex},
-    engine::now_millis,
     world::{AlertScope, BreakerOp, Command, UnroutedAlert, World, board, unrouted_newest_first},
 };
 
@@ -221,6 +220,7 @@ fn view(
 ) -> BreakerView {
     let window = parse_duration(&breaker.flapping.window).unwrap_or(3_600_000);
     let trips_in_window = status.trips_within(window, now);
+    let flapping = status.flapping(&breaker.flapping, now);
     BreakerView {
         service,
         breaker: name,
@@ -237,8 +237,7 @@ fn view(
         trips_on: breaker.trips_on.clone(),
         trips_in_window,
         flap_window: breaker.flapping.window.clone(),
-        flapping: trips_in_window
-            > usize::try_from(breaker.flapping.threshold).unwrap_or(usize::MAX),
+        flapping,
         trips: status.trips,
     }
 }
@@ -256,7 +255,7 @@ async fn environment_board(
             "environment {environment:?} does not exist"
         )));
     }
-    let now = now_millis();
+    let now = state.engine.now();
     let views = board(&world, &environment)
         .into_iter()
         .filter(|((service, _), _)| principal.can(Permission::Read, Some(service), None))

@@ -18,7 +18,6 @@ use crate::{
         Permission, Principal, Role, SESSION_COOKIE, hash_password, new_secret, sha256_hex,
         verify_password,
     },
-    engine::now_millis,
     store::{AccountWrite, Session, Token, User},
 };
 
@@ -92,7 +91,7 @@ async fn login(State(state): State<AppState>, body: JsonBody) -> Result<Response
     state.limiter.succeeded(&user.username);
     let secret = new_secret();
     let csrf = new_secret();
-    let now = now_millis();
+    let now = state.engine.now();
     state
         .accounts
         .put_session(&Session {
@@ -128,7 +127,7 @@ async fn logout(
     parts: axum::http::request::Parts,
 ) -> Result<Response, ApiError> {
     if let Some(secret) = crate::auth::extract_cookie(&parts, SESSION_COOKIE) {
-        let now = format_timestamp(now_millis());
+        let now = format_timestamp(state.engine.now());
         state
             .accounts
             .delete_session(&sha256_hex(secret), &now)
@@ -150,7 +149,7 @@ async fn me(
 ) -> Result<Json<Me>, ApiError> {
     let csrf_token = match crate::auth::extract_cookie(&parts, SESSION_COOKIE) {
         Some(secret) if parts.headers.get(header::AUTHORIZATION).is_none() => {
-            let now = format_timestamp(now_millis());
+            let now = format_timestamp(state.engine.now());
             state
                 .accounts
                 .session(&sha256_hex(secret), &now)
@@ -266,7 +265,7 @@ async fn create_user(
         password_hash,
         role: request.role,
         services: request.services,
-        created_at: format_timestamp(now_millis()),
+        created_at: format_timestamp(state.engine.now()),
     };
     state
         .engine
@@ -386,7 +385,7 @@ pub fn new_token(request: NewToken, created_by: &str) -> Result<(Token, String),
         services: request.services,
         environment: request.environment,
         created_by: created_by.to_string(),
-        created_at: format_timestamp(now_millis()),
+        created_at: format_timestamp(crate::engine::now_millis()),
     };
     Ok((token, format!("sp_{id}_{secret}")))
 }

@@ -106,7 +106,7 @@ impl World {
         };
         let current = status_of(record, environment, name);
         let next = current
-            .step(event, &breaker.close, meta.now)
+            .step(event, breaker, meta.now)
             .map_err(|refused: Refused| Refusal::BreakerState(refused.to_string()))?;
         let entry = transition(service, name, environment, &current, &next);
         self.set_status(service, environment, name, next);
@@ -143,10 +143,10 @@ impl World {
                     continue;
                 }
                 let record = &self.services[&service];
-                let policy = record.doc.breakers[&name].close.clone();
+                let breaker = &record.doc.breakers[&name];
                 let current = status_of(record, &environment, &name);
                 // Only people's events can be refused; an alert never is.
-                let Ok(next) = current.step(Event::Alert(alert), &policy, meta.now) else {
+                let Ok(next) = current.step(Event::Alert(alert), breaker, meta.now) else {
                     continue;
                 };
                 if next == current {
@@ -176,7 +176,7 @@ impl World {
                     let Some(breaker) = record.doc.breakers.get(name) else {
                         continue;
                     };
-                    if let Ok(next) = current.step(Event::Tick, &breaker.close, meta.now)
+                    if let Ok(next) = current.step(Event::Tick, breaker, meta.now)
                         && next != *current
                     {
                         due.push((

@@ -42,9 +42,14 @@ pub struct Reply {
 
 impl TestApp {
     pub async fn new() -> Self {
+        Self::with_config(EngineConfig::default()).await
+    }
+
+    /// An app whose engine runs with `config` (a manual clock, say).
+    pub async fn with_config(config: EngineConfig) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(SqliteStore::open(dir.path()).await.expect("store opens"));
-        let engine = Engine::start(store.clone(), EngineConfig::default())
+        let engine = Engine::start(store.clone(), config)
             .await
             .expect("engine starts");
         let router = app(AppState::new(
@@ -87,7 +92,12 @@ impl TestApp {
 
     /// With environments dev, staging and prod, and the example service.
     pub async fn seeded() -> Self {
-        let app = Self::new().await;
+        Self::seeded_with(EngineConfig::default()).await
+    }
+
+    /// [`TestApp::seeded`] with an engine running with `config`.
+    pub async fn seeded_with(config: EngineConfig) -> Self {
+        let app = Self::with_config(config).await;
         for env in ["dev", "staging", "prod"] {
             let reply = app.post("/api/v1/environments", json!({"name": env})).await;
             assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
