@@ -39,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 struct BreakerWrite {
     #[schema(value_type = Object)]
+    #[serde(deserialize_with = "super::extract::object")]
     breaker: Breaker,
     #[serde(default)]
     base_revision: Option<u64>,

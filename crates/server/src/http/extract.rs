@@ -106,3 +106,16 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathPar
             .map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))
     }
 }
+
+/// Reads a struct from a JSON object only. serde's derive also reads a
+/// struct from an array — `"breaker": []` would be a breaker of all
+/// defaults — which no client means; use with `deserialize_with`.
+pub fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde::{Deserialize as _, de::Error as _};
+    let object = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+    T::deserialize(serde_json::Value::Object(object)).map_err(D::Error::custom)
+}
