@@ -5,7 +5,8 @@
 #
 #   scripts/setup.sh            tools to build and run
 #   scripts/setup.sh --test     also Chromium, ChromeDriver and Prometheus
-#                               Alertmanager for the end-to-end tests
+#                               Alertmanager for the end-to-end tests, and
+#                               schemathesis (PyPI) for the API
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +32,12 @@ apt_install() {
 
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 # The breaker tests start their own Alertmanager on a free loopback port.
-$with_tests && apt_install chromium chromium-driver prometheus-alertmanager
+$with_tests && apt_install chromium chromium-driver prometheus-alertmanager curl
+# schemathesis drives the API from its OpenAPI description (scripts/schemathesis.sh).
+if $with_tests && [[ "$(schemathesis --version 2>/dev/null)" != "schemathesis, version 4.32.5" ]]; then
+  step "pip install schemathesis 4.32.5"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'schemathesis==4.32.5'
+fi
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "rustup target add wasm32-unknown-unknown"

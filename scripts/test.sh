@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, lints, the core's purity, unit and
-# property tests, server tests, browser tests in headless Chromium, and
-# end-to-end tests against the real server with the real release console.
+# property tests, server tests, the fuzz corpus replayed, browser tests in
+# headless Chromium, end-to-end tests against the real server with the real
+# release console, and schemathesis against the API's OpenAPI description.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,5 +48,8 @@ step "end-to-end: release console + real server + Chromium"
 PATH="$PWD/node_modules/.bin:$PATH" trunk build --release --offline
 cargo build -p setpoint-server --locked
 TMPDIR="$scratch" SETPOINT_BIN="$target_dir/debug/setpoint" SETPOINT_CONSOLE_DIR="$PWD/dist" node --test e2e/
+
+step "schemathesis: generated requests from the OpenAPI description, as an admin and a scoped token"
+TMPDIR="$scratch" scripts/schemathesis.sh "$target_dir/debug/setpoint" 25
 
 step "all checks passed"

@@ -10,10 +10,11 @@ use crate::{
 /// The default limit on one value's size, as compact JSON.
 pub const DEFAULT_MAX_VALUE_BYTES: usize = 64 * 1024;
 
-/// The default budget for pattern matching in one document: a mebibyte of
-/// text against small patterns, 64 KiB against the largest (about 40 ms
-/// of the worst case measured; docs/security.md).
-pub const DEFAULT_MAX_MATCH_WORK: u64 = 1 << 20;
+/// The default budget for pattern matching in one document, in units of
+/// [`crate::pattern`]: 4 MiB of text against small patterns (more than a
+/// request can carry), 64 KiB against mid-sized ones, 8 KiB against the
+/// largest — tens of milliseconds at worst (docs/security.md).
+pub const DEFAULT_MAX_MATCH_WORK: u64 = 4 << 20;
 
 /// How deeply arrays and objects may nest inside one value. The request
 /// parser and the store's loader allow 128 levels for a whole document or

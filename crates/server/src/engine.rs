@@ -163,7 +163,7 @@ impl Engine {
     ) -> Result<Arc<Self>, StoreError> {
         let world = Arc::new(store.load().await?);
         let snapshots = Arc::new(Snapshots::default());
-        snapshots.update(&world, None);
+        snapshots.restore(&world, &store.snapshot_marks().await?);
         let (world_tx, world_rx) = watch::channel(world);
         let (changes, _) = broadcast::channel(4096);
         let (writer, queue) = mpsc::channel(4096);
@@ -375,6 +375,8 @@ async fn write_loop(
             continue;
         }
         let touched = collect_records(&start, &world, &mut batch);
+        let prepared = snapshots.prepare(&world, &touched);
+        batch.snapshot_marks = prepared.marks();
         if batch.is_empty() {
             // Nothing to make durable (a repeated alert): no transaction,
             // no fsync.
@@ -387,7 +389,7 @@ async fn write_loop(
             Ok(()) => {
                 metrics.commit(accepted.len());
                 let world = Arc::new(world);
-                snapshots.update(&world, Some(&touched));
+                snapshots.publish(prepared);
                 world_tx.send_replace(world);
                 for (reply, changes) in accepted {
                     for change in &changes {
@@ -524,7 +526,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use crate::store::SqliteStore;
+    use crate::store::{SnapshotMark, SqliteStore};
 
     /// A store whose next commit can be made to fail.
     #[derive(Debug)]
@@ -546,6 +548,9 @@ mod tests {
         }
         async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError> {
             self.inner.changes(query).await
+        }
+        async fn snapshot_marks(&self) -> Result<Vec<SnapshotMark>, StoreError> {
+            self.inner.snapshot_marks().await
         }
         async fn ping(&self) -> Result<(), StoreError> {
             self.inner.ping().await

@@ -1,7 +1,14 @@
 //! Materialized snapshots: for each environment, the sealed canonical JSON
-//! of every live service, rebuilt by the writer after each commit and
-//! swapped in atomically. Readers clone an `Arc` and never wait for writers;
-//! long-polls and watchers wait on the environment's `watch` channel.
+//! of every live service, prepared by the writer with each batch and
+//! swapped in atomically once it commits. Readers clone an `Arc` and never
+//! wait for writers; long-polls and watchers wait on the environment's
+//! `watch` channel.
+//!
+//! A snapshot's revision is that of the last change that altered its
+//! content. The writer stores a [`SnapshotMark`] (revision and content
+//! hash) for every part it rebuilds, in the batch's transaction, so that a
+//! restart serves the very same revisions and `ETag`s: restarting a
+//! replica must not look like a change to every watcher.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -12,7 +19,7 @@ use axum::{body::Bytes, http::HeaderValue};
 use setpoint_core::{ServiceSnapshot, seal_parts};
 use tokio::sync::watch;
 
-use crate::world::World;
+use crate::{store::SnapshotMark, world::World};
 
 /// One environment's snapshot, serialized once.
 #[derive(Debug)]
@@ -28,6 +35,9 @@ pub struct EnvSnapshot {
     pub etag: HeaderValue,
     /// The sealed JSON, served as is.
     pub json: Bytes,
+    /// The sha256 of the content without the revision: what a
+    /// [`SnapshotMark`] records.
+    pub content: String,
     /// Per service, for `…/snapshot/{service}`; shared with the next
     /// snapshot when unchanged.
     pub services: BTreeMap<String, Arc<ServicePart>>,
@@ -48,6 +58,8 @@ pub struct ServicePart {
     pub json: Bytes,
     /// The service's own canonical JSON, reused to seal the environment.
     pub canonical: Bytes,
+    /// The sha256 of `canonical`: what a [`SnapshotMark`] records.
+    pub content: String,
 }
 
 /// All environments' snapshots.
@@ -71,28 +83,120 @@ impl Snapshots {
         self.watch(environment).map(|rx| rx.borrow().clone())
     }
 
-    /// Rebuilds every environment from `world`, publishing only those whose
-    /// content changed (so their watchers wake and revisions move).
-    /// Only the services in `touched` are rebuilt (all when `None`, as at
-    /// start-up): the others cannot have changed.
-    pub fn update(&self, world: &World, touched: Option<&BTreeSet<String>>) {
+    /// The snapshots of every environment whose content `world` changes,
+    /// to [`publish`](Self::publish) once the batch that made `world`
+    /// commits. Only the services in `touched` are rebuilt: the others
+    /// cannot have changed.
+    pub fn prepare(&self, world: &World, touched: &BTreeSet<String>) -> Prepared {
+        let environments = self
+            .environments
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Prepared(
+            world
+                .environments
+                .keys()
+                .filter_map(|name| {
+                    let previous = environments.get(name).map(|tx| tx.borrow().clone());
+                    build(
+                        name,
+                        world,
+                        previous.as_deref(),
+                        Some(touched),
+                        &Marks::default(),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// Swaps in prepared snapshots, waking their watchers.
+    pub fn publish(&self, prepared: Prepared) {
         let mut environments = self
             .environments
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for name in world.environments.keys() {
-            let previous = environments.get(name).map(|tx| tx.borrow().clone());
-            if let Some(next) = build(name, world, previous.as_deref(), touched) {
-                match environments.get(name) {
-                    Some(tx) => {
-                        tx.send_replace(Arc::new(next));
-                    }
-                    None => {
-                        environments.insert(name.clone(), watch::Sender::new(Arc::new(next)));
-                    }
+        for next in prepared.0 {
+            match environments.get(&next.environment) {
+                Some(tx) => {
+                    tx.send_replace(Arc::new(next));
+                }
+                None => {
+                    environments
+                        .insert(next.environment.clone(), watch::Sender::new(Arc::new(next)));
                 }
             }
         }
+    }
+
+    /// Builds every environment from `world` at start-up; a part (or a
+    /// whole environment) whose content is what `marks` recorded keeps the
+    /// revision recorded with it.
+    pub fn restore(&self, world: &World, marks: &[SnapshotMark]) {
+        let marks = Marks(
+            marks
+                .iter()
+                .map(|m| {
+                    (
+                        (m.environment.clone(), m.service.clone()),
+                        (m.revision, m.content.clone()),
+                    )
+                })
+                .collect(),
+        );
+        let prepared = world
+            .environments
+            .keys()
+            .filter_map(|name| build(name, world, None, None, &marks))
+            .collect();
+        self.publish(Prepared(prepared));
+    }
+}
+
+/// Snapshots built for a batch, not yet published.
+#[derive(Debug, Default)]
+pub struct Prepared(Vec<EnvSnapshot>);
+
+impl Prepared {
+    /// What the batch must store so a restart serves the same revisions:
+    /// each rebuilt environment, and each part it rebuilt.
+    pub fn marks(&self) -> Vec<SnapshotMark> {
+        let mut marks = Vec::new();
+        for snapshot in &self.0 {
+            marks.push(SnapshotMark {
+                environment: snapshot.environment.clone(),
+                service: None,
+                revision: snapshot.revision,
+                content: snapshot.content.clone(),
+            });
+            marks.extend(
+                snapshot
+                    .services
+                    .iter()
+                    .filter(|(_, part)| part.revision == snapshot.revision)
+                    .map(|(service, part)| SnapshotMark {
+                        environment: snapshot.environment.clone(),
+                        service: Some(service.clone()),
+                        revision: part.revision,
+                        content: part.content.clone(),
+                    }),
+            );
+        }
+        marks
+    }
+}
+
+/// Recorded revisions by (environment, service or `None` for the whole).
+#[derive(Debug, Default)]
+struct Marks(BTreeMap<(String, Option<String>), (u64, String)>);
+
+impl Marks {
+    /// The recorded revision of `key` if its content is still `content`.
+    fn revision(&self, key: (&str, Option<&str>), content: &str) -> Option<u64> {
+        self.0
+            .get(&(key.0.to_string(), key.1.map(str::to_owned)))
+            .filter(|(_, recorded)| recorded == content)
+            .map(|(revision, _)| *revision)
     }
 }
 
@@ -102,6 +206,7 @@ fn build(
     world: &World,
     previous: Option<&EnvSnapshot>,
     touched: Option<&BTreeSet<String>>,
+    marks: &Marks,
 ) -> Option<EnvSnapshot> {
     let mut services = BTreeMap::new();
     let mut changed = previous.is_none();
@@ -119,7 +224,7 @@ fn build(
             Arc::clone(part)
         } else {
             changed = true;
-            Arc::new(seal_service(name, service, snapshot, world.revision))
+            Arc::new(seal_service(name, service, snapshot, world.revision, marks))
         };
         services.insert(service.clone(), part);
     }
@@ -129,8 +234,16 @@ fn build(
             return None;
         }
     }
-    // Whatever changed, this snapshot includes every change up to now.
-    let revision = world.revision;
+    // Whatever changed, this snapshot includes every change up to now —
+    // unless it is what was recorded before a restart.
+    let content = content_hash(
+        services
+            .iter()
+            .map(|(service, part)| (service.as_str(), &part.canonical[..])),
+    );
+    let revision = marks
+        .revision((name, None), &content)
+        .unwrap_or(world.revision);
     let sealed = seal_parts(
         name,
         revision,
@@ -144,6 +257,7 @@ fn build(
         etag: etag(&sealed.checksum),
         checksum: sealed.checksum,
         json: Bytes::from(sealed.json),
+        content,
         services,
     })
 }
@@ -153,8 +267,13 @@ fn seal_service(
     service: &str,
     snapshot: ServiceSnapshot,
     revision: u64,
+    marks: &Marks,
 ) -> ServicePart {
     let canonical = Bytes::from(snapshot.canonical_json());
+    let content = content_hash([(service, &canonical[..])]);
+    let revision = marks
+        .revision((environment, Some(service)), &content)
+        .unwrap_or(revision);
     let sealed = seal_parts(environment, revision, [(service, &canonical[..])]);
     ServicePart {
         snapshot: Arc::new(snapshot),
@@ -163,7 +282,22 @@ fn seal_service(
         checksum: sealed.checksum,
         json: Bytes::from(sealed.json),
         canonical,
+        content,
     }
+}
+
+/// The sha256 of services' canonical JSON, named: a snapshot's content
+/// without its revision.
+fn content_hash<'a>(services: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for (name, canonical) in services {
+        hash.update(name.as_bytes());
+        hash.update([0]);
+        hash.update(canonical);
+        hash.update([0]);
+    }
+    crate::auth::hex(&hash.finalize())
 }
 
 /// `"<checksum>"`: hex digits only, so always a valid header value.

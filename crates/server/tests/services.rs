@@ -899,3 +899,73 @@ async fn the_list_names_the_environments_a_service_configures() {
         Some(json!(["dev", "prod", "staging"]))
     );
 }
+
+#[tokio::test]
+async fn a_restart_serves_the_same_snapshot_revisions_and_etags() {
+    let app = TestApp::seeded().await;
+    let base = app.revision("checkout").await;
+    let reply = app
+        .request(
+            Method::PATCH,
+            "/api/v1/services/checkout/values/prod",
+            &[],
+            Some(patch(&json!({"throttle.rps": 901}), base)),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let read = |router: axum::Router, uri: String| {
+        let bearer = format!("Bearer {}", app.admin);
+        async move {
+            let response = router
+                .oneshot(
+                    axum::http::Request::get(uri)
+                        .header("authorization", bearer)
+                        .body(axum::body::Body::empty())
+                        .expect("request"),
+                )
+                .await
+                .expect("response");
+            let headers = response.headers().clone();
+            (
+                headers["etag"].to_str().expect("etag").to_owned(),
+                headers["x-setpoint-revision"]
+                    .to_str()
+                    .expect("revision")
+                    .to_owned(),
+            )
+        }
+    };
+    let uris: Vec<String> = ["dev", "staging", "prod"]
+        .iter()
+        .flat_map(|env| {
+            [
+                format!("/api/v1/environments/{env}/snapshot"),
+                format!("/api/v1/environments/{env}/snapshot/checkout"),
+            ]
+        })
+        .collect();
+    let mut before = Vec::new();
+    for uri in &uris {
+        before.push(read(app.router.clone(), uri.clone()).await);
+    }
+    assert_ne!(before[2].1, before[4].1, "staging is older than prod");
+
+    let engine = setpoint_server::engine::Engine::start(
+        app.store.clone(),
+        setpoint_server::engine::EngineConfig::default(),
+    )
+    .await
+    .expect("restarts");
+    let restarted = setpoint_server::app(setpoint_server::AppState::new(
+        engine,
+        app.store.clone(),
+        app.dir.path().join("no-console"),
+    ));
+    for (uri, expected) in uris.iter().zip(&before) {
+        assert_eq!(
+            &read(restarted.clone(), uri.clone()).await,
+            expected,
+            "{uri}: the revision and ETag survive a restart"
+        );
+    }
+}

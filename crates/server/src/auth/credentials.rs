@@ -19,8 +19,9 @@ pub fn sha256_hex(text: &str) -> String {
     hex(&Sha256::digest(text.as_bytes()))
 }
 
-/// Every bearer request hashes its secret, so this skips the formatter.
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex. Every bearer request hashes its secret, so this skips
+/// the formatter.
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {

@@ -18,7 +18,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 pub use cache::TokenCache;
-pub use credentials::{hash_password, new_secret, sha256_hex, verify_password};
+pub use credentials::{hash_password, hex, new_secret, sha256_hex, verify_password};
 pub use extract::{CSRF_HEADER, SESSION_COOKIE, cookie as extract_cookie};
 pub use rate_limit::LoginLimiter;
 pub use setpoint_core::Role;

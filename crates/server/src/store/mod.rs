@@ -43,8 +43,27 @@ pub struct Batch {
     pub accounts: Vec<AccountWrite>,
     /// The unrouted alerts, when they changed (replaced as a whole).
     pub unrouted: Option<Arc<BTreeMap<String, UnroutedAlert>>>,
+    /// When the snapshots the batch rebuilt last changed (see
+    /// [`crate::snapshots`]).
+    pub snapshot_marks: Vec<SnapshotMark>,
     /// The revision after the batch.
     pub revision: u64,
+}
+
+/// The revision at which a snapshot — one environment's whole (`service`
+/// `None`) or one service's part — last changed, with a hash of its
+/// content. Stored with each batch, so a restart serves the same
+/// revisions and `ETag`s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotMark {
+    /// The environment.
+    pub environment: String,
+    /// The service, or `None` for the whole environment.
+    pub service: Option<String>,
+    /// The revision the content last changed at.
+    pub revision: u64,
+    /// The sha256 of the content without its revision.
+    pub content: String,
 }
 
 impl Batch {
@@ -186,6 +205,8 @@ pub struct ChangeQuery {
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The current state.
     async fn load(&self) -> Result<World, StoreError>;
+    /// The snapshot marks written by past batches.
+    async fn snapshot_marks(&self) -> Result<Vec<SnapshotMark>, StoreError>;
     /// Appends the batch's changes and writes its records in one durable
     /// transaction: all or nothing, acknowledged only after commit. Takes
     /// the batch, so a backend may hand it to another thread.

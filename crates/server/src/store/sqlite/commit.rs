@@ -18,7 +18,7 @@ use std::{
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use super::{services_text, to_i64};
-use crate::store::{AccountWrite, Batch, StoreError};
+use crate::store::{AccountWrite, Batch, SnapshotMark, StoreError};
 
 /// The connection every commit goes through. Only the engine's writer
 /// commits (and the command line, offline), so the lock is uncontended.
@@ -140,7 +140,12 @@ fn write(tx: &Transaction<'_>, batch: &Batch) -> Result<(), StoreError> {
             .map_err(sql)?
             .execute([name])
             .map_err(sql)?;
+        tx.prepare_cached("DELETE FROM snapshot_marks WHERE service = ?")
+            .map_err(sql)?
+            .execute([name])
+            .map_err(sql)?;
     }
+    write_marks(tx, &batch.snapshot_marks)?;
     if let Some(unrouted) = &batch.unrouted {
         // At most a few hundred entries: replaced as a whole.
         tx.execute("DELETE FROM unrouted_alerts", []).map_err(sql)?;
@@ -166,6 +171,28 @@ fn write(tx: &Transaction<'_>, batch: &Batch) -> Result<(), StoreError> {
         .map_err(sql)?;
     if updated != 1 {
         return Err(StoreError::new("the store has no meta row"));
+    }
+    Ok(())
+}
+
+/// Records when the batch's rebuilt snapshots last changed.
+fn write_marks(tx: &Transaction<'_>, marks: &[SnapshotMark]) -> Result<(), StoreError> {
+    let sql = |error| StoreError::new(error);
+    let mut upsert_mark = tx
+        .prepare_cached(
+            "INSERT INTO snapshot_marks (environment, service, revision, content) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (environment, service) DO UPDATE SET revision = excluded.revision, content = excluded.content",
+        )
+        .map_err(sql)?;
+    for mark in marks {
+        upsert_mark
+            .execute(params![
+                mark.environment,
+                mark.service.as_deref().unwrap_or_default(),
+                to_i64(mark.revision)?,
+                mark.content,
+            ])
+            .map_err(sql)?;
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ mod commit;
 
 use commit::Committer;
 
-use super::{Accounts, Batch, ChangeQuery, Session, Store, StoreError, Token, User};
+use super::{Accounts, Batch, ChangeQuery, Session, SnapshotMark, Store, StoreError, Token, User};
 use crate::auth::Role;
 use crate::world::{EnvironmentRecord, ServiceRecord, Tombstone, UnroutedAlert, World};
 
@@ -142,6 +142,25 @@ impl Store for SqliteStore {
 
     async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
         self.committer.commit(batch).await
+    }
+
+    async fn snapshot_marks(&self) -> Result<Vec<SnapshotMark>, StoreError> {
+        let rows =
+            sqlx::query("SELECT environment, service, revision, content FROM snapshot_marks")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::new)?;
+        rows.into_iter()
+            .map(|row| {
+                let service: String = row.get("service");
+                Ok(SnapshotMark {
+                    environment: row.get("environment"),
+                    service: (!service.is_empty()).then_some(service),
+                    revision: to_u64(row.get("revision"))?,
+                    content: row.get("content"),
+                })
+            })
+            .collect()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
