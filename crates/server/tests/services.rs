@@ -969,3 +969,42 @@ async fn a_restart_serves_the_same_snapshot_revisions_and_etags() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_deleted_service_is_reclaimed_by_the_clock_after_its_window() {
+    let clock = std::sync::Arc::new(setpoint_server::engine::ManualClock::new(
+        setpoint_server::engine::now_millis(),
+    ));
+    let app = TestApp::seeded_with(setpoint_server::engine::EngineConfig {
+        clock: clock.clone(),
+        reclaim_after: Duration::from_hours(7 * 24),
+    })
+    .await;
+    let base = app.revision("checkout").await;
+    let deleted = app
+        .request(
+            Method::DELETE,
+            "/api/v1/services/checkout?reason=retired",
+            &[("if-match", &format!("\"{base}\""))],
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
+
+    clock.advance(Duration::from_hours(7 * 24 - 1));
+    app.engine.run_timers().await;
+    assert_eq!(
+        app.get("/api/v1/services/checkout").await.status,
+        StatusCode::OK,
+        "restorable"
+    );
+
+    clock.advance(Duration::from_hours(1));
+    app.engine.run_timers().await;
+    assert_eq!(
+        app.get("/api/v1/services/checkout").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let log = app.get("/api/v1/changes?kind=service_reclaimed").await;
+    assert_eq!(log.json["changes"][0]["actor"], "setpoint");
+}
