@@ -44,12 +44,15 @@ impl Default for Listen {
     }
 }
 
+/// How long a shutdown waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// The body of the answer to a connection beyond the limit.
 const OVER_CAPACITY: &str =
     r#"{"error":{"code":"unavailable","message":"too many connections; retry in a moment"}}"#;
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open
-/// requests finish.
+/// requests finish (for at most ten seconds).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -105,7 +108,14 @@ pub async fn serve(
             drop(permit);
         });
     }
-    graceful.shutdown().await;
+    // Requests in flight may finish; event streams never do, so the wait
+    // is bounded.
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::info!("closing the connections still open (event streams, long-polls)");
+    }
     Ok(())
 }
 
