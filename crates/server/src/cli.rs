@@ -221,6 +221,7 @@ pub async fn serve(args: ServeArgs) -> std::io::Result<()> {
     let limits = Listen {
         max_connections: args.max_connections,
         header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
+        ..Listen::default()
     };
     crate::listen::serve(listener, app(state), limits, shutdown_signal()).await
 }

@@ -33,6 +33,9 @@ pub struct Listen {
     /// How long a client may take to send a request's headers (and so how
     /// long an HTTP/1 connection may sit idle between requests).
     pub header_timeout: Duration,
+    /// How long a shutdown waits for requests in flight. Event streams
+    /// never end by themselves, so the wait must be bounded.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Listen {
@@ -40,19 +43,17 @@ impl Default for Listen {
         Self {
             max_connections: 10_000,
             header_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
-
-/// How long a shutdown waits for requests in flight.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The body of the answer to a connection beyond the limit.
 const OVER_CAPACITY: &str =
     r#"{"error":{"code":"unavailable","message":"too many connections; retry in a moment"}}"#;
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open
-/// requests finish (for at most ten seconds).
+/// requests finish (for at most [`Listen::shutdown_grace`]).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -110,7 +111,7 @@ pub async fn serve(
     }
     // Requests in flight may finish; event streams never do, so the wait
     // is bounded.
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
         .await
         .is_err()
     {

@@ -233,6 +233,7 @@ async fn connections_beyond_the_cap_get_a_503_envelope() {
         Listen {
             max_connections: 2,
             header_timeout: Duration::from_mins(1),
+            ..Listen::default()
         },
     )
     .await;
@@ -326,4 +327,47 @@ async fn streams_are_bounded_per_principal_and_in_all() {
         StatusCode::OK,
         "a closed stream gives its place back"
     );
+}
+
+#[tokio::test]
+async fn a_shutdown_does_not_wait_for_event_streams_forever() {
+    let test = TestApp::seeded().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(listen::serve(
+        listener,
+        test.router.clone(),
+        Listen {
+            shutdown_grace: Duration::from_millis(200),
+            ..Listen::default()
+        },
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    stream
+        .write_all(
+            format!(
+                "GET /api/v1/events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\r\n",
+                test.admin
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("writes");
+    let mut answer = [0; 12];
+    stream.read_exact(&mut answer).await.expect("answered");
+    assert_eq!(&answer, b"HTTP/1.1 200", "the stream is open");
+    stop.send(()).expect("stop");
+    tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .expect("the server stops despite the open stream")
+        .expect("joins")
+        .expect("serves");
 }
