@@ -312,6 +312,15 @@ fn Rollback(
                     preview.set(None);
                     on_done();
                 }
+                // The preview is stale: drop it, so the next one shows what
+                // rolling back would do now.
+                Err(e) if e.is_conflict() => {
+                    preview.set(None);
+                    error.set(Some(format!(
+                        "{} The service changed since this preview: preview again to see what rolling back does now.",
+                        e.message
+                    )));
+                }
                 Err(e) => error.set(Some(session.check(e).message)),
             }
         });
