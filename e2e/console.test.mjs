@@ -99,6 +99,39 @@ test('admin: an invalid edit sends nothing; a valid one saves, shows in the audi
   await context.close();
 });
 
+test('a rollback confirms the state it previewed: a change landing in between is a conflict, not rolled over', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page, [['/api/v1/me', 401], ['/rollback', 409]]);
+  const patch = async (value) => {
+    const base = (await admin.call('GET', '/services/recommendations')).body.revision;
+    const written = await admin.call('PATCH', '/services/recommendations/values/prod',
+      { set: { candidates: value }, base_revision: base, reason: 'e2e' });
+    assert.equal(written.status, 200, JSON.stringify(written.body));
+    return written.body.revision;
+  };
+  const revision = await patch(555);
+
+  await login(page, server.url, 'admin', ADMIN_PASSWORD);
+  await page.getByRole('link', { name: 'Audit', exact: true }).click();
+  const entry = page.locator('.changes__entry')
+    .filter({ has: page.locator('.changes__revision', { hasText: new RegExp(`^#${revision}$`) }) });
+  await entry.getByRole('button').first().click();
+  await entry.getByRole('button', { name: 'Roll back to before this…' }).click();
+  const preview = entry.getByRole('region', { name: 'Rollback preview' });
+  await preview.locator('.diff__before').filter({ hasText: '555' }).waitFor();
+
+  // Someone else changes the service while the preview is open.
+  await patch(777);
+  await preview.getByRole('button', { name: 'Roll back' }).click();
+  await entry.getByRole('alert').filter({ hasText: 'preview again' }).waitFor();
+  await screenshot(page, '19-rollback-stale-preview');
+  const stored = await admin.call('GET', '/services/recommendations');
+  assert.equal(stored.body.doc.values.prod.candidates, 777, 'the change made meanwhile stands');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('a viewer sees no edit controls, and a write from that session is refused', async () => {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
   const page = await context.newPage();
