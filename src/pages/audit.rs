@@ -316,9 +316,14 @@ fn Rollback(
                 // rolling back would do now.
                 Err(e) if e.is_conflict() => {
                     preview.set(None);
+                    let now = e
+                        .current
+                        .as_ref()
+                        .and_then(|current| current["revision"].as_u64())
+                        .map(|revision| format!(" (it is now at revision {revision})"))
+                        .unwrap_or_default();
                     error.set(Some(format!(
-                        "{} The service changed since this preview: preview again to see what rolling back does now.",
-                        e.message
+                        "The service changed since this preview{now}: preview again to see what rolling back does now."
                     )));
                 }
                 Err(e) => error.set(Some(session.check(e).message)),
