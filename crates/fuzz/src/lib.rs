@@ -47,7 +47,7 @@ pub fn document(data: &[u8]) {
         .unwrap_or_else(|v| panic!("an accepted document does not load back: {v:?}"));
     assert_eq!(loaded, doc, "a document changes through a store round trip");
     for env in doc.values.keys() {
-        let snapshot = doc.snapshot(env, &Default::default());
+        let snapshot = doc.snapshot(env, &std::collections::BTreeMap::new());
         let canonical = snapshot.canonical_json();
         serde_json::from_slice::<Value>(&canonical).expect("a snapshot is JSON");
     }
@@ -109,22 +109,24 @@ pub fn alertmanager(data: &[u8]) {
     );
 }
 
+/// The endpoints [`writes`] picks from.
+const ROUTES: [(&str, &str); 8] = [
+    ("PATCH", "/api/v1/services/checkout/values/prod"),
+    ("PUT", "/api/v1/services/checkout/flags/fuzzed"),
+    ("PUT", "/api/v1/services/checkout/breakers/fuzzed"),
+    ("PUT", "/api/v1/services/checkout/schema"),
+    ("POST", "/api/v1/services"),
+    ("POST", "/api/v1/validate"),
+    ("POST", "/api/v1/import"),
+    ("POST", "/api/v1/services/checkout/rollback"),
+];
+
 /// A write: the first byte picks the endpoint, the rest is the body, sent
 /// with the service's current revision in `If-Match`.
 pub fn writes(data: &[u8]) {
     let Some((&pick, body)) = data.split_first() else {
         return;
     };
-    const ROUTES: [(&str, &str); 8] = [
-        ("PATCH", "/api/v1/services/checkout/values/prod"),
-        ("PUT", "/api/v1/services/checkout/flags/fuzzed"),
-        ("PUT", "/api/v1/services/checkout/breakers/fuzzed"),
-        ("PUT", "/api/v1/services/checkout/schema"),
-        ("POST", "/api/v1/services"),
-        ("POST", "/api/v1/validate"),
-        ("POST", "/api/v1/import"),
-        ("POST", "/api/v1/services/checkout/rollback"),
-    ];
     let (method, uri) = ROUTES[usize::from(pick) % ROUTES.len()];
     let harness = Harness::get();
     let revision = harness
@@ -230,14 +232,14 @@ impl Harness {
             let status = response.status();
             let text = http_body_util::BodyExt::collect(response.into_body())
                 .await
-                .map(|b| b.to_bytes())
+                .map(http_body_util::Collected::to_bytes)
                 .unwrap_or_default();
             assert!(
                 !status.is_server_error(),
                 "{status}: {}",
                 String::from_utf8_lossy(&text)
             );
-            if sent % LOAD_EVERY == 0 {
+            if sent.is_multiple_of(LOAD_EVERY) {
                 self.store.load().await.expect("the store loads");
             }
         });
