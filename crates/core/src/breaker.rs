@@ -320,11 +320,16 @@ impl BreakerStatus {
         }
     }
 
+    /// How many times it tripped within `policy`'s window up to `now`.
+    pub fn trips_in_window(&self, policy: &FlapPolicy, now: i64) -> usize {
+        let window = parse_duration(&policy.window).unwrap_or(3_600_000);
+        self.trips_within(window, now)
+    }
+
     /// Whether it tripped more often than `policy` allows within its window
     /// up to `now`.
     pub fn flapping(&self, policy: &FlapPolicy, now: i64) -> bool {
-        let window = parse_duration(&policy.window).unwrap_or(3_600_000);
-        self.trips_within(window, now) > usize::try_from(policy.threshold).unwrap_or(usize::MAX)
+        self.trips_in_window(policy, now) > usize::try_from(policy.threshold).unwrap_or(usize::MAX)
     }
 
     /// How many times it tripped in the `window` milliseconds up to `now`.

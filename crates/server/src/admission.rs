@@ -67,7 +67,16 @@ pub struct Admission {
 struct Streams {
     limit: usize,
     per_principal: usize,
-    open: Mutex<(usize, HashMap<String, usize>)>,
+    open: Mutex<Open>,
+}
+
+/// Streams open now.
+#[derive(Debug, Default)]
+struct Open {
+    /// In all: the sum of `by_actor`, kept so the cap is checked in O(1).
+    total: usize,
+    /// By the principal's actor; principals with none are absent.
+    by_actor: HashMap<String, usize>,
 }
 
 impl Default for Admission {
@@ -92,11 +101,11 @@ impl Drop for StreamTurn {
             .open
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        open.0 -= 1;
-        if let Some(count) = open.1.get_mut(&self.actor) {
+        open.total -= 1;
+        if let Some(count) = open.by_actor.get_mut(&self.actor) {
             *count -= 1;
             if *count == 0 {
-                open.1.remove(&self.actor);
+                open.by_actor.remove(&self.actor);
             }
         }
     }
@@ -112,7 +121,7 @@ impl Admission {
             streams: Arc::new(Streams {
                 limit: limits.streams,
                 per_principal: limits.streams_per_principal,
-                open: Mutex::new((0, HashMap::new())),
+                open: Mutex::default(),
             }),
         }
     }
@@ -128,17 +137,17 @@ impl Admission {
             .open
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if open.0 >= self.streams.limit {
+        if open.total >= self.streams.limit {
             return Err(ApiError::Unavailable(
                 "too many open event streams and long-polls; retry in a moment".into(),
             ));
         }
-        let mine = open.1.entry(principal.actor.clone()).or_default();
+        let mine = open.by_actor.entry(principal.actor.clone()).or_default();
         if *mine >= self.streams.per_principal {
             return Err(ApiError::Busy("streams of this user or token"));
         }
         *mine += 1;
-        open.0 += 1;
+        open.total += 1;
         Ok(StreamTurn {
             streams: Arc::clone(&self.streams),
             actor: principal.actor.clone(),

@@ -69,11 +69,7 @@ async fn the_deepest_accepted_value_survives_a_restart_and_deeper_ones_are_refus
     let engine = Engine::start(test.store.clone(), EngineConfig::default())
         .await
         .expect("the store loads after the deepest accepted value");
-    let restarted = app(AppState::new(
-        engine,
-        test.store.clone(),
-        test.dir.path().join("no-console"),
-    ));
+    let restarted = test.router_over(engine);
     let request = Request::get("/api/v1/export")
         .header("authorization", format!("Bearer {}", test.admin))
         .body(Body::empty())

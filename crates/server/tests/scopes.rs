@@ -37,7 +37,13 @@ struct Markers {
 const MARKERS: Markers = Markers {
     service: &[OTHER_SERVICE],
     environment: &["\"prod\"", "\"dev\""],
-    global: &[ROSTER, "token_created", UNROUTED],
+    global: &[
+        ROSTER,
+        "token_created",
+        "user_saved",
+        "user_deleted",
+        UNROUTED,
+    ],
 };
 
 struct World {
@@ -67,6 +73,18 @@ async fn world() -> World {
         }
     }
     app.token(ROSTER, Role::Viewer, None, None).await;
+    let user = format!("{ROSTER}-user");
+    let created = app
+        .post(
+            "/api/v1/users",
+            json!({"username": user, "password": "a long enough password", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let deleted = app
+        .request(Method::DELETE, &format!("/api/v1/users/{user}"), &[], None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
     let hook = format!(
         "Bearer {}",
         app.token("alertmanager", Role::AlertSource, None, None)
@@ -167,15 +185,9 @@ async fn replay(world: &World, uri: &str, bearer: &str) -> String {
     if response.status() != StatusCode::OK {
         return String::new();
     }
-    let base = world.app.revision("checkout").await;
     let reply = world
         .app
-        .request(
-            Method::PATCH,
-            "/api/v1/services/checkout/values/staging",
-            &[],
-            Some(json!({"set": {"throttle.rps": 11}, "base_revision": base})),
-        )
+        .set_values("checkout", "staging", json!({"throttle.rps": 11}))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     let last = format!("id: {}\n", reply.json["revision"]);

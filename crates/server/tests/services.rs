@@ -903,14 +903,8 @@ async fn the_list_names_the_environments_a_service_configures() {
 #[tokio::test]
 async fn a_restart_serves_the_same_snapshot_revisions_and_etags() {
     let app = TestApp::seeded().await;
-    let base = app.revision("checkout").await;
     let reply = app
-        .request(
-            Method::PATCH,
-            "/api/v1/services/checkout/values/prod",
-            &[],
-            Some(patch(&json!({"throttle.rps": 901}), base)),
-        )
+        .set_values("checkout", "prod", json!({"throttle.rps": 901}))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     let read = |router: axum::Router, uri: String| {
@@ -956,11 +950,7 @@ async fn a_restart_serves_the_same_snapshot_revisions_and_etags() {
     )
     .await
     .expect("restarts");
-    let restarted = setpoint_server::app(setpoint_server::AppState::new(
-        engine,
-        app.store.clone(),
-        app.dir.path().join("no-console"),
-    ));
+    let restarted = app.router_over(engine);
     for (uri, expected) in uris.iter().zip(&before) {
         assert_eq!(
             &read(restarted.clone(), uri.clone()).await,

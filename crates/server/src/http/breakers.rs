@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use setpoint_core::{
     Breaker, BreakerState, Change, ClosePolicy, FieldPath, Violation, ViolationKind,
     breaker::{Alert, AlertStatus, BreakerStatus, Cause, routes},
-    time::{parse_duration, parse_timestamp},
+    time::parse_timestamp,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -219,8 +219,7 @@ fn view(
     status: BreakerStatus,
     now: i64,
 ) -> BreakerView {
-    let window = parse_duration(&breaker.flapping.window).unwrap_or(3_600_000);
-    let trips_in_window = status.trips_within(window, now);
+    let trips_in_window = status.trips_in_window(&breaker.flapping, now);
     let flapping = status.flapping(&breaker.flapping, now);
     BreakerView {
         service,
@@ -259,7 +258,7 @@ async fn environment_board(
     let now = state.engine.now();
     let views = board(&world, &environment)
         .into_iter()
-        .filter(|((service, _), _)| principal.can(Permission::Read, Some(service), None))
+        .filter(|((service, _), _)| principal.sees_service(service))
         .map(|((service, name), status)| {
             let breaker = &world.services[&service].doc.breakers[&name];
             view(service, name, breaker, status, now)

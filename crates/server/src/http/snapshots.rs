@@ -151,6 +151,14 @@ impl View<'_> {
         }
     }
 
+    /// The revision [`View::seal`] would carry, without sealing.
+    fn revision(self, snapshot: &EnvSnapshot) -> Option<u64> {
+        match self {
+            Self::Whole | Self::Only(_) => Some(snapshot.revision),
+            Self::Service(name) => snapshot.services.get(name).map(|part| part.revision),
+        }
+    }
+
     fn seal(self, snapshot: &EnvSnapshot) -> Option<Sealed> {
         match self {
             Self::Whole => Some(Sealed {
@@ -206,10 +214,7 @@ async fn serve(
     if let Some(index) = watch.index {
         let (revision, seen) = {
             let snapshot = rx.borrow();
-            (
-                view.seal(&snapshot).map(|s| s.revision),
-                view.version(&snapshot),
-            )
+            (view.revision(&snapshot), view.version(&snapshot))
         };
         if revision.is_some_and(|r| r <= index) {
             let _turn = state.admission.stream(principal, state.engine.metrics())?;

@@ -173,6 +173,29 @@ impl TestApp {
         self.request(Method::POST, uri, &[], Some(body)).await
     }
 
+    /// Sets values of `service` in `environment` as the test admin, based
+    /// on the service's current revision.
+    pub async fn set_values(&self, service: &str, environment: &str, set: Value) -> Reply {
+        let base = self.revision(service).await;
+        self.request(
+            Method::PATCH,
+            &format!("/api/v1/services/{service}/values/{environment}"),
+            &[],
+            Some(json!({"set": set, "base_revision": base})),
+        )
+        .await
+    }
+
+    /// The app over `engine` — another engine on this app's store, as
+    /// after a restart.
+    pub fn router_over(&self, engine: Arc<Engine>) -> Router {
+        app(AppState::new(
+            engine,
+            self.store.clone(),
+            self.dir.path().join("no-console"),
+        ))
+    }
+
     /// The current revision of a service.
     pub async fn revision(&self, service: &str) -> u64 {
         self.get(&format!("/api/v1/services/{service}")).await.json["revision"]
