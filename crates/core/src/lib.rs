@@ -18,6 +18,7 @@
 //! - [`diff`]: structural diffs for previews and audit.
 //! - [`alert`]: Alertmanager label matchers for breakers.
 //! - [`breaker`]: the breaker state machine and alert routing.
+//! - [`fleet`]: agents' reports and the state central derives from them.
 //! - [`time`]: durations and RFC 3339 timestamps.
 
 pub mod alert;
@@ -25,6 +26,7 @@ pub mod breaker;
 pub mod diff;
 pub mod error;
 pub mod eval;
+pub mod fleet;
 pub mod json_schema;
 pub mod model;
 pub mod murmur3;

@@ -11,6 +11,9 @@ pub enum Role {
     /// Only delivers alerts to the Alertmanager webhook: a machine role,
     /// outside the ladder below (it cannot even read).
     AlertSource,
+    /// Follows one environment's snapshot and reports what it wrote: the
+    /// `setpoint agent`'s machine role, also outside the ladder.
+    Agent,
     /// Reads everything (auditors, services reading snapshots).
     Viewer,
     /// Also changes flag targeting (product managers).
@@ -25,8 +28,9 @@ pub enum Role {
 
 impl Role {
     /// Every role, least trusted first.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::AlertSource,
+        Self::Agent,
         Self::Viewer,
         Self::Rollout,
         Self::Editor,
@@ -34,10 +38,16 @@ impl Role {
         Self::Admin,
     ];
 
+    /// Whether only machines hold it (tokens, never people).
+    pub fn is_machine(self) -> bool {
+        matches!(self, Self::AlertSource | Self::Agent)
+    }
+
     /// The name used in the API and the CLI.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AlertSource => "alert_source",
+            Self::Agent => "agent",
             Self::Viewer => "viewer",
             Self::Rollout => "rollout",
             Self::Editor => "editor",
@@ -67,6 +77,7 @@ mod tests {
         }
         assert!(
             Role::AlertSource < Role::Viewer
+                && Role::Agent < Role::Viewer
                 && Role::Viewer < Role::Rollout
                 && Role::Operator < Role::Admin
         );

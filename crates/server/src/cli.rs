@@ -92,8 +92,9 @@ pub enum TokenCommand {
     Create {
         /// What it is for, e.g. `agent-eu-1`.
         name: String,
-        /// viewer, rollout, editor, operator, admin, or alert_source (for
-        /// Alertmanager's webhook).
+        /// viewer, rollout, editor, operator, admin, alert_source (for
+        /// Alertmanager's webhook) or agent (for `setpoint agent`; needs
+        /// `--environment`).
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// Limit the role to these services (comma-separated).
@@ -110,7 +111,8 @@ pub enum TokenCommand {
 
 fn parse_role(text: &str) -> Result<Role, String> {
     Role::parse(text).ok_or_else(|| {
-        "use viewer, rollout, editor, operator, admin, or alert_source (tokens only)".to_string()
+        "use viewer, rollout, editor, operator, admin, or alert_source or agent (tokens only)"
+            .to_string()
     })
 }
 
@@ -269,10 +271,11 @@ pub async fn user(command: UserCommand) -> std::io::Result<()> {
             "a password needs at least 12 characters",
         ));
     }
-    if role == Role::AlertSource {
-        return Err(std::io::Error::other(
-            "alert_source is a role for tokens (setpoint token create), not for people",
-        ));
+    if role.is_machine() {
+        return Err(std::io::Error::other(format!(
+            "{} is a role for tokens (setpoint token create), not for people",
+            role.as_str()
+        )));
     }
     // Offline only: the change log's next revision must not race a server.
     let _lock = lock_data(&data)?;

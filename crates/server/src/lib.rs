@@ -14,6 +14,7 @@
 //!   write rule lives here.
 //! - [`engine`]: the single writer (group commit), and the fan-out of its
 //!   results: world, [`snapshots`], change stream.
+//! - [`fleet`]: the agents' latest reports and each cluster's state.
 //! - [`metrics`]: the Prometheus series.
 //! - [`store`]: storage behind a narrow trait; SQLite embedded.
 //! - [`listen`]: the accept loop: connection caps, header and idle timeouts.
@@ -30,6 +31,7 @@ pub mod cli;
 pub mod console;
 pub mod engine;
 pub mod error;
+pub mod fleet;
 pub mod http;
 pub mod listen;
 pub mod metrics;

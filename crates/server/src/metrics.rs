@@ -13,6 +13,7 @@ use std::{
 };
 
 use axum::http::Method;
+use setpoint_core::fleet::ClusterState;
 
 /// Upper bounds of the write-latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -191,6 +192,9 @@ pub struct Gauges {
     pub breakers: Vec<(String, &'static str, usize)>,
     /// Unrouted alerts kept.
     pub unrouted: usize,
+    /// Clusters per environment and state, with the largest lag in
+    /// revisions among them.
+    pub fleet: Vec<(String, ClusterState, usize, u64)>,
 }
 
 /// A metric's `# HELP` and `# TYPE` lines.
@@ -220,6 +224,34 @@ fn render_gauges(out: &mut String, gauges: &Gauges) {
             out,
             "setpoint_breakers{{environment=\"{}\",state=\"{state}\"}} {count}",
             escape(environment)
+        );
+    }
+    header(
+        out,
+        "setpoint_fleet_clusters",
+        "gauge",
+        "Agents (clusters and namespaces) by environment and state: in_sync, behind, failing, stale.",
+    );
+    for (environment, state, count, _) in &gauges.fleet {
+        let _ = writeln!(
+            out,
+            "setpoint_fleet_clusters{{environment=\"{}\",state=\"{}\"}} {count}",
+            escape(environment),
+            state.as_str()
+        );
+    }
+    header(
+        out,
+        "setpoint_fleet_lag_revisions",
+        "gauge",
+        "The most revisions any cluster of the environment, in each state, is behind the desired one.",
+    );
+    for (environment, state, _, lag) in &gauges.fleet {
+        let _ = writeln!(
+            out,
+            "setpoint_fleet_lag_revisions{{environment=\"{}\",state=\"{}\"}} {lag}",
+            escape(environment),
+            state.as_str()
         );
     }
     single(

@@ -31,6 +31,11 @@ use crate::ApiError;
 pub enum Permission {
     /// Read state, snapshots and history.
     Read,
+    /// Read sealed snapshots: what readers may, and also the `agent` role,
+    /// which may read nothing else.
+    ReadSnapshot,
+    /// Report what an agent wrote: the `agent` role's other power.
+    ReportFleet,
     /// Change the targeting of existing flags.
     Rollout,
     /// Change config values; create, reshape or delete flags.
@@ -47,7 +52,8 @@ pub enum Permission {
 impl Permission {
     fn least_role(self) -> Role {
         match self {
-            Self::Read => Role::Viewer,
+            Self::Read | Self::ReadSnapshot => Role::Viewer,
+            Self::ReportFleet => Role::Agent,
             Self::Rollout => Role::Rollout,
             Self::Edit => Role::Editor,
             Self::Operate => Role::Operator,
@@ -81,11 +87,21 @@ impl Principal {
         service: Option<&str>,
         environment: Option<&str>,
     ) -> bool {
-        // Alert sources stand outside the ladder: they only deliver alerts,
-        // and nothing else may pose as one.
-        if (permission == Permission::ReceiveAlerts) != (self.role == Role::AlertSource)
-            || self.role < permission.least_role()
-        {
+        // Machine roles stand outside the ladder: an alert source only
+        // delivers alerts, an agent only reads snapshots and reports, and
+        // nothing else may pose as either.
+        let machine_grants = match self.role {
+            Role::AlertSource => permission == Permission::ReceiveAlerts,
+            Role::Agent => matches!(
+                permission,
+                Permission::ReadSnapshot | Permission::ReportFleet
+            ),
+            _ => !matches!(
+                permission,
+                Permission::ReceiveAlerts | Permission::ReportFleet
+            ),
+        };
+        if !machine_grants || (!self.role.is_machine() && self.role < permission.least_role()) {
             return false;
         }
         // An alert source's scopes do not refuse a delivery: they narrow
@@ -97,13 +113,17 @@ impl Principal {
             (None, _) => true,
             (Some(list), Some(service)) => list.iter().any(|s| s == service),
             // A scoped principal holds no global powers, except reading —
-            // and what it reads is cut to its scope (`Visible`).
-            (Some(_), None) => permission == Permission::Read,
+            // and what it reads is cut to its scope (`Visible`) — and an
+            // agent's report, which names only services it may read.
+            (Some(_), None) => matches!(
+                permission,
+                Permission::Read | Permission::ReadSnapshot | Permission::ReportFleet
+            ),
         };
         let environment_ok = match (&self.environment, environment) {
             (None, _) => true,
             (Some(mine), Some(env)) => mine == env,
-            (Some(_), None) => permission == Permission::Read,
+            (Some(_), None) => matches!(permission, Permission::Read | Permission::ReadSnapshot),
         };
         service_ok && environment_ok
     }
@@ -120,6 +140,8 @@ impl Principal {
         }
         let mut what = match permission {
             Permission::Read => "read".to_string(),
+            Permission::ReadSnapshot => "read snapshots".to_string(),
+            Permission::ReportFleet => "report as an agent (the agent role does)".to_string(),
             Permission::Rollout => "change flag rollouts".to_string(),
             Permission::Edit => "edit config and flags".to_string(),
             Permission::Operate => "operate breakers".to_string(),
@@ -172,6 +194,22 @@ mod tests {
         assert!(!source.can(Permission::Operate, Some("a"), None));
         let admin = principal(Role::Admin, None, None);
         assert!(!admin.can(Permission::ReceiveAlerts, None, None));
+    }
+
+    #[test]
+    fn agents_only_read_snapshots_and_report() {
+        let agent = principal(Role::Agent, None, Some("prod"));
+        assert!(agent.can(Permission::ReadSnapshot, None, Some("prod")));
+        assert!(agent.can(Permission::ReportFleet, None, Some("prod")));
+        assert!(!agent.can(Permission::ReadSnapshot, None, Some("dev")));
+        assert!(!agent.can(Permission::ReportFleet, None, Some("dev")));
+        assert!(!agent.can(Permission::Read, None, Some("prod")));
+        assert!(!agent.can(Permission::ReceiveAlerts, None, None));
+        let admin = principal(Role::Admin, None, None);
+        assert!(admin.can(Permission::ReadSnapshot, None, Some("prod")));
+        assert!(!admin.can(Permission::ReportFleet, None, Some("prod")));
+        let source = principal(Role::AlertSource, None, None);
+        assert!(!source.can(Permission::ReadSnapshot, None, Some("prod")));
     }
 
     #[test]

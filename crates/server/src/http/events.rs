@@ -4,6 +4,11 @@
 //! (one connection for a page that watches them all — browsers allow only
 //! six per server over HTTP/1.1). A reconnecting client sends
 //! `Last-Event-ID` and first gets what it missed, from the log.
+//!
+//! Agents' reports ride the same streams as `event: fleet` frames without
+//! an `id`: they are the latest word of a cluster, not history, so a
+//! reconnect does not replay them (the fleet view reads `GET
+//! /api/v1/fleet` when it opens).
 
 use std::{borrow::Cow, collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
 
@@ -25,7 +30,8 @@ use crate::{
     admission::StreamTurn,
     auth::{Permission, Principal, Visible},
     engine::{Engine, Published},
-    store::ChangeQuery,
+    fleet,
+    store::{ChangeQuery, StoredReport},
 };
 
 /// How many changes one catch-up read fetches.
@@ -123,6 +129,52 @@ impl Follower {
     }
 }
 
+/// One stream's frames: the changes of its [`Follower`], and agents'
+/// reports as they arrive.
+struct Frames {
+    changes: Follower,
+    fleet: broadcast::Receiver<Arc<StoredReport>>,
+}
+
+impl Frames {
+    /// The next frame: a change, or an agent's report.
+    async fn next_frame(&mut self) -> Option<Bytes> {
+        loop {
+            tokio::select! {
+                published = self.changes.next() => return Some(published?.frame.clone()),
+                report = self.fleet.recv() => match report {
+                    Ok(stored) => {
+                        if let Some(frame) = self.fleet_frame(&stored) {
+                            return Some(frame);
+                        }
+                    }
+                    // A report is superseded by the next; missing some
+                    // loses nothing the view needs.
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return None,
+                },
+            }
+        }
+    }
+
+    /// The `fleet` event for a report, as this follower may see it.
+    fn fleet_frame(&self, stored: &StoredReport) -> Option<Bytes> {
+        let changes = &self.changes;
+        if changes
+            .environment
+            .as_ref()
+            .is_some_and(|env| *env != stored.report.environment)
+        {
+            return None;
+        }
+        let status = fleet::status(stored, changes.engine.snapshots(), changes.engine.now());
+        let visible = status.visible_to(&changes.principal)?;
+        let json = serde_json::to_string(&*visible).ok()?;
+        Some(Bytes::from(format!("event: fleet\ndata: {json}\n\n")))
+    }
+
+}
+
 #[utoipa::path(get, path = "/api/v1/environments/{environment}/events", tag = "distribution", summary = "Server-Sent Events, one per change", params(("environment" = String, Path, description = "Environment name"), ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this revision")), responses((status = 200, description = "text/event-stream"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn events(
     State(state): State<AppState>,
@@ -176,6 +228,7 @@ fn stream(
     let turn = state.admission.stream(&principal, state.engine.metrics())?;
     // Subscribe before reading the log, so nothing falls between the two.
     let live = state.engine.subscribe();
+    let fleet = state.fleet.subscribe();
     let follower = Follower {
         last: resume.unwrap_or_else(|| state.engine.world().revision),
         behind: resume.is_some(),
@@ -186,17 +239,21 @@ fn stream(
         live,
         _turn: turn,
     };
+    let frames = Frames {
+        changes: follower,
+        fleet,
+    };
     // Each event is the change's frame, rendered once for all watchers
     // (`Published::frame`). A quiet stream gets a comment now and then, so
     // proxies and load balancers do not close it as idle.
-    let frames = stream::unfold(follower, |mut follower| async move {
+    let frames = stream::unfold(frames, |mut frames| async move {
         // `next` may be dropped at its await points: a dropped broadcast
         // receive loses nothing, and a dropped catch-up read is redone.
-        let frame = match tokio::time::timeout(KEEP_ALIVE, follower.next()).await {
-            Ok(published) => published?.frame.clone(),
+        let frame = match tokio::time::timeout(KEEP_ALIVE, frames.next_frame()).await {
+            Ok(frame) => frame?,
             Err(_) => Bytes::from_static(b":\n\n"),
         };
-        Some((Ok::<_, Infallible>(frame), follower))
+        Some((Ok::<_, Infallible>(frame), frames))
     });
     Ok((
         [

@@ -66,10 +66,18 @@ async fn metrics(State(state): State<AppState>) -> Response {
             breakers.push((env.clone(), state, count));
         }
     }
+    // A store that cannot be read leaves the fleet out, not the metrics.
+    let fleet = state
+        .fleet
+        .statuses(state.engine.snapshots(), state.engine.now())
+        .await
+        .map(|statuses| crate::fleet::tally(&statuses))
+        .unwrap_or_default();
     let gauges = Gauges {
         revisions,
         breakers,
         unrouted: world.unrouted.len(),
+        fleet,
     };
     let body = state.engine.metrics().render(&gauges);
     (

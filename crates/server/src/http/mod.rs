@@ -6,6 +6,7 @@ mod changes;
 mod environments;
 mod events;
 mod extract;
+mod fleet;
 mod health;
 mod people;
 mod rollback;
@@ -31,7 +32,8 @@ use crate::{
     auth::{LoginLimiter, TokenCache},
     console,
     engine::Engine,
-    store::Accounts,
+    fleet::Fleet,
+    store::{Accounts, FleetStore},
 };
 
 pub use extract::{JsonBody, MAX_BODY_BYTES, Params, PathParams};
@@ -50,6 +52,8 @@ pub struct Shared {
     pub engine: Arc<Engine>,
     /// Users, tokens and sessions.
     pub accounts: Arc<dyn Accounts>,
+    /// The agents' latest reports.
+    pub fleet: Arc<Fleet>,
     /// Failed-login throttling.
     pub limiter: Arc<LoginLimiter>,
     /// Turns for password checks and unauthenticated validations.
@@ -70,12 +74,17 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// State over `engine` and `accounts`, serving the console built into
-    /// `console_dir`.
-    pub fn new(engine: Arc<Engine>, accounts: Arc<dyn Accounts>, console_dir: PathBuf) -> Self {
+    /// State over `engine` and `store` (accounts and fleet reports),
+    /// serving the console built into `console_dir`.
+    pub fn new<S: Accounts + FleetStore>(
+        engine: Arc<Engine>,
+        store: Arc<S>,
+        console_dir: PathBuf,
+    ) -> Self {
         Self(Arc::new(Shared {
             engine,
-            accounts,
+            fleet: Arc::new(Fleet::new(store.clone())),
+            accounts: store,
             limiter: Arc::new(LoginLimiter::default()),
             admission: Arc::new(Admission::default()),
             tokens: Arc::new(TokenCache::default()),
@@ -152,6 +161,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(rollback::router())
         .merge(transfer::router())
         .merge(breakers::router())
+        .merge(fleet::router())
 }
 
 /// The OpenAPI description of the API, generated from the handlers.

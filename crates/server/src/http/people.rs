@@ -243,10 +243,13 @@ async fn create_user(
         ));
     }
     check_password(&request.password)?;
-    if request.role == Role::AlertSource {
+    if request.role.is_machine() {
         return Err(ApiError::bad_request(
             "machine_role",
-            "alert_source is a role for tokens (Alertmanager), not for people",
+            format!(
+                "{} is a role for tokens (machines), not for people",
+                request.role.as_str()
+            ),
         ));
     }
     if state.accounts.user(&request.username).await?.is_some() {
@@ -373,6 +376,12 @@ pub fn new_token(request: NewToken, created_by: &str) -> Result<(Token, String),
         return Err(ApiError::bad_request(
             "invalid_name",
             "a token name is 1–128 letters, digits, '.', '_' or '-'",
+        ));
+    }
+    if request.role == Role::Agent && request.environment.is_none() {
+        return Err(ApiError::bad_request(
+            "agent_needs_environment",
+            "an agent token follows one environment: give `environment`",
         ));
     }
     let id = new_secret()[..16].to_string();

@@ -83,7 +83,7 @@ async fn environment(
     Params(watch): Params<Watch>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    principal.require(Permission::Read, None, Some(&environment))?;
+    principal.require(Permission::ReadSnapshot, None, Some(&environment))?;
     let view = match &principal.services {
         None => View::Whole,
         Some(services) => View::Only(services),
@@ -99,7 +99,7 @@ async fn service(
     Params(watch): Params<Watch>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    principal.require(Permission::Read, Some(&service), Some(&environment))?;
+    principal.require(Permission::ReadSnapshot, Some(&service), Some(&environment))?;
     serve(
         &state,
         &principal,

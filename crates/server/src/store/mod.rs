@@ -10,7 +10,7 @@ use crate::auth::Role;
 use std::{collections::BTreeMap, sync::Arc};
 
 use serde_json::{Value, json};
-use setpoint_core::{Change, ChangeKind};
+use setpoint_core::{Change, ChangeKind, fleet::AgentReport};
 
 pub use sqlite::SqliteStore;
 
@@ -215,6 +215,33 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError>;
     /// Checks the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// An agent's latest report, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReport {
+    /// What the agent said.
+    pub report: AgentReport,
+    /// When central received it (milliseconds since the epoch).
+    pub reported_at: i64,
+}
+
+/// Where the fleet's latest reports are kept: one per environment,
+/// cluster and namespace, replaced by each new one.
+#[async_trait::async_trait]
+pub trait FleetStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Every report kept.
+    async fn reports(&self) -> Result<Vec<StoredReport>, StoreError>;
+    /// Keeps these reports, replacing older ones of the same clusters, in
+    /// one transaction.
+    async fn put_reports(&self, reports: &[StoredReport]) -> Result<(), StoreError>;
+    /// Forgets one cluster's report; whether there was one.
+    async fn forget_report(
+        &self,
+        environment: &str,
+        cluster: &str,
+        namespace: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A person who logs in to the console.

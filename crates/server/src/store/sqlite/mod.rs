@@ -16,7 +16,10 @@ mod commit;
 
 use commit::Committer;
 
-use super::{Accounts, Batch, ChangeQuery, Session, SnapshotMark, Store, StoreError, Token, User};
+use super::{
+    Accounts, Batch, ChangeQuery, FleetStore, Session, SnapshotMark, Store, StoreError, StoredReport,
+    Token, User,
+};
 use crate::auth::Role;
 use crate::world::{EnvironmentRecord, ServiceRecord, Tombstone, UnroutedAlert, World};
 
@@ -273,6 +276,66 @@ fn token_of(row: &sqlx::sqlite::SqliteRow) -> Result<Token, StoreError> {
         created_by: row.get("created_by"),
         created_at: row.get("created_at"),
     })
+}
+
+#[async_trait::async_trait]
+impl FleetStore for SqliteStore {
+    async fn reports(&self) -> Result<Vec<StoredReport>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT report, reported_at FROM fleet_reports ORDER BY environment, cluster, namespace",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::new)?;
+        rows.into_iter()
+            .map(|(report, reported_at)| {
+                Ok(StoredReport {
+                    report: serde_json::from_str(&report).map_err(StoreError::new)?,
+                    reported_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn put_reports(&self, reports: &[StoredReport]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::new)?;
+        for stored in reports {
+            let report = &stored.report;
+            sqlx::query(
+                "INSERT INTO fleet_reports (environment, cluster, namespace, report, reported_at) \
+                 VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (environment, cluster, namespace) \
+                 DO UPDATE SET report = excluded.report, reported_at = excluded.reported_at",
+            )
+            .bind(&report.environment)
+            .bind(&report.cluster)
+            .bind(&report.namespace)
+            .bind(serde_json::to_string(report).map_err(StoreError::new)?)
+            .bind(stored.reported_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::new)?;
+        }
+        tx.commit().await.map_err(StoreError::new)
+    }
+
+    async fn forget_report(
+        &self,
+        environment: &str,
+        cluster: &str,
+        namespace: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM fleet_reports WHERE environment = ? AND cluster = ? AND namespace = ?",
+        )
+        .bind(environment)
+        .bind(cluster)
+        .bind(namespace)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::new)?;
+        Ok(done.rows_affected() > 0)
+    }
 }
 
 #[async_trait::async_trait]

@@ -1,0 +1,252 @@
+//! The fleet: every agent's latest report, and where each cluster stands.
+//!
+//! Agents report after each write and on every heartbeat. The latest
+//! report per environment, cluster and namespace is kept in memory and in
+//! the store, so the view survives a restart. A report that says something
+//! new (a revision, an error, a sink's health) is stored before it is
+//! acknowledged; one that only says "still here" is stored at most once a
+//! minute per cluster — a thousand agents on ten-second heartbeats would
+//! otherwise be a hundred fsyncs a second for nothing.
+//!
+//! The state of a cluster ([`ClusterState`]) is derived when asked, from
+//! the report, the revision the cluster should run (from the engine's
+//! snapshots) and the clock: silence makes a cluster `stale` without any
+//! event.
+
+use std::{
+    borrow::Cow,
+    collections::BTreeMap,
+    sync::{Arc, PoisonError, RwLock},
+};
+
+use setpoint_core::{
+    fleet::{AgentReport, ClusterState, ClusterStatus},
+    time::format_timestamp,
+};
+use tokio::sync::{OnceCell, broadcast};
+
+use crate::{
+    auth::{Principal, Visible},
+    snapshots::Snapshots,
+    store::{FleetStore, StoreError, StoredReport},
+};
+
+/// How long a heartbeat that changes nothing may go unstored.
+const STORE_QUIET_EVERY_MILLIS: i64 = 60_000;
+
+/// Which agent a report is from.
+type Key = (String, String, String);
+
+fn key(report: &AgentReport) -> Key {
+    (
+        report.environment.clone(),
+        report.cluster.clone(),
+        report.namespace.clone(),
+    )
+}
+
+/// A kept report, with when it was last written to the store.
+#[derive(Debug, Clone)]
+struct Entry {
+    stored: StoredReport,
+    persisted_at: i64,
+}
+
+/// The fleet's latest reports.
+#[derive(Debug)]
+pub struct Fleet {
+    store: Arc<dyn FleetStore>,
+    loaded: OnceCell<()>,
+    clusters: RwLock<BTreeMap<Key, Entry>>,
+    updates: broadcast::Sender<Arc<StoredReport>>,
+}
+
+impl Fleet {
+    /// A fleet kept in `store`, read from it on first use.
+    pub fn new(store: Arc<dyn FleetStore>) -> Self {
+        Self {
+            store,
+            loaded: OnceCell::new(),
+            clusters: RwLock::new(BTreeMap::new()),
+            updates: broadcast::channel(1024).0,
+        }
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.loaded
+            .get_or_try_init(|| async {
+                let reports = self.store.reports().await?;
+                let mut clusters = self.clusters.write().unwrap_or_else(PoisonError::into_inner);
+                for stored in reports {
+                    clusters.insert(
+                        key(&stored.report),
+                        Entry {
+                            persisted_at: stored.reported_at,
+                            stored,
+                        },
+                    );
+                }
+                Ok(())
+            })
+            .await
+            .map(|()| ())
+    }
+
+    /// Keeps `report`, received at `now`, and tells the followers.
+    pub async fn report(&self, report: AgentReport, now: i64) -> Result<(), StoreError> {
+        self.ready().await?;
+        let key = key(&report);
+        let stored = StoredReport {
+            report,
+            reported_at: now,
+        };
+        let persist = {
+            let clusters = self.clusters.read().unwrap_or_else(PoisonError::into_inner);
+            clusters.get(&key).is_none_or(|entry| {
+                entry.stored.report != stored.report
+                    || now - entry.persisted_at >= STORE_QUIET_EVERY_MILLIS
+            })
+        };
+        if persist {
+            self.store.put_reports(std::slice::from_ref(&stored)).await?;
+        }
+        {
+            let mut clusters = self.clusters.write().unwrap_or_else(PoisonError::into_inner);
+            let persisted_at = if persist {
+                now
+            } else {
+                clusters.get(&key).map_or(now, |e| e.persisted_at)
+            };
+            clusters.insert(
+                key,
+                Entry {
+                    stored: stored.clone(),
+                    persisted_at,
+                },
+            );
+        }
+        // Nobody following is fine.
+        let _ = self.updates.send(Arc::new(stored));
+        Ok(())
+    }
+
+    /// Forgets a cluster (it was torn down); whether it was known.
+    pub async fn forget(
+        &self,
+        environment: &str,
+        cluster: &str,
+        namespace: &str,
+    ) -> Result<bool, StoreError> {
+        self.ready().await?;
+        let known = self
+            .store
+            .forget_report(environment, cluster, namespace)
+            .await?;
+        let key = (
+            environment.to_owned(),
+            cluster.to_owned(),
+            namespace.to_owned(),
+        );
+        let removed = self
+            .clusters
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key)
+            .is_some();
+        Ok(known || removed)
+    }
+
+    /// Every cluster's status at `now`, against the snapshots' revisions,
+    /// in environment, cluster and namespace order.
+    pub async fn statuses(
+        &self,
+        snapshots: &Snapshots,
+        now: i64,
+    ) -> Result<Vec<ClusterStatus>, StoreError> {
+        self.ready().await?;
+        let clusters = self.clusters.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(clusters
+            .values()
+            .map(|entry| status(&entry.stored, snapshots, now))
+            .collect())
+    }
+
+    /// Reports as they arrive.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredReport>> {
+        self.updates.subscribe()
+    }
+}
+
+/// The status of one stored report at `now`.
+pub fn status(stored: &StoredReport, snapshots: &Snapshots, now: i64) -> ClusterStatus {
+    let report = &stored.report;
+    let desired = snapshots
+        .current(&report.environment)
+        .map_or(0, |snapshot| match &report.services {
+            None => snapshot.revision,
+            // A limited agent should run the revision its services last
+            // changed at: changes to others do not make it behind.
+            Some(services) => services
+                .iter()
+                .filter_map(|name| snapshot.services.get(name))
+                .map(|part| part.revision)
+                .max()
+                .unwrap_or(0),
+        });
+    ClusterStatus::new(
+        report.clone(),
+        format_timestamp(stored.reported_at),
+        desired,
+        now.saturating_sub(stored.reported_at),
+    )
+}
+
+/// Counts per environment and state, every state listed for every
+/// environment that has a cluster, for `/metrics`; with the largest lag.
+pub fn tally(statuses: &[ClusterStatus]) -> Vec<(String, ClusterState, usize, u64)> {
+    let mut by_environment: BTreeMap<&str, BTreeMap<ClusterState, (usize, u64)>> = BTreeMap::new();
+    for status in statuses {
+        let states = by_environment
+            .entry(&status.report.environment)
+            .or_insert_with(|| ClusterState::ALL.iter().map(|s| (*s, (0, 0))).collect());
+        let (count, lag) = states.entry(status.state).or_default();
+        *count += 1;
+        *lag = (*lag).max(status.lag);
+    }
+    by_environment
+        .into_iter()
+        .flat_map(|(environment, states)| {
+            states
+                .into_iter()
+                .map(move |(state, (count, lag))| (environment.to_owned(), state, count, lag))
+        })
+        .collect()
+}
+
+impl Visible for ClusterStatus {
+    /// A cluster is seen by who sees its environment; a principal limited
+    /// to services sees the agents that deliver one of them, with the
+    /// service list cut to theirs.
+    fn visible_to<'a>(&'a self, viewer: &Principal) -> Option<Cow<'a, Self>> {
+        if !viewer.sees_environment(&self.report.environment) {
+            return None;
+        }
+        let (Some(_), Some(services)) = (&viewer.services, &self.report.services) else {
+            return Some(Cow::Borrowed(self));
+        };
+        let seen: Vec<String> = services
+            .iter()
+            .filter(|s| viewer.sees_service(s))
+            .cloned()
+            .collect();
+        if seen.is_empty() {
+            return None;
+        }
+        if seen.len() == services.len() {
+            return Some(Cow::Borrowed(self));
+        }
+        let mut cut = self.clone();
+        cut.report.services = Some(seen);
+        Some(Cow::Owned(cut))
+    }
+}
