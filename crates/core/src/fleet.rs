@@ -106,10 +106,7 @@ impl AgentReport {
             return Err(format!("at most {} sinks", limits::SINKS));
         }
         if !(1..=limits::HEARTBEAT_SECS).contains(&self.heartbeat_secs) {
-            return Err(format!(
-                "`heartbeat_secs` is 1–{}",
-                limits::HEARTBEAT_SECS
-            ));
+            return Err(format!("`heartbeat_secs` is 1–{}", limits::HEARTBEAT_SECS));
         }
         if self
             .checksum
@@ -178,8 +175,8 @@ impl ClusterState {
     /// everything (a silent agent's last word may be long untrue), then a
     /// failure, then the revision.
     pub fn derive(report: &AgentReport, desired: u64, age_millis: i64) -> Self {
-        let heartbeat_millis = i64::try_from(report.heartbeat_secs.saturating_mul(1000))
-            .unwrap_or(i64::MAX);
+        let heartbeat_millis =
+            i64::try_from(report.heartbeat_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         if age_millis > heartbeat_millis.saturating_mul(3) {
             Self::Stale
         } else if report.error.is_some() || report.sinks.iter().any(|s| !s.ok) {
@@ -305,15 +302,15 @@ mod tests {
 
         let mut bad = report(Some(1));
         bad.cluster = "eu 1".into();
-        assert!(bad.check().unwrap_err().contains("cluster"));
+        assert!(bad.check().is_err_and(|e| e.contains("cluster")));
         let mut bad = report(Some(1));
         bad.heartbeat_secs = 0;
-        assert!(bad.check().unwrap_err().contains("heartbeat"));
+        assert!(bad.check().is_err_and(|e| e.contains("heartbeat")));
         let mut bad = report(Some(1));
         bad.checksum = Some("zz".into());
-        assert!(bad.check().unwrap_err().contains("checksum"));
+        assert!(bad.check().is_err_and(|e| e.contains("checksum")));
         let mut bad = report(Some(1));
         bad.services = Some(vec![String::new()]);
-        assert!(bad.check().unwrap_err().contains("services"));
+        assert!(bad.check().is_err_and(|e| e.contains("services")));
     }
 }

@@ -32,6 +32,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: the API and the console.
     Serve(ServeArgs),
+    /// Follow one environment's snapshot and write it into etcd and/or
+    /// files beside the pods (one agent per cluster or namespace).
+    Agent(Box<setpoint_agent::AgentArgs>),
     /// Check service documents offline; exits non-zero when any is invalid.
     Validate(ValidateArgs),
     /// Print everything (environments and services) as one document.

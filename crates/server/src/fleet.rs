@@ -76,7 +76,10 @@ impl Fleet {
         self.loaded
             .get_or_try_init(|| async {
                 let reports = self.store.reports().await?;
-                let mut clusters = self.clusters.write().unwrap_or_else(PoisonError::into_inner);
+                let mut clusters = self
+                    .clusters
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner);
                 for stored in reports {
                     clusters.insert(
                         key(&stored.report),
@@ -89,7 +92,7 @@ impl Fleet {
                 Ok(())
             })
             .await
-            .map(|()| ())
+            .copied()
     }
 
     /// Keeps `report`, received at `now`, and tells the followers.
@@ -108,10 +111,15 @@ impl Fleet {
             })
         };
         if persist {
-            self.store.put_reports(std::slice::from_ref(&stored)).await?;
+            self.store
+                .put_reports(std::slice::from_ref(&stored))
+                .await?;
         }
         {
-            let mut clusters = self.clusters.write().unwrap_or_else(PoisonError::into_inner);
+            let mut clusters = self
+                .clusters
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
             let persisted_at = if persist {
                 now
             } else {

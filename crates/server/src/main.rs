@@ -24,6 +24,16 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Agent(args) => {
+            setpoint_server::cli::init_tracing();
+            match setpoint_agent::run(*args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("setpoint agent: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Validate(args) => setpoint_server::validate_files::run(&args),
         Command::Export { data } => report(setpoint_server::cli::export(&data).await),
         Command::Import { file, data, reason } => {

@@ -11,7 +11,7 @@ use setpoint_server::{
     store::{AccountWrite, Accounts},
 };
 
-const ROLES: [Role; 6] = Role::ALL;
+const ROLES: [Role; 7] = Role::ALL;
 
 /// One write endpoint: the least role allowed, and how to call it on a
 /// seeded app at its current revision.
@@ -162,7 +162,12 @@ async fn every_role_against_every_write_is_allowed_or_403_and_nothing_else() {
     for write in writes() {
         for role in ROLES {
             let app = TestApp::seeded().await;
-            let token = format!("Bearer {}", app.token("caller", role, None, None).await);
+            // Agent tokens always follow one environment.
+            let environment = (role == Role::Agent).then_some("prod");
+            let token = format!(
+                "Bearer {}",
+                app.token("caller", role, None, environment).await
+            );
             let revision = app.revision("checkout").await.to_string();
             let mut headers = vec![("authorization", token.as_str())];
             if write.if_match {

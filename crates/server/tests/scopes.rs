@@ -108,6 +108,35 @@ async fn world() -> World {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    // Agents: one in prod delivering only the other service, one
+    // delivering all of dev.
+    for (environment, services) in [("prod", json!([OTHER_SERVICE])), ("dev", Value::Null)] {
+        let agent = format!(
+            "Bearer {}",
+            app.token(
+                &format!("agent-{environment}"),
+                Role::Agent,
+                None,
+                Some(environment)
+            )
+            .await
+        );
+        let reply = app
+            .request(
+                Method::POST,
+                "/api/v1/fleet/reports",
+                &[("authorization", &agent)],
+                Some(json!({
+                    "cluster": format!("{environment}-cluster"),
+                    "environment": environment,
+                    "services": services,
+                    "revision": 1,
+                    "heartbeat_secs": 10,
+                })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
     World { app }
 }
 
@@ -126,6 +155,7 @@ async fn read_everything(world: &World, bearer: &str) -> Vec<(String, String)> {
         "/api/v1/environments",
         "/api/v1/alerts/unrouted",
         "/api/v1/export",
+        "/api/v1/fleet",
     ]
     .map(str::to_owned)
     .to_vec();

@@ -172,7 +172,6 @@ impl Frames {
         let json = serde_json::to_string(&*visible).ok()?;
         Some(Bytes::from(format!("event: fleet\ndata: {json}\n\n")))
     }
-
 }
 
 #[utoipa::path(get, path = "/api/v1/environments/{environment}/events", tag = "distribution", summary = "Server-Sent Events, one per change", params(("environment" = String, Path, description = "Environment name"), ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this revision")), responses((status = 200, description = "text/event-stream"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]

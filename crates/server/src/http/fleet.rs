@@ -40,7 +40,12 @@ async fn report(
     report
         .check()
         .map_err(|message| ApiError::bad_request("invalid_report", message))?;
-    if state.engine.snapshots().current(&report.environment).is_none() {
+    if state
+        .engine
+        .snapshots()
+        .current(&report.environment)
+        .is_none()
+    {
         return Err(ApiError::NotFound(format!(
             "environment {:?} does not exist",
             report.environment

@@ -17,8 +17,8 @@ mod commit;
 use commit::Committer;
 
 use super::{
-    Accounts, Batch, ChangeQuery, FleetStore, Session, SnapshotMark, Store, StoreError, StoredReport,
-    Token, User,
+    Accounts, Batch, ChangeQuery, FleetStore, Session, SnapshotMark, Store, StoreError,
+    StoredReport, Token, User,
 };
 use crate::auth::Role;
 use crate::world::{EnvironmentRecord, ServiceRecord, Tombstone, UnroutedAlert, World};
