@@ -4,8 +4,9 @@
 # installed the way it is). Every step skips itself when already done.
 #
 #   scripts/setup.sh            tools to build and run
-#   scripts/setup.sh --test     also Chromium, ChromeDriver and Prometheus
-#                               Alertmanager for the end-to-end tests, and
+#   scripts/setup.sh --test     also Chromium, ChromeDriver, Prometheus
+#                               Alertmanager and etcd for the end-to-end
+#                               and delivery tests, and
 #                               schemathesis (PyPI) for the API
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,8 +32,9 @@ apt_install() {
 }
 
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
-# The breaker tests start their own Alertmanager on a free loopback port.
-$with_tests && apt_install chromium chromium-driver prometheus-alertmanager curl
+# The breaker tests start their own Alertmanager, the delivery tests their
+# own etcd, each on free loopback ports.
+$with_tests && apt_install chromium chromium-driver prometheus-alertmanager curl etcd-server
 # schemathesis drives the API from its OpenAPI description (scripts/schemathesis.sh).
 if $with_tests && [[ "$(schemathesis --version 2>/dev/null)" != "schemathesis, version 4.32.5" ]]; then
   step "pip install schemathesis 4.32.5"

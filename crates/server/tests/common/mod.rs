@@ -1,6 +1,8 @@
 //! Shared test set-up: an app over a fresh SQLite store, and a request helper.
 #![allow(dead_code, reason = "each test file uses a different part")]
 
+pub mod parts;
+
 use std::sync::Arc;
 
 use axum::{

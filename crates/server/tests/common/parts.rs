@@ -1,0 +1,408 @@
+//! Real parts for the delivery tests: etcd (Debian's `etcd-server`), the
+//! `setpoint` server and agents as processes, on free loopback ports, in
+//! temporary directories, stopped when dropped.
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
+use serde_json::{Value, json};
+
+/// A free loopback port (the listener is closed at once; the part that
+/// binds it next is started right after).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Waits for `check` to hold, up to `within`.
+pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !check().await {
+        assert!(Instant::now() < deadline, "not in {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A child process killed when dropped.
+pub struct Running(pub Child);
+
+impl Running {
+    /// Stops it now.
+    pub fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One etcd member on loopback.
+pub struct Etcd {
+    process: Option<Running>,
+    dir: tempfile::TempDir,
+    client: u16,
+    peer: u16,
+    http: reqwest::Client,
+}
+
+impl Etcd {
+    /// Starts a default-configured member and waits until it answers.
+    pub async fn start() -> Self {
+        let mut etcd = Self {
+            process: None,
+            dir: tempfile::tempdir().expect("temp dir"),
+            client: free_port(),
+            peer: free_port(),
+            http: reqwest::Client::new(),
+        };
+        etcd.restart().await;
+        etcd
+    }
+
+    /// Its client URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client)
+    }
+
+    /// Kills it (the data stays).
+    pub fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.stop();
+        }
+    }
+
+    /// Starts it again on the same data and ports.
+    pub async fn restart(&mut self) {
+        self.kill();
+        let peer = format!("http://127.0.0.1:{}", self.peer);
+        let child = Command::new("etcd")
+            .arg("--name=test")
+            .arg(format!(
+                "--data-dir={}",
+                self.dir.path().join("data").display()
+            ))
+            .arg(format!("--listen-client-urls={}", self.url()))
+            .arg(format!("--advertise-client-urls={}", self.url()))
+            .arg(format!("--listen-peer-urls={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .arg(format!("--initial-cluster=test={peer}"))
+            .args(["--logger=zap", "--log-level=error"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("etcd starts (apt-get install etcd-server)");
+        self.process = Some(Running(child));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.range("/", None).await.is_none() {
+            assert!(Instant::now() < deadline, "etcd did not answer");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn range(&self, key: &str, end: Option<&str>) -> Option<Value> {
+        let mut body = json!({ "key": B64.encode(key) });
+        if let Some(end) = end {
+            body["range_end"] = json!(B64.encode(end));
+        }
+        let response = self
+            .http
+            .post(format!("{}/v3/kv/range", self.url()))
+            .json(&body)
+            .send()
+            .await
+            .ok()?;
+        response.json().await.ok()
+    }
+
+    /// A key's value, if it exists.
+    pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let answer = self.range(key, None).await?;
+        let value = answer["kvs"].as_array()?.first()?["value"]
+            .as_str()?
+            .to_owned();
+        B64.decode(value).ok()
+    }
+
+    /// How many keys start with `prefix`.
+    pub async fn count(&self, prefix: &str) -> usize {
+        let mut end = prefix.as_bytes().to_vec();
+        if let Some(last) = end.last_mut() {
+            *last += 1;
+        }
+        let end = String::from_utf8(end).expect("ascii");
+        let answer = self
+            .http
+            .post(format!("{}/v3/kv/range", self.url()))
+            .json(&json!({"key": B64.encode(prefix), "range_end": B64.encode(end), "count_only": true}))
+            .send()
+            .await
+            .expect("etcd answers");
+        let answer: Value = answer.json().await.expect("json");
+        answer["count"]
+            .as_str()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Deletes every key (a wiped etcd).
+    pub async fn wipe(&self) {
+        self.http
+            .post(format!("{}/v3/kv/deleterange", self.url()))
+            .json(&json!({"key": B64.encode([0u8]), "range_end": B64.encode([0u8])}))
+            .send()
+            .await
+            .expect("etcd answers");
+    }
+
+    /// `<prefix>/<env>/meta`, parsed.
+    pub async fn meta(&self, environment: &str) -> Option<Value> {
+        let bytes = self.get(&format!("/setpoint/{environment}/meta")).await?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// The revision `meta` names, if any.
+    pub async fn revision(&self, environment: &str) -> Option<u64> {
+        self.meta(environment).await?["revision"].as_u64()
+    }
+
+    /// The service's sealed snapshot in the current generation, verified.
+    pub async fn service(&self, environment: &str, service: &str) -> setpoint_core::Snapshot {
+        let meta = self.meta(environment).await.expect("meta");
+        let generation = meta["generation"].as_str().expect("generation");
+        let bytes = self
+            .get(&format!(
+                "/setpoint/{environment}/generations/{generation}/services/{service}"
+            ))
+            .await
+            .expect("the service's key");
+        setpoint_core::snapshot::verify(&bytes).expect("it verifies")
+    }
+}
+
+/// The real `setpoint serve --demo` over a data directory, restartable on
+/// the same port.
+pub struct Central {
+    process: Option<Running>,
+    pub data: tempfile::TempDir,
+    pub port: u16,
+    /// An admin token.
+    pub admin: String,
+    /// An agent token for prod.
+    pub agent: String,
+    http: reqwest::Client,
+}
+
+impl Central {
+    /// Creates tokens offline, then starts the server with demo data.
+    pub async fn start() -> Self {
+        let mut central = Self::new();
+        central.restart(&["--demo"]).await;
+        central
+    }
+
+    /// A data directory with tokens, the server not started.
+    pub fn new() -> Self {
+        let data = tempfile::tempdir().expect("temp dir");
+        let admin = token(data.path(), "test-admin", "admin", None);
+        let agent = token(data.path(), "agent-prod", "agent", Some("prod"));
+        Self {
+            process: None,
+            data,
+            port: free_port(),
+            admin,
+            agent,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Its base URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it.
+    pub fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.stop();
+        }
+    }
+
+    /// Starts it (again) with `extra` arguments.
+    pub async fn restart(&mut self, extra: &[&str]) {
+        self.kill();
+        let child = Command::new(env!("CARGO_BIN_EXE_setpoint"))
+            .arg("serve")
+            .args(extra)
+            .args(["--console-dir", "/nonexistent", "--listen"])
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--data")
+            .arg(self.data.path())
+            .env("SETPOINT_ADMIN_PASSWORD", "a-long-test-password")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        self.process = Some(Running(child));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let up = self
+                .http
+                .get(format!("{}/healthz", self.url()))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if up {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A GET as admin, as JSON.
+    pub async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.url()))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .expect("central answers")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// The revision of prod's snapshot.
+    pub async fn prod_revision(&self) -> u64 {
+        self.http
+            .get(format!("{}/api/v1/environments/prod/snapshot", self.url()))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .expect("central answers")
+            .headers()["x-setpoint-revision"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("a number")
+    }
+
+    /// Sets `throttle.rps` of checkout in prod.
+    pub async fn set_rps(&self, rps: u64) {
+        let base = self.get("/api/v1/services/checkout").await["revision"]
+            .as_u64()
+            .expect("revision");
+        let response = self
+            .http
+            .patch(format!(
+                "{}/api/v1/services/checkout/values/prod",
+                self.url()
+            ))
+            .bearer_auth(&self.admin)
+            .json(&json!({"set": {"throttle.rps": rps}, "base_revision": base}))
+            .send()
+            .await
+            .expect("central answers");
+        assert!(
+            response.status().is_success(),
+            "{:?}",
+            response.text().await
+        );
+    }
+
+    /// The fleet entry of `cluster`, if any.
+    pub async fn cluster(&self, cluster: &str) -> Option<Value> {
+        self.get("/api/v1/fleet")
+            .await
+            .as_array()?
+            .iter()
+            .find(|c| c["report"]["cluster"] == cluster)
+            .cloned()
+    }
+}
+
+/// `setpoint token create`, offline, before the server runs.
+fn token(data: &Path, name: &str, role: &str, environment: Option<&str>) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_setpoint"));
+    command
+        .args(["token", "create", name, "--role", role, "--data"])
+        .arg(data);
+    if let Some(environment) = environment {
+        command.args(["--environment", environment]);
+    }
+    let output = command.output().expect("setpoint token create runs");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
+/// An agent process.
+pub struct Agent {
+    pub process: Running,
+    /// Where it serves `/metrics`.
+    pub listen: String,
+}
+
+/// Starts `setpoint agent` for prod against `server`, with fast timers, and
+/// `extra` arguments.
+pub fn agent(server: &str, token: &str, cluster: &str, extra: &[String]) -> Agent {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_setpoint"))
+        .args(["agent", "--environment", "prod", "--cluster", cluster])
+        .args(["--server", server, "--token", token])
+        .args(["--heartbeat", "1s", "--resync", "2s", "--max-backoff", "1s"])
+        .args(["--etcd-grace", "1s", "--listen", &listen])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the agent starts");
+    Agent {
+        process: Running(child),
+        listen,
+    }
+}
+
+impl Agent {
+    /// The agent's `/metrics`, or empty when it does not answer.
+    pub async fn metrics(&self) -> String {
+        match reqwest::get(format!("http://{}/metrics", self.listen)).await {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// How many attempts failed with `cause`.
+    pub async fn failures(&self, cause: &str) -> u64 {
+        let metrics = self.metrics().await;
+        let prefix = format!("setpoint_agent_failures_total{{cause=\"{cause}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// A scratch directory path inside `dir`.
+pub fn path_in(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
