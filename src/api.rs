@@ -10,6 +10,7 @@ pub use setpoint_core::Role;
 use setpoint_core::{
     BreakerState, Change, Flag, ServiceDoc,
     breaker::{Alert, Cause},
+    fleet::ClusterStatus,
 };
 
 use crate::route::encode as segment;
@@ -280,6 +281,11 @@ pub async fn me() -> Result<Me, ApiError> {
 /// `GET /api/v1/environments`.
 pub async fn environments() -> Result<Vec<Environment>, ApiError> {
     get("/environments").await
+}
+
+/// `GET /api/v1/fleet`: every cluster's agent, cut to the user's scope.
+pub async fn fleet() -> Result<Vec<ClusterStatus>, ApiError> {
+    get("/fleet").await
 }
 
 /// `GET /api/v1/services`.

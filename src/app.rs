@@ -88,6 +88,7 @@ fn Shell(
                     />
                     <RouteView path=StaticSegment(Route::Flags.segment()) view={Lazy::<FlagsPage>::new()} />
                     <RouteView path=StaticSegment(Route::Breakers.segment()) view={Lazy::<BreakersPage>::new()} />
+                    <RouteView path=StaticSegment(Route::Fleet.segment()) view={Lazy::<FleetPage>::new()} />
                     <RouteView path=StaticSegment(Route::Audit.segment()) view={Lazy::<AuditPage>::new()} />
                     <RouteView path=StaticSegment(Route::Editor.segment()) view={Lazy::<EditorPage>::new()} />
                 </Routes>
@@ -124,6 +125,7 @@ lazy_pages! {
     ServicePage => pages::Service,
     FlagsPage => pages::Flags,
     BreakersPage => pages::Breakers,
+    FleetPage => pages::Fleet,
     AuditPage => pages::Audit,
     EditorPage => pages::Editor,
 }

@@ -1,10 +1,11 @@
 //! Live updates: a page follows an environment's change stream
 //! (`GET /api/v1/environments/{env}/events`, Server-Sent Events) and
-//! refreshes what it shows without a reload.
+//! refreshes what it shows without a reload; the same streams carry the
+//! agents' reports (`event: fleet`) for the fleet view.
 
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
-use setpoint_core::Change;
+use setpoint_core::{Change, fleet::ClusterStatus};
 use wasm_bindgen::{JsCast, closure::Closure};
 
 use crate::route::encode;
@@ -14,7 +15,7 @@ use crate::route::encode;
 /// closes the previous stream. The browser reconnects on its own after a
 /// network error, resuming from the last event id.
 pub fn follow(environment: Signal<String>) -> ReadSignal<Option<Change>> {
-    stream(Signal::derive(move || {
+    stream_changes(Signal::derive(move || {
         let env = environment.get();
         (!env.is_empty()).then(|| format!("/api/v1/environments/{}/events", encode(&env)))
     }))
@@ -24,11 +25,31 @@ pub fn follow(environment: Signal<String>) -> ReadSignal<Option<Change>> {
 /// connection for pages that watch them all (browsers allow six per server
 /// over HTTP/1.1, so one stream per environment would starve the API).
 pub fn follow_all() -> ReadSignal<Option<Change>> {
+    follow_everything().change
+}
+
+/// What a stream brings: the latest change, and the latest agent report
+/// (`event: fleet`).
+#[derive(Debug, Clone, Copy)]
+pub struct Live {
+    /// The latest change committed.
+    pub change: ReadSignal<Option<Change>>,
+    /// The latest cluster status an agent's report produced.
+    pub fleet: ReadSignal<Option<ClusterStatus>>,
+}
+
+/// Every environment's changes and agent reports, on one connection.
+pub fn follow_everything() -> Live {
     stream(Signal::derive(|| Some("/api/v1/events".to_string())))
 }
 
-fn stream(url: Signal<Option<String>>) -> ReadSignal<Option<Change>> {
+fn stream_changes(url: Signal<Option<String>>) -> ReadSignal<Option<Change>> {
+    stream(url).change
+}
+
+fn stream(url: Signal<Option<String>>) -> Live {
     let (latest, set_latest) = signal(None::<Change>);
+    let (fleet, set_fleet) = signal(None::<ClusterStatus>);
     Effect::new(move |_| {
         let Some(url) = url.get() else {
             return;
@@ -47,15 +68,30 @@ fn stream(url: Signal<Option<String>>) -> ReadSignal<Option<Change>> {
                 }
             },
         );
+        let on_fleet = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+            move |event: web_sys::MessageEvent| {
+                if let Some(status) = event
+                    .data()
+                    .as_string()
+                    .and_then(|text| serde_json::from_str::<ClusterStatus>(&text).ok())
+                {
+                    set_fleet.set(Some(status));
+                }
+            },
+        );
         let _ =
             source.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
-        // The source and its callback live until the effect re-runs or the
-        // component goes; both are browser objects, so not `Send`.
-        let stream = SendWrapper::new((source, on_change));
+        let _ = source.add_event_listener_with_callback("fleet", on_fleet.as_ref().unchecked_ref());
+        // The source and its callbacks live until the effect re-runs or the
+        // component goes; all are browser objects, so not `Send`.
+        let stream = SendWrapper::new((source, on_change, on_fleet));
         on_cleanup(move || {
-            let (source, _callback) = stream.take();
+            let (source, _on_change, _on_fleet) = stream.take();
             source.close();
         });
     });
-    latest
+    Live {
+        change: latest,
+        fleet,
+    }
 }

@@ -13,6 +13,8 @@ pub enum Route {
     Flags,
     /// The circuit-breaker board.
     Breakers,
+    /// Which cluster runs which revision.
+    Fleet,
     /// The change log.
     Audit,
     /// The service-document editor with live validation.
@@ -21,11 +23,12 @@ pub enum Route {
 
 impl Route {
     /// The pages in navigation order.
-    pub const NAV: [Self; 6] = [
+    pub const NAV: [Self; 7] = [
         Self::Overview,
         Self::Services,
         Self::Flags,
         Self::Breakers,
+        Self::Fleet,
         Self::Audit,
         Self::Editor,
     ];
@@ -38,6 +41,7 @@ impl Route {
             Self::Services | Self::Service(_) => "services",
             Self::Flags => "flags",
             Self::Breakers => "breakers",
+            Self::Fleet => "fleet",
             Self::Audit => "audit",
             Self::Editor => "editor",
         }
@@ -61,6 +65,7 @@ impl Route {
             Self::Services | Self::Service(_) => "Services",
             Self::Flags => "Flags",
             Self::Breakers => "Breakers",
+            Self::Fleet => "Fleet",
             Self::Audit => "Audit",
             Self::Editor => "Document editor",
         }

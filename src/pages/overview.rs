@@ -1,14 +1,16 @@
 //! The overview: each environment with its revision and its open and
-//! awaiting-close breakers, the number of services, and the latest changes
-//! — refreshed live from every environment's change stream.
+//! awaiting-close breakers, how many of its clusters are not in sync, the
+//! number of services, and the latest changes — refreshed live from every
+//! environment's change stream and the agents' reports.
 
 use leptos::prelude::*;
-use setpoint_core::{BreakerState, Change};
+use setpoint_core::{BreakerState, Change, fleet::ClusterState};
 
 use crate::{
     Route,
     api::{self, Environment},
     live,
+    pages::fleet::state_at,
     route::encode,
     session::use_session,
 };
@@ -21,7 +23,13 @@ const LATEST: &str = "10";
 pub fn Overview() -> impl IntoView {
     let session = use_session();
     // One stream for every environment: any change refetches what is shown.
-    let latest = live::follow_all();
+    let stream = live::follow_everything();
+    let latest = stream.change;
+    let fleet = LocalResource::new(move || {
+        latest.track();
+        stream.fleet.track();
+        async move { api::fleet().await.map_err(|e| session.check(e)) }
+    });
     let environments = LocalResource::new(move || async move {
         api::environments().await.map_err(|e| session.check(e))
     });
@@ -51,7 +59,7 @@ pub fn Overview() -> impl IntoView {
                 Some(Err(e)) => view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
                 Some(Ok(list)) => view! {
                     <div class="overview__environments">
-                        {list.into_iter().map(|env| view! { <EnvironmentCard environment=env latest=latest /> }).collect_view()}
+                        {list.into_iter().map(|env| view! { <EnvironmentCard environment=env latest=latest fleet=fleet /> }).collect_view()}
                     </div>
                 }
                 .into_any(),
@@ -83,7 +91,12 @@ pub fn Overview() -> impl IntoView {
 /// One environment: its revision and breakers, refreshed by the changes
 /// that concern it.
 #[component]
-fn EnvironmentCard(environment: Environment, latest: ReadSignal<Option<Change>>) -> impl IntoView {
+fn EnvironmentCard(
+    environment: Environment,
+    latest: ReadSignal<Option<Change>>,
+    /// Every cluster's status, for the count of those not in sync.
+    fleet: LocalResource<Result<Vec<setpoint_core::fleet::ClusterStatus>, api::ApiError>>,
+) -> impl IntoView {
     let session = use_session();
     let name = environment.name.clone();
     // The latest change that concerns this environment's snapshot (a
@@ -114,6 +127,22 @@ fn EnvironmentCard(environment: Environment, latest: ReadSignal<Option<Change>>)
             .and_then(Result::ok)
             .map(|list| list.iter().filter(|b| b.state == state).count())
     };
+    let clusters = {
+        let name = name.clone();
+        move || {
+            let list = fleet.get().and_then(Result::ok)?;
+            let now = web_sys::js_sys::Date::now();
+            let mine: Vec<_> = list
+                .iter()
+                .filter(|s| s.report.environment == name)
+                .collect();
+            let behind = mine
+                .iter()
+                .filter(|s| state_at(s, now) != ClusterState::InSync)
+                .count();
+            (!mine.is_empty()).then(|| format!("{behind} of {} clusters not in sync", mine.len()))
+        }
+    };
     view! {
         <article class="card overview__environment" aria-label=format!("Environment {name}")>
             <h2 class="card__title">{name.clone()}</h2>
@@ -129,6 +158,11 @@ fn EnvironmentCard(environment: Environment, latest: ReadSignal<Option<Change>>)
                     <span class="overview__open">{move || count(BreakerState::Open).map(|n| format!("{n} open"))}</span>
                     ", "
                     <span class="overview__awaiting">{move || count(BreakerState::AwaitingClose).map(|n| format!("{n} awaiting close"))}</span>
+                </a>
+            </p>
+            <p>
+                <a class="overview__fleet" href=format!("{}?environment={}", Route::Fleet.href(), encode(&name))>
+                    {clusters}
                 </a>
             </p>
         </article>
