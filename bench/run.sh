@@ -7,7 +7,11 @@
 #     and etcd (one member, fsync per commit) taking puts the same way;
 #   - time from a write to its delivery at all of 1,000 SSE watchers (200
 #     writes, so that p99 is not just the slowest one), and at 1,000 etcd
-#     watches of one key.
+#     watches of one key;
+#   - delivery: 1,000 simulated agents long-polling and reporting to one
+#     central (change to all fetched, central's CPU and memory), and change
+#     to verified-in-etcd by 50 real `setpoint agent`s, a prefix each in one
+#     etcd.
 # Not a test: it asserts nothing. Targets are in docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +33,7 @@ token=$("$setpoint" token create bench --role admin --data "$work/data" 2>/dev/n
 port=18181
 SETPOINT_ADMIN_PASSWORD=bench-password-123 RUST_LOG=warn \
   "$setpoint" serve --demo --listen "127.0.0.1:$port" --data "$work/data" --console-dir "$work/none" >"$work/server.log" 2>&1 &
+server_pid=$!
 until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.2; done
 base="http://127.0.0.1:$port/api/v1"
 auth="Authorization: Bearer $token"
@@ -78,6 +83,21 @@ echo "== write to delivery at 1,000 SSE watchers (200 writes, 20 ms apart)"
 "$loadgen" fanout "127.0.0.1:$port" "$token" 1000 200 bench-0 dev
 echo "-- peer: etcd, 1,000 watches of one key through its JSON gateway, 200 puts"
 "$loadgen" etcd-fanout 127.0.0.1:18183 1000 200
+
+echo "== delivery: 1,000 simulated agents (a token each) long-polling and reporting; 50 writes, 300 ms apart"
+"$loadgen" agents "127.0.0.1:$port" "$token" 1000 50 bench-0 dev "$server_pid"
+
+echo "== delivery: write to verified-in-etcd at 50 real agents (one etcd, a prefix each); 50 writes, 250 ms apart"
+agent_token=$(curl -fsS -X POST -H "$auth" -H 'Content-Type: application/json' \
+  -d '{"name": "bench-agents", "role": "agent", "environment": "dev"}' "$base/tokens" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+for i in $(seq 0 49); do
+  RUST_LOG=warn "$setpoint" agent --server "http://127.0.0.1:$port" --token "$agent_token" \
+    --environment dev --cluster "bench-$i" --etcd http://127.0.0.1:18183 --etcd-prefix "/bench/a$i" \
+    >"$work/agent-$i.log" 2>&1 &
+done
+until [[ $(ETCDCTL_API=3 etcdctl --endpoints=127.0.0.1:18183 get --prefix --keys-only /bench/a | grep -c '/dev/meta$') -eq 50 ]]; do sleep 0.2; done
+"$loadgen" agent-delivery "127.0.0.1:$port" "$token" 127.0.0.1:18183 50 50 bench-0 dev
 
 if [[ -d dist ]]; then
   # Every file of the console, each gzipped on its own as a server would send

@@ -9,7 +9,14 @@
 //! loadgen fanout ADDR TOKEN WATCHERS WRITES SERVICE ENVIRONMENT
 //! loadgen etcd-puts ADDR CLIENTS SECONDS
 //! loadgen etcd-fanout ADDR WATCHERS WRITES
+//! loadgen agents ADDR TOKEN AGENTS WRITES SERVICE ENVIRONMENT SERVER_PID
+//! loadgen agent-delivery ADDR TOKEN ETCD_ADDR AGENTS WRITES SERVICE ENVIRONMENT
 //! ```
+//!
+//! `agents` simulates agents as central sees them: each long-polls the
+//! environment's snapshot with its own token, fetches it whole and reports,
+//! every cycle. `agent-delivery` watches the `meta` keys that AGENTS real
+//! `setpoint agent`s write under `/bench/a<i>` in one etcd.
 
 use std::{
     sync::{Arc, Mutex, atomic::Ordering::Relaxed},
@@ -49,6 +56,19 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<(u16, Value), Error> {
         let body = body.map(Value::to_string).unwrap_or_default();
+        let (status, _, body) = self.exchange(method, path, "", &body).await?;
+        Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    }
+
+    /// One request with `extra` header lines (each ending in CRLF); the
+    /// status, the headers (names lower-cased) and the body.
+    async fn exchange(
+        &mut self,
+        method: &str,
+        path: &str,
+        extra: &str,
+        body: &str,
+    ) -> Result<(u16, Vec<(String, String)>, Vec<u8>), Error> {
         // No token, no header: etcd's gateway refuses any Authorization.
         let auth = if self.token.is_empty() {
             String::new()
@@ -56,7 +76,7 @@ impl Client {
             format!("Authorization: Bearer {}\r\n", self.token)
         };
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             self.address,
             body.len()
         );
@@ -65,6 +85,7 @@ impl Client {
         self.stream.read_line(&mut status_line).await?;
         let status: u16 = status_line.get(9..12).ok_or("short status line")?.parse()?;
         let mut length = 0usize;
+        let mut headers = Vec::new();
         loop {
             let mut line = String::new();
             self.stream.read_line(&mut line).await?;
@@ -72,15 +93,17 @@ impl Client {
             if line.is_empty() {
                 break;
             }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse()?;
+            if let Some((name, value)) = line.split_once(':') {
+                let name = name.to_ascii_lowercase();
+                if name == "content-length" {
+                    length = value.trim().parse()?;
+                }
+                headers.push((name, value.trim().to_owned()));
             }
         }
         let mut body = vec![0; length];
         self.stream.read_exact(&mut body).await?;
-        Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+        Ok((status, headers, body))
     }
 }
 
@@ -436,6 +459,337 @@ async fn fanout(
     Ok(())
 }
 
+/// `/proc/<pid>`: CPU seconds used so far, and resident and peak memory
+/// in KiB.
+fn process_usage(pid: u32) -> Result<(f64, u64, u64), Error> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command (which may hold spaces), 1-based from 3.
+    let after = stat.rsplit_once(") ").ok_or("odd stat")?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    // USER_HZ is 100 on Linux.
+    Ok((ticks as f64 / 100.0, kib("VmRSS:"), kib("VmHWM:")))
+}
+
+/// One simulated agent: long-polls, fetches the whole snapshot, reports;
+/// records when each revision arrives. Signals `ready` after its first
+/// fetch.
+async fn simulated_agent(
+    address: String,
+    token: String,
+    name: String,
+    environment: String,
+    received: Arc<Mutex<Vec<(u64, Instant)>>>,
+    ready: tokio::sync::mpsc::Sender<()>,
+) -> Result<(), Error> {
+    let mut client = Client::connect(&address, &token).await?;
+    let mut etag = String::new();
+    let mut index = 0u64;
+    loop {
+        let path = if index == 0 {
+            format!("/api/v1/environments/{environment}/snapshot")
+        } else {
+            format!("/api/v1/environments/{environment}/snapshot?index={index}&wait=10s")
+        };
+        let extra = if etag.is_empty() {
+            String::new()
+        } else {
+            format!("If-None-Match: {etag}\r\n")
+        };
+        let (status, headers, body) = client.exchange("GET", &path, &extra, "").await?;
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        match status {
+            200 => {
+                let revision: u64 = header("x-setpoint-revision")
+                    .ok_or("no revision")?
+                    .parse()?;
+                if body.is_empty() {
+                    return Err("empty snapshot".into());
+                }
+                if index != 0 {
+                    received
+                        .lock()
+                        .expect("lock")
+                        .push((revision, Instant::now()));
+                }
+                etag = header("etag").unwrap_or_default();
+                let first = index == 0;
+                index = revision;
+                if first {
+                    ready.send(()).await?;
+                }
+            }
+            304 => {}
+            other => return Err(format!("snapshot answered {other}").into()),
+        }
+        let report = json!({
+            "cluster": name, "environment": environment, "revision": index,
+            "sinks": [{"name": "etcd:/bench", "ok": true, "revision": index}],
+            "version": "bench", "heartbeat_secs": 10,
+        });
+        let (status, answer) = client
+            .call("POST", "/api/v1/fleet/reports", Some(&report))
+            .await?;
+        if status != 200 {
+            return Err(format!("report answered {status}: {answer}").into());
+        }
+    }
+}
+
+/// AGENTS simulated agents (a token each) on one central; WRITES writes,
+/// 300 ms apart; for each, the time until every agent has fetched it; and
+/// central's CPU and memory meanwhile.
+async fn agents(
+    address: String,
+    admin: String,
+    count: usize,
+    writes: usize,
+    service: String,
+    environment: String,
+    pid: u32,
+) -> Result<(), Error> {
+    let mut client = Client::connect(&address, &admin).await?;
+    let mut tokens = Vec::new();
+    for i in 0..count {
+        let body = json!({"name": format!("bench-agent-{i}"), "role": "agent", "environment": environment});
+        let (status, answer) = client.call("POST", "/api/v1/tokens", Some(&body)).await?;
+        if status != 201 {
+            return Err(format!("token answered {status}: {answer}").into());
+        }
+        tokens.push(answer["token"].as_str().ok_or("no token")?.to_owned());
+    }
+    let received: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(count);
+    let mut tasks = Vec::new();
+    for (i, token) in tokens.into_iter().enumerate() {
+        tasks.push(tokio::spawn(simulated_agent(
+            address.clone(),
+            token,
+            format!("sim-{i}"),
+            environment.clone(),
+            Arc::clone(&received),
+            ready_tx.clone(),
+        )));
+    }
+    drop(ready_tx);
+    for _ in 0..count {
+        ready_rx.recv().await.ok_or("an agent failed to start")?;
+    }
+    let (cpu_before, _, _) = process_usage(pid)?;
+    let started_all = Instant::now();
+    let target = Target::Setpoint {
+        token: admin.clone(),
+        service: service.clone(),
+        environment: environment.clone(),
+    };
+    let (_, record) = client
+        .call("GET", &format!("/api/v1/services/{service}"), None)
+        .await?;
+    let mut base = record["revision"].as_u64().ok_or("no such service")?;
+    let mut sent = Vec::new();
+    for n in 0..writes {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        base = target.write(&mut client, n, base).await?;
+        sent.push((base, started));
+    }
+    let last = base;
+    let deadline = Instant::now() + Duration::from_mins(1);
+    loop {
+        let done = received
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(r, _)| *r == last)
+            .count();
+        if done == count || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started_all.elapsed().as_secs_f64();
+    let (cpu_after, rss, peak) = process_usage(pid)?;
+    for task in &tasks {
+        task.abort();
+    }
+    let received = received.lock().expect("lock").clone();
+    let mut all_fetched = Vec::new();
+    let mut missed = 0;
+    for (revision, started) in &sent {
+        // Writes are 300 ms apart, far more than a fetch takes: each agent
+        // fetches each revision as such (the count of those it did not is
+        // printed).
+        let arrivals: Vec<Duration> = received
+            .iter()
+            .filter(|(r, at)| r == revision && *at >= *started)
+            .map(|(_, at)| at.duration_since(*started))
+            .collect();
+        if arrivals.len() < count {
+            missed += count - arrivals.len();
+        }
+        all_fetched.push(arrivals.iter().max().copied().unwrap_or_default());
+    }
+    all_fetched.sort();
+    println!(
+        "agents: agents={count} writes={writes} all_fetched_p50_ms={:.2} all_fetched_p99_ms={:.2} not_fetched_as_such={missed} central_cpu_percent={:.0} central_rss_mib={:.1} central_peak_rss_mib={:.1}",
+        percentile(&all_fetched, 500).as_secs_f64() * 1e3,
+        percentile(&all_fetched, 990).as_secs_f64() * 1e3,
+        (cpu_after - cpu_before) / elapsed * 100.0,
+        rss as f64 / 1024.0,
+        peak as f64 / 1024.0,
+    );
+    Ok(())
+}
+
+/// Every `meta` put under `/bench/`: key, revision, when seen.
+type Metas = Arc<Mutex<Vec<(String, u64, Instant)>>>;
+
+/// Watches `/bench/` in etcd and records each agent's `meta` as it moves.
+async fn watch_metas(
+    etcd: &str,
+    environment: &str,
+    received: Metas,
+) -> Result<tokio::task::JoinHandle<Result<(), Error>>, Error> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let stream = TcpStream::connect(etcd).await?;
+    let mut stream = BufReader::new(stream);
+    let body = json!({"create_request": {"key": b64.encode("/bench/"), "range_end": b64.encode("/bench0")}}).to_string();
+    stream
+        .get_mut()
+        .write_all(
+            format!(
+                "POST /v3/watch HTTP/1.1\r\nHost: {etcd}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await?;
+    let meta_suffix = format!("/{environment}/meta");
+    Ok(tokio::spawn(async move {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if stream.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let at = Instant::now();
+            let Ok(value) = serde_json::from_str::<Value>(line.trim()) else {
+                continue;
+            };
+            for event in value["result"]["events"].as_array().into_iter().flatten() {
+                let key =
+                    String::from_utf8(b64.decode(event["kv"]["key"].as_str().unwrap_or(""))?)?;
+                if !key.ends_with(&meta_suffix) {
+                    continue;
+                }
+                let meta: Value = serde_json::from_slice(
+                    &b64.decode(event["kv"]["value"].as_str().unwrap_or(""))?,
+                )?;
+                if let Some(revision) = meta["revision"].as_u64() {
+                    received.lock().expect("lock").push((key, revision, at));
+                }
+            }
+        }
+    }))
+}
+
+/// AGENTS real agents write `/bench/a<i>/<env>/meta` in one etcd; WRITES
+/// writes through central, 250 ms apart; for each, the time until every
+/// agent's `meta` names it (the agent verified the snapshot before).
+async fn agent_delivery(
+    address: String,
+    admin: String,
+    etcd: String,
+    count: usize,
+    writes: usize,
+    service: String,
+    environment: String,
+) -> Result<(), Error> {
+    let received: Metas = Arc::new(Mutex::new(Vec::new()));
+    let watcher = watch_metas(&etcd, &environment, Arc::clone(&received)).await?;
+    let target = Target::Setpoint {
+        token: admin.clone(),
+        service: service.clone(),
+        environment,
+    };
+    let mut client = Client::connect(&address, &admin).await?;
+    let (_, record) = client
+        .call("GET", &format!("/api/v1/services/{service}"), None)
+        .await?;
+    let mut base = record["revision"].as_u64().ok_or("no such service")?;
+    let mut sent = Vec::new();
+    for n in 0..writes {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let started = Instant::now();
+        base = target.write(&mut client, n, base).await?;
+        sent.push((base, started));
+    }
+    let deadline = Instant::now() + Duration::from_mins(1);
+    loop {
+        let done = received
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(_, r, _)| *r >= base)
+            .count();
+        if done >= count || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    watcher.abort();
+    let received = received.lock().expect("lock").clone();
+    let mut all = Vec::new();
+    let mut each = Vec::new();
+    let mut short = 0;
+    for (revision, started) in &sent {
+        // Each agent's first `meta` at or past the revision.
+        let mut first: std::collections::BTreeMap<&str, Instant> =
+            std::collections::BTreeMap::new();
+        for (key, r, at) in &received {
+            if r >= revision && at >= started {
+                first
+                    .entry(key.as_str())
+                    .and_modify(|t| *t = (*t).min(*at))
+                    .or_insert(*at);
+            }
+        }
+        if first.len() < count {
+            short += 1;
+        }
+        let times: Vec<Duration> = first
+            .values()
+            .map(|at| at.duration_since(*started))
+            .collect();
+        all.push(times.iter().max().copied().unwrap_or_default());
+        each.extend(times);
+    }
+    all.sort();
+    each.sort();
+    println!(
+        "agent delivery: agents={count} writes={writes} all_written_p50_ms={:.2} all_written_p99_ms={:.2} each_p50_ms={:.2} each_p99_ms={:.2} writes_not_reaching_all={short}",
+        percentile(&all, 500).as_secs_f64() * 1e3,
+        percentile(&all, 990).as_secs_f64() * 1e3,
+        percentile(&each, 500).as_secs_f64() * 1e3,
+        percentile(&each, 990).as_secs_f64() * 1e3,
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -467,6 +821,32 @@ async fn main() -> Result<(), Error> {
         Some("etcd-fanout") => {
             fanout(arg(1)?, Target::Etcd, arg(2)?.parse()?, arg(3)?.parse()?).await
         }
-        _ => Err("usage: loadgen writes|etcd-puts|fanout|etcd-fanout …".into()),
+        Some("agents") => {
+            agents(
+                arg(1)?,
+                arg(2)?,
+                arg(3)?.parse()?,
+                arg(4)?.parse()?,
+                arg(5)?,
+                arg(6)?,
+                arg(7)?.parse()?,
+            )
+            .await
+        }
+        Some("agent-delivery") => {
+            agent_delivery(
+                arg(1)?,
+                arg(2)?,
+                arg(3)?,
+                arg(4)?.parse()?,
+                arg(5)?.parse()?,
+                arg(6)?,
+                arg(7)?,
+            )
+            .await
+        }
+        _ => {
+            Err("usage: loadgen writes|etcd-puts|fanout|etcd-fanout|agents|agent-delivery …".into())
+        }
     }
 }

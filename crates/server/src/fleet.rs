@@ -34,6 +34,22 @@ use crate::{
 /// How long a heartbeat that changes nothing may go unstored.
 const STORE_QUIET_EVERY_MILLIS: i64 = 60_000;
 
+/// The most clusters kept by default: an agent token names its own
+/// cluster, so without a bound one token could grow the fleet (and the
+/// store) without end.
+pub const MAX_CLUSTERS: usize = 10_000;
+
+/// Why a report was not kept.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A new cluster, and the fleet is full.
+    #[error("the fleet already holds {0} clusters; forget torn-down ones first")]
+    Full(usize),
+}
+
 /// Which agent a report is from.
 type Key = (String, String, String);
 
@@ -59,6 +75,7 @@ pub struct Fleet {
     loaded: OnceCell<()>,
     clusters: RwLock<BTreeMap<Key, Entry>>,
     updates: broadcast::Sender<Arc<StoredReport>>,
+    capacity: usize,
 }
 
 impl Fleet {
@@ -69,7 +86,15 @@ impl Fleet {
             loaded: OnceCell::new(),
             clusters: RwLock::new(BTreeMap::new()),
             updates: broadcast::channel(1024).0,
+            capacity: MAX_CLUSTERS,
         }
+    }
+
+    /// The same fleet, keeping at most `capacity` clusters.
+    #[must_use]
+    pub fn with_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
@@ -96,7 +121,7 @@ impl Fleet {
     }
 
     /// Keeps `report`, received at `now`, and tells the followers.
-    pub async fn report(&self, report: AgentReport, now: i64) -> Result<(), StoreError> {
+    pub async fn report(&self, report: AgentReport, now: i64) -> Result<(), ReportError> {
         self.ready().await?;
         let key = key(&report);
         let stored = StoredReport {
@@ -105,6 +130,9 @@ impl Fleet {
         };
         let persist = {
             let clusters = self.clusters.read().unwrap_or_else(PoisonError::into_inner);
+            if !clusters.contains_key(&key) && clusters.len() >= self.capacity {
+                return Err(ReportError::Full(self.capacity));
+            }
             clusters.get(&key).is_none_or(|entry| {
                 entry.stored.report != stored.report
                     || now - entry.persisted_at >= STORE_QUIET_EVERY_MILLIS

@@ -520,3 +520,38 @@ async fn reports_reach_the_event_stream_within_scope() {
     }
     assert!(!dev_seen.contains("prod-cluster"), "{dev_seen}");
 }
+
+#[tokio::test]
+async fn the_fleet_is_bounded_and_a_full_one_still_takes_known_clusters() {
+    let app = TestApp::seeded().await;
+    let router = setpoint_server::app(
+        setpoint_server::AppState::new(
+            Arc::clone(&app.engine),
+            app.store.clone(),
+            app.dir.path().join("no-console"),
+        )
+        .with_max_clusters(2),
+    );
+    let agent = agent(&app, "prod").await;
+    let send = |cluster: &str| {
+        let request = axum::http::Request::post("/api/v1/fleet/reports")
+            .header("authorization", &agent)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                report(cluster, "prod", Some(1)).to_string(),
+            ))
+            .expect("request");
+        let router = router.clone();
+        async move { reply(router.oneshot(request).await.expect("response")).await }
+    };
+    assert_eq!(send("a").await.status, StatusCode::OK);
+    assert_eq!(send("b").await.status, StatusCode::OK);
+    let full = send("c").await;
+    assert_eq!(full.status, StatusCode::CONFLICT, "{}", full.text);
+    assert_eq!(full.json["error"]["code"], "fleet_full");
+    assert_eq!(
+        send("a").await.status,
+        StatusCode::OK,
+        "a known cluster still reports"
+    );
+}

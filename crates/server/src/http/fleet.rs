@@ -17,7 +17,7 @@ use super::{AppState, JsonBody, Params, PathParams};
 use crate::{
     ApiError,
     auth::{Permission, Principal, Visible},
-    fleet::status,
+    fleet::{ReportError, status},
     store::StoredReport,
 };
 
@@ -61,7 +61,18 @@ async fn report(
         report.services = Some(services);
     }
     let now = state.engine.now();
-    state.fleet.report(report.clone(), now).await?;
+    state
+        .fleet
+        .report(report.clone(), now)
+        .await
+        .map_err(|error| match error {
+            ReportError::Store(error) => ApiError::from(error),
+            ReportError::Full(_) => ApiError::Conflict {
+                code: "fleet_full",
+                message: error.to_string(),
+                current: None,
+            },
+        })?;
     let stored = StoredReport {
         report,
         reported_at: now,

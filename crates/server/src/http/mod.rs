@@ -54,6 +54,7 @@ pub struct Shared {
     pub accounts: Arc<dyn Accounts>,
     /// The agents' latest reports.
     pub fleet: Arc<Fleet>,
+    fleet_store: Arc<dyn FleetStore>,
     /// Failed-login throttling.
     pub limiter: Arc<LoginLimiter>,
     /// Turns for password checks and unauthenticated validations.
@@ -84,6 +85,7 @@ impl AppState {
         Self(Arc::new(Shared {
             engine,
             fleet: Arc::new(Fleet::new(store.clone())),
+            fleet_store: store.clone(),
             accounts: store,
             limiter: Arc::new(LoginLimiter::default()),
             admission: Arc::new(Admission::default()),
@@ -98,6 +100,14 @@ impl AppState {
     #[must_use]
     pub fn with_admission(mut self, admission: Admission) -> Self {
         Arc::make_mut(&mut self.0).admission = Arc::new(admission);
+        self
+    }
+
+    /// The same state, keeping at most `clusters` agents' reports.
+    #[must_use]
+    pub fn with_max_clusters(mut self, clusters: usize) -> Self {
+        let shared = Arc::make_mut(&mut self.0);
+        shared.fleet = Arc::new(Fleet::new(shared.fleet_store.clone()).with_capacity(clusters));
         self
     }
 
