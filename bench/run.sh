@@ -32,7 +32,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true; [[ -f $work/nginx.pid ]] && kill "$(c
 token=$("$setpoint" token create bench --role admin --data "$work/data" 2>/dev/null)
 port=18181
 SETPOINT_ADMIN_PASSWORD=bench-password-123 RUST_LOG=warn \
-  "$setpoint" serve --demo --listen "127.0.0.1:$port" --data "$work/data" --console-dir "$work/none" >"$work/server.log" 2>&1 &
+  "$setpoint" serve --demo --listen "127.0.0.1:$port" --data "$work/data" --console-dir "$work/none" \
+  --max-streams-per-principal 2000 >"$work/server.log" 2>&1 &
 server_pid=$!
 until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.2; done
 base="http://127.0.0.1:$port/api/v1"
@@ -79,6 +80,8 @@ until curl -fsS http://127.0.0.1:18183/health >/dev/null 2>&1; do sleep 0.2; don
 "$loadgen" etcd-puts 127.0.0.1:18183 1 "$seconds"
 "$loadgen" etcd-puts 127.0.0.1:18183 64 "$seconds"
 
+# The 1,000 SSE watchers share one token: the per-principal stream cap
+# (256 by default) is raised for them above.
 echo "== write to delivery at 1,000 SSE watchers (200 writes, 20 ms apart)"
 "$loadgen" fanout "127.0.0.1:$port" "$token" 1000 200 bench-0 dev
 echo "-- peer: etcd, 1,000 watches of one key through its JSON gateway, 200 puts"

@@ -192,7 +192,7 @@ impl Agent {
         self.sync_sinks().await?;
         for sink in &mut self.sinks {
             if let Err(error) = sink.tidy().await {
-                tracing::warn!(%error, "cannot remove old generations");
+                tracing::warn!(%error, "cannot remove superseded parts");
             }
         }
         Ok(())

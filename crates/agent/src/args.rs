@@ -33,7 +33,7 @@ pub struct AgentArgs {
     /// The etcd key prefix.
     #[arg(long, env = "SETPOINT_AGENT_ETCD_PREFIX", default_value = "/setpoint")]
     pub etcd_prefix: String,
-    /// How long a superseded etcd generation stays readable.
+    /// How long an etcd part or snapshot no longer named stays readable.
     #[arg(long, env = "SETPOINT_AGENT_ETCD_GRACE", default_value = "60s", value_parser = duration)]
     pub etcd_grace: Duration,
     /// Also write the snapshot into this directory.

@@ -19,8 +19,7 @@ impl Backoff {
             base,
             cap: cap.max(base),
             failures: 0,
-            // splitmix64 must not start at a fixed point of its own.
-            rng: seed | 1,
+            rng: seed,
         }
     }
 

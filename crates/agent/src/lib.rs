@@ -16,7 +16,7 @@
 //!   fleet reports.
 //! - [`verified`]: a snapshot that passed its checksum, cut to the agent's
 //!   services, with each service sealed on its own.
-//! - [`sink`]: where snapshots go — [`sink::etcd`] (generations published
+//! - [`sink`]: where snapshots go — [`sink::etcd`] (immutable parts published
 //!   by one compare-and-swap) and [`sink::file`] (write, fsync, rename).
 //! - [`last_good`]: the last verified snapshot on the agent's own disk.
 //! - [`backoff`]: capped exponential retry delays with jitter.

@@ -1,6 +1,7 @@
 //! A snapshot the agent may write: its checksum verified, cut to the
-//! agent's services, and each service sealed on its own so that a pod can
-//! verify the one key it reads.
+//! agent's services; each service can be sealed on its own, so that a pod
+//! can verify the one key it reads, and carries a fingerprint of its
+//! content, so that a sink rewrites only the services that changed.
 
 use std::collections::BTreeMap;
 
@@ -18,9 +19,34 @@ pub struct Verified {
     pub checksum: String,
     /// The whole sealed snapshot of the agent's services.
     pub json: Vec<u8>,
-    /// Each service's sealed snapshot (the environment, the revision and
-    /// that service alone), by name.
-    pub services: BTreeMap<String, Vec<u8>>,
+    /// Each service's part, by name.
+    pub services: BTreeMap<String, Part>,
+}
+
+/// One service of a verified snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Its canonical JSON.
+    pub canonical: Vec<u8>,
+    /// A fingerprint of its content (environment, name and canonical JSON,
+    /// without a revision): equal when nothing in the service changed.
+    pub content: String,
+}
+
+impl Verified {
+    /// `name`'s part sealed on its own at `revision`: a snapshot of the
+    /// environment holding that one service, which verifies by itself.
+    pub fn sealed_part(&self, name: &str, revision: u64) -> Option<Vec<u8>> {
+        let part = self.services.get(name)?;
+        Some(
+            seal_parts(
+                &self.environment,
+                revision,
+                [(name, part.canonical.as_slice())],
+            )
+            .json,
+        )
+    }
 }
 
 #[derive(Deserialize)]
@@ -75,14 +101,14 @@ impl Verified {
             (bytes.to_vec(), checksum)
         };
         let services = canonical
-            .iter()
-            .map(|(name, part)| {
-                let sealed = seal_parts(
-                    &snapshot.environment,
-                    snapshot.revision,
-                    [(name.as_str(), part.as_slice())],
-                );
-                (name.clone(), sealed.json)
+            .into_iter()
+            .map(|(name, canonical)| {
+                // Sealed at revision 0, the checksum fingerprints the
+                // content alone.
+                let content =
+                    seal_parts(&snapshot.environment, 0, [(name.as_str(), &canonical[..])])
+                        .checksum;
+                (name, Part { canonical, content })
             })
             .collect();
         Ok(Self {
@@ -128,10 +154,20 @@ mod tests {
         assert_eq!(verified.json, bytes);
         assert_eq!(verified.revision, 7);
         assert_eq!(verified.services.len(), 2);
-        for part in verified.services.values() {
-            let alone = verify(part).expect("each part verifies on its own");
-            assert_eq!((alone.revision, alone.services.len()), (7, 1));
+        for name in verified.services.keys() {
+            let part = verified.sealed_part(name, 5).expect("a part");
+            let alone = verify(&part).expect("each part verifies on its own");
+            assert_eq!((alone.revision, alone.services.len()), (5, 1));
         }
+        let later = Verified::new(&sealed(8), "prod", None).expect("verifies");
+        assert_eq!(
+            later.services["search"].content, verified.services["search"].content,
+            "the same content at another revision has the same fingerprint"
+        );
+        assert_ne!(
+            verified.services["search"].content,
+            verified.services["checkout"].content
+        );
     }
 
     #[test]

@@ -31,6 +31,11 @@ async fn a_change_reaches_etcd_verified_and_survives_central_going_away() {
     let mut extra = etcd_args(&etcd);
     extra.extend(["--file".into(), files.path().display().to_string()]);
     let agent = agent(&central.url(), &central.agent, "eu-1", &extra);
+    let first = central.prod_revision().await;
+    eventually(SOON, "the first snapshot is in etcd", || async {
+        etcd.revision("prod").await == Some(first)
+    })
+    .await;
 
     central.set_rps(1111).await;
     let desired = central.prod_revision().await;
@@ -39,6 +44,17 @@ async fn a_change_reaches_etcd_verified_and_survives_central_going_away() {
     })
     .await;
     assert_eq!(rps(&etcd).await, 1111);
+    // Only the service that changed got a new part.
+    let meta = etcd.meta("prod").await.expect("meta");
+    let parts = meta["services"].as_object().expect("services");
+    assert_eq!(parts["checkout"], desired);
+    assert!(
+        parts
+            .iter()
+            .filter(|(name, _)| *name != "checkout")
+            .all(|(_, revision)| revision.as_u64() < Some(desired)),
+        "{meta}"
+    );
     let on_disk = std::fs::read(files.path().join("prod/services/checkout.json")).expect("file");
     let part = setpoint_core::snapshot::verify(&on_disk).expect("the file verifies");
     assert_eq!(part.services["checkout"].config["throttle.rps"], 1111);
@@ -76,6 +92,16 @@ async fn a_change_reaches_etcd_verified_and_survives_central_going_away() {
     })
     .await;
     assert_eq!(rps(&etcd).await, 2222);
+    eventually(
+        SOON,
+        "superseded parts are deleted after the grace",
+        || async {
+            etcd.count("/setpoint/prod/services/checkout/").await == 1
+                && etcd.count("/setpoint/prod/snapshots/").await == 1
+        },
+    )
+    .await;
+    assert_eq!(rps(&etcd).await, 2222, "the named part stays");
     eventually(SOON, "central sees it in sync again", || async {
         central
             .cluster("eu-1")
@@ -412,13 +438,13 @@ async fn an_environment_of_two_thousand_services_fits_a_default_etcd() {
     })
     .await;
     let meta = etcd.meta("prod").await.expect("meta");
-    assert_eq!(meta["services"].as_array().map(Vec::len), Some(2000));
-    let generation = meta["generation"].as_str().expect("generation");
-    let keys = etcd
-        .count(&format!("/setpoint/prod/generations/{generation}/"))
-        .await;
-    let whole = usize::from(meta["whole"] == true);
-    assert_eq!(keys, 2000 + whole);
+    assert_eq!(meta["services"].as_object().map(serde_json::Map::len), Some(2000));
+    assert_eq!(etcd.count("/setpoint/prod/services/").await, 2000);
+    assert_eq!(
+        etcd.count("/setpoint/prod/snapshots/").await,
+        usize::from(meta["whole"] == true)
+    );
     let part = etcd.service("prod", "svc-1234").await;
     assert_eq!(part.revision, desired);
+    assert_eq!(part.services.len(), 1);
 }

@@ -3,23 +3,29 @@
 //!
 //! Layout under `<prefix>/<environment>/`:
 //!
-//! - `generations/<revision, 20 digits>/services/<service>`: each service's
-//!   sealed snapshot;
-//! - `generations/<revision, 20 digits>/snapshot`: the whole sealed
-//!   snapshot, when it fits in one request (≤ 1 MiB);
-//! - `meta`: which generation is current, with its revision, checksum,
-//!   services and writer.
+//! - `services/<service>/<revision, 20 digits>`: the service's sealed
+//!   snapshot, sealed at the revision its content was first written at;
+//! - `snapshots/<revision, 20 digits>`: the whole sealed snapshot, when it
+//!   fits in one request (≤ 1 MiB);
+//! - `meta`: the revision, checksum and writer, and for each service the
+//!   revision of its current part — the pointer readers follow.
 //!
-//! A generation is immutable once written. Writing it may take several
-//! transactions (etcd allows 128 operations and 1.5 MiB per request by
-//! default); readers do not see it until one compare-and-swap moves `meta`
-//! to it — so a reader that follows `meta` sees a whole snapshot, old or
-//! new, never a mix. The swap compares `meta`'s `mod_revision` with the
-//! one read, and is only tried for a higher revision than `meta` names: two
-//! agents sharing a prefix never move it backwards. A superseded
-//! generation stays readable for a grace period, then is deleted.
+//! Every key but `meta` is immutable once written, and a part is written
+//! only when its service's content changed: a change to one service of
+//! 2,000 writes one part. The new parts may take several transactions
+//! (etcd allows 128 operations and 1.5 MiB per request by default);
+//! readers do not see them until one compare-and-swap moves `meta` — so a
+//! reader that follows `meta` sees a whole snapshot, old or new, never a
+//! mix. The swap compares `meta`'s `mod_revision` with the one read, and
+//! is only tried for a higher revision than `meta` names: two agents
+//! sharing a prefix never move it backwards. A part or snapshot no longer
+//! named by `meta` is deleted once it has stayed unnamed for a grace
+//! period, so a reader that has just read `meta` can still fetch it.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::{Duration, Instant},
+};
 
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
 use serde_json::{Value, json};
@@ -45,10 +51,11 @@ pub struct EtcdSink {
     /// `<prefix>/<environment>`.
     base: String,
     grace: Duration,
-    /// Generations superseded, with when: deleted after `grace`.
-    retired: Vec<(u64, Instant)>,
-    /// Whether leftovers from before this process were scheduled.
-    swept: bool,
+    /// What this agent last published: each service's part revision and
+    /// content fingerprint — the parts it may name again unchanged.
+    published: BTreeMap<String, (u64, String)>,
+    /// Keys found unnamed by `meta` at the last sweep, and when.
+    unnamed: (BTreeSet<String>, Option<Instant>),
 }
 
 /// `meta` as read, with its `mod_revision` for the swap.
@@ -79,8 +86,8 @@ impl EtcdSink {
             current: 0,
             base: format!("{prefix}/{environment}"),
             grace,
-            retired: Vec::new(),
-            swept: false,
+            published: BTreeMap::new(),
+            unnamed: (BTreeSet::new(), None),
         })
     }
 
@@ -101,12 +108,25 @@ impl EtcdSink {
         format!("{}/meta", self.base)
     }
 
-    fn generations(&self) -> String {
-        format!("{}/generations/", self.base)
+    fn part_key(&self, service: &str, revision: u64) -> String {
+        format!("{}/services/{service}/{revision:020}", self.base)
     }
 
-    fn generation(&self, revision: u64) -> String {
-        format!("{}{revision:020}/", self.generations())
+    fn snapshot_key(&self, revision: u64) -> String {
+        format!("{}/snapshots/{revision:020}", self.base)
+    }
+
+    /// Every key `meta` names.
+    fn named(&self, meta: &Meta) -> BTreeSet<String> {
+        let mut keys: BTreeSet<String> = meta
+            .services
+            .iter()
+            .map(|(service, revision)| self.part_key(service, *revision))
+            .collect();
+        if meta.whole {
+            keys.insert(self.snapshot_key(meta.revision));
+        }
+        keys
     }
 
     /// One gateway call, trying each endpoint from the last that answered.
@@ -162,106 +182,76 @@ impl EtcdSink {
         }))
     }
 
-    /// How many keys a generation holds.
-    async fn count(&mut self, revision: u64) -> Result<u64, AgentError> {
-        let start = self.generation(revision);
-        let answer = self
-            .call(
-                "/v3/kv/range",
-                &json!({
-                    "key": B64.encode(&start),
-                    "range_end": B64.encode(prefix_end(&start)),
-                    "count_only": true,
-                }),
-            )
-            .await?;
-        Ok(int(&answer["count"]).parse().unwrap_or(0))
+    /// Every part and snapshot key under the prefix (keys only).
+    async fn stored_keys(&mut self) -> Result<BTreeSet<String>, AgentError> {
+        let mut keys = BTreeSet::new();
+        for start in [
+            format!("{}/services/", self.base),
+            format!("{}/snapshots/", self.base),
+        ] {
+            let answer = self
+                .call(
+                    "/v3/kv/range",
+                    &json!({
+                        "key": B64.encode(&start),
+                        "range_end": B64.encode(prefix_end(&start)),
+                        "keys_only": true,
+                    }),
+                )
+                .await?;
+            for kv in answer["kvs"].as_array().into_iter().flatten() {
+                let key = B64
+                    .decode(kv["key"].as_str().unwrap_or_default())
+                    .map_err(|e| self.error(e))?;
+                keys.insert(String::from_utf8_lossy(&key).into_owned());
+            }
+        }
+        Ok(keys)
     }
 
-    /// Whether the generation `meta` points at is all there.
-    async fn complete(&mut self, meta: &Meta) -> Result<bool, AgentError> {
-        let expected = meta.services.len() as u64 + u64::from(meta.whole);
-        Ok(self.count(meta.revision).await? == expected)
-    }
-
-    /// The revision `meta` names, when its generation is all there (a
+    /// The revision `meta` names, when every key it names is there (a
     /// wiped or half-deleted etcd holds nothing).
     pub async fn held(&mut self) -> Result<Option<u64>, AgentError> {
         let Some(current) = self.read_meta().await? else {
             return Ok(None);
         };
-        self.sweep_before(current.meta.revision);
+        let stored = self.stored_keys().await?;
         Ok(self
-            .complete(&current.meta)
-            .await?
+            .named(&current.meta)
+            .is_subset(&stored)
             .then_some(current.meta.revision))
     }
 
-    /// Generations older than `revision` left by an earlier process are
-    /// retired once, when first seen.
-    fn sweep_before(&mut self, revision: u64) {
-        if !self.swept && revision > 0 {
-            self.swept = true;
-            self.retired.push((revision - 1, Instant::now()));
-        }
-    }
-
-    /// Writes the generation, then swaps `meta` to it.
+    /// Writes the parts that changed, then swaps `meta` to the snapshot.
     pub async fn publish(
         &mut self,
         snapshot: &Verified,
         meta: &Meta,
     ) -> Result<Outcome, AgentError> {
-        let mut meta = meta.clone();
-        meta.generation = format!("{:020}", snapshot.revision);
-        meta.whole = snapshot.json.len() <= BYTES_PER_TXN;
-        let mut generation_written = false;
         for _ in 0..SWAP_ATTEMPTS {
             let current = self.read_meta().await?;
             if let Some(current) = &current {
                 let held = current.meta.revision;
                 if held > snapshot.revision
-                    || (held == snapshot.revision && self.complete(&current.meta).await?)
+                    || (held == snapshot.revision && self.held().await? == Some(held))
                 {
                     return Ok(Outcome::Kept(held));
                 }
             }
-            if !generation_written {
-                self.write_generation(snapshot, meta.whole).await?;
-                generation_written = true;
-            }
-            let compare = match &current {
-                Some(current) => json!({
-                    "key": B64.encode(self.meta_key()),
-                    "target": "MOD",
-                    "result": "EQUAL",
-                    "mod_revision": current.mod_revision,
-                }),
-                None => json!({
-                    "key": B64.encode(self.meta_key()),
-                    "target": "CREATE",
-                    "result": "EQUAL",
-                    "create_revision": "0",
-                }),
-            };
-            let value = serde_json::to_vec(&meta).map_err(|e| self.error(e))?;
-            let answer = self
-                .call(
-                    "/v3/kv/txn",
-                    &json!({
-                        "compare": [compare],
-                        "success": [{ "request_put": {
-                            "key": B64.encode(self.meta_key()),
-                            "value": B64.encode(value),
-                        }}],
-                    }),
-                )
-                .await?;
-            if answer["succeeded"].as_bool() == Some(true) {
-                if let Some(old) = current.filter(|c| c.meta.revision != snapshot.revision) {
-                    self.retired.push((old.meta.revision, Instant::now()));
-                }
-                self.sweep_before(snapshot.revision);
+            // Repairing a sink that holds this revision with parts missing:
+            // every part is written again.
+            let keep_from = current
+                .as_ref()
+                .map(|c| &c.meta)
+                .filter(|m| m.revision < snapshot.revision);
+            let next = self.next_meta(snapshot, meta, keep_from);
+            self.write_parts(snapshot, &next).await?;
+            if self.swap(current.as_ref(), &next).await? {
+                self.published = snapshot
+                    .services
+                    .iter()
+                    .map(|(name, part)| (name.clone(), (next.services[name], part.content.clone())))
+                    .collect();
                 return Ok(Outcome::Written);
             }
             // Another agent moved `meta` between the read and the swap:
@@ -273,21 +263,42 @@ impl EtcdSink {
         )))
     }
 
-    /// Puts a generation's keys, in as many transactions as etcd's limits
-    /// need. Nobody reads them until `meta` points here.
-    async fn write_generation(
-        &mut self,
-        snapshot: &Verified,
-        whole: bool,
-    ) -> Result<(), AgentError> {
-        let root = self.generation(snapshot.revision);
-        let mut puts: Vec<(String, &[u8])> = snapshot
+    /// The meta to publish: a service whose content this agent last
+    /// published unchanged, and which `meta` still names at that revision,
+    /// keeps its part; every other gets a new one at this revision.
+    fn next_meta(&self, snapshot: &Verified, meta: &Meta, current: Option<&Meta>) -> Meta {
+        let mut next = meta.clone();
+        next.whole = snapshot.json.len() <= BYTES_PER_TXN;
+        for (name, part) in &snapshot.services {
+            let kept = self
+                .published
+                .get(name)
+                .filter(|(revision, content)| {
+                    *content == part.content
+                        && current.and_then(|m| m.services.get(name)) == Some(revision)
+                })
+                .map(|(revision, _)| *revision);
+            next.services
+                .insert(name.clone(), kept.unwrap_or(snapshot.revision));
+        }
+        next
+    }
+
+    /// Puts the parts new in `next` (and the whole snapshot), in as many
+    /// transactions as etcd's limits need. Nobody reads them until `meta`
+    /// names them.
+    async fn write_parts(&mut self, snapshot: &Verified, next: &Meta) -> Result<(), AgentError> {
+        let mut puts: Vec<(String, Vec<u8>)> = next
             .services
             .iter()
-            .map(|(name, json)| (format!("{root}services/{name}"), json.as_slice()))
+            .filter(|(_, revision)| **revision == snapshot.revision)
+            .filter_map(|(name, revision)| {
+                let json = snapshot.sealed_part(name, *revision)?;
+                Some((self.part_key(name, *revision), json))
+            })
             .collect();
-        if whole {
-            puts.push((format!("{root}snapshot"), snapshot.json.as_slice()));
+        if next.whole {
+            puts.push((self.snapshot_key(snapshot.revision), snapshot.json.clone()));
         }
         let mut batch = Vec::new();
         let mut bytes = 0;
@@ -299,7 +310,7 @@ impl EtcdSink {
                 )));
             }
             if batch.len() == OPS_PER_TXN || bytes + size > BYTES_PER_TXN {
-                self.put_all(std::mem::take(&mut batch)).await?;
+                self.transact(std::mem::take(&mut batch)).await?;
                 bytes = 0;
             }
             bytes += size;
@@ -309,39 +320,82 @@ impl EtcdSink {
             }}));
         }
         if !batch.is_empty() {
-            self.put_all(batch).await?;
+            self.transact(batch).await?;
         }
         Ok(())
     }
 
-    async fn put_all(&mut self, success: Vec<Value>) -> Result<(), AgentError> {
+    /// Moves `meta` from `current` to `next` if nobody moved it since it
+    /// was read; whether it did.
+    async fn swap(&mut self, current: Option<&Current>, next: &Meta) -> Result<bool, AgentError> {
+        let key = B64.encode(self.meta_key());
+        let compare = match current {
+            Some(current) => json!({
+                "key": key, "target": "MOD", "result": "EQUAL",
+                "mod_revision": current.mod_revision,
+            }),
+            None => json!({
+                "key": key, "target": "CREATE", "result": "EQUAL",
+                "create_revision": "0",
+            }),
+        };
+        let value = serde_json::to_vec(next).map_err(|e| self.error(e))?;
+        let answer = self
+            .call(
+                "/v3/kv/txn",
+                &json!({
+                    "compare": [compare],
+                    "success": [{ "request_put": { "key": key, "value": B64.encode(value) }}],
+                }),
+            )
+            .await?;
+        Ok(answer["succeeded"].as_bool() == Some(true))
+    }
+
+    async fn transact(&mut self, success: Vec<Value>) -> Result<(), AgentError> {
         self.call("/v3/kv/txn", &json!({ "success": success }))
             .await
             .map(|_| ())
     }
 
-    /// Deletes generations superseded more than the grace period ago.
+    /// Deletes parts and snapshots that `meta` has not named for a grace
+    /// period: each sweep deletes what was already unnamed at the previous
+    /// one (at least a grace period ago), and notes what is unnamed now.
     pub async fn tidy(&mut self) -> Result<(), AgentError> {
-        let now = Instant::now();
-        let Some(oldest_kept) = self
-            .retired
-            .iter()
-            .filter(|(_, at)| now.duration_since(*at) >= self.grace)
-            .map(|(revision, _)| *revision)
-            .max()
-        else {
+        let due = self.unnamed.1.is_none_or(|at| at.elapsed() >= self.grace);
+        if !due {
+            return Ok(());
+        }
+        let Some(current) = self.read_meta().await? else {
             return Ok(());
         };
-        let start = self.generations();
-        let end = self.generation(oldest_kept + 1);
-        self.call(
-            "/v3/kv/deleterange",
-            &json!({ "key": B64.encode(&start), "range_end": B64.encode(&end) }),
-        )
-        .await?;
-        self.retired.retain(|(revision, _)| *revision > oldest_kept);
+        let named = self.named(&current.meta);
+        // Parts written for a later revision than `meta` names may be
+        // another agent's, about to be published: never garbage.
+        let garbage: BTreeSet<String> = self
+            .stored_keys()
+            .await?
+            .into_iter()
+            .filter(|key| !named.contains(key) && key_revision(key) <= current.meta.revision)
+            .collect();
+        let expired: Vec<Value> = garbage
+            .intersection(&self.unnamed.0)
+            .map(|key| json!({ "request_delete_range": { "key": B64.encode(key) }}))
+            .collect();
+        for batch in expired.chunks(OPS_PER_TXN) {
+            self.transact(batch.to_vec()).await?;
+        }
+        self.unnamed = (garbage, Some(Instant::now()));
         Ok(())
     }
+}
+
+/// The revision a part or snapshot key ends with.
+fn key_revision(key: &str) -> u64 {
+    key.rsplit('/')
+        .next()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(u64::MAX)
 }
 
 /// The gateway writes 64-bit integers as strings; accept numbers too.
@@ -371,7 +425,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generations_sort_by_revision_and_ranges_end_after_the_prefix() {
+    fn keys_sort_by_revision_and_ranges_end_after_the_prefix() {
         let sink = EtcdSink::new(
             &["http://127.0.0.1:2379".into()],
             "/setpoint",
@@ -380,10 +434,11 @@ mod tests {
         )
         .expect("sink");
         assert_eq!(
-            sink.generation(42),
-            "/setpoint/prod/generations/00000000000000000042/"
+            sink.part_key("checkout", 42),
+            "/setpoint/prod/services/checkout/00000000000000000042"
         );
-        assert!(sink.generation(9) < sink.generation(10));
+        assert!(sink.part_key("a", 9) < sink.part_key("a", 10));
+        assert_eq!(key_revision(&sink.snapshot_key(7)), 7);
         assert_eq!(prefix_end("/a/"), b"/a0");
         assert_eq!(int(&json!("12")), "12");
         assert_eq!(int(&json!(12)), "12");

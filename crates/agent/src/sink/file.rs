@@ -56,7 +56,7 @@ impl FileSink {
             return Ok(None);
         };
         let whole = self.dir.join("snapshot.json").is_file()
-            && meta.services.iter().all(|s| {
+            && meta.services.keys().all(|s| {
                 self.dir
                     .join("services")
                     .join(format!("{s}.json"))
@@ -83,13 +83,16 @@ impl FileSink {
         let stale: Vec<String> = held
             .map(|m| m.services)
             .unwrap_or_default()
-            .into_iter()
+            .into_keys()
             .filter(|s| !snapshot.services.contains_key(s))
             .collect();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let services = dir.join("services");
-            for (name, json) in &snapshot.services {
-                write_atomically(&services.join(format!("{name}.json")), json)?;
+            for name in snapshot.services.keys() {
+                let json = snapshot
+                    .sealed_part(name, snapshot.revision)
+                    .unwrap_or_default();
+                write_atomically(&services.join(format!("{name}.json")), &json)?;
             }
             write_atomically(&dir.join("snapshot.json"), &snapshot.json)?;
             write_atomically(&dir.join("meta.json"), &meta_json)?;

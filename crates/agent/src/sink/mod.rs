@@ -7,6 +7,8 @@
 pub mod etcd;
 pub mod file;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{AgentError, verified::Verified};
@@ -18,13 +20,12 @@ pub struct Meta {
     pub revision: u64,
     /// The checksum of the whole snapshot.
     pub checksum: String,
-    /// The generation holding it (etcd; the revision, zero-padded).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub generation: String,
-    /// Its services, by name.
-    pub services: Vec<String>,
-    /// Whether the whole snapshot is stored beside the services (it is
-    /// left out when larger than one etcd request may carry).
+    /// Its services, each with the revision its part was sealed at (etcd
+    /// keeps a part that did not change under its first revision; files
+    /// are all sealed at `revision`).
+    pub services: BTreeMap<String, u64>,
+    /// Whether the whole snapshot is stored beside the services (etcd
+    /// leaves it out when larger than one request may carry).
     pub whole: bool,
     /// When it was written (RFC 3339, the agent's clock).
     pub written_at: String,
@@ -37,13 +38,17 @@ pub struct Meta {
 }
 
 impl Meta {
-    /// The meta of `snapshot`, written now by `cluster`/`namespace`.
+    /// The meta of `snapshot`, every part sealed at its revision, written
+    /// now by `cluster`/`namespace`.
     pub fn new(snapshot: &Verified, cluster: &str, namespace: &str) -> Self {
         Self {
             revision: snapshot.revision,
             checksum: snapshot.checksum.clone(),
-            generation: String::new(),
-            services: snapshot.services.keys().cloned().collect(),
+            services: snapshot
+                .services
+                .keys()
+                .map(|name| (name.clone(), snapshot.revision))
+                .collect(),
             whole: true,
             written_at: now_rfc3339(),
             cluster: cluster.to_owned(),
@@ -109,7 +114,7 @@ impl Sink {
         }
     }
 
-    /// Removes what readers can no longer need (old etcd generations).
+    /// Removes what readers can no longer need (superseded etcd parts).
     pub async fn tidy(&mut self) -> Result<(), AgentError> {
         match self {
             Self::Etcd(sink) => sink.tidy().await,

@@ -180,13 +180,13 @@ impl Etcd {
         self.meta(environment).await?["revision"].as_u64()
     }
 
-    /// The service's sealed snapshot in the current generation, verified.
+    /// The service's sealed part that `meta` names, verified.
     pub async fn service(&self, environment: &str, service: &str) -> setpoint_core::Snapshot {
         let meta = self.meta(environment).await.expect("meta");
-        let generation = meta["generation"].as_str().expect("generation");
+        let revision = meta["services"][service].as_u64().expect("named by meta");
         let bytes = self
             .get(&format!(
-                "/setpoint/{environment}/generations/{generation}/services/{service}"
+                "/setpoint/{environment}/services/{service}/{revision:020}"
             ))
             .await
             .expect("the service's key");
