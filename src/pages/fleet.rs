@@ -85,7 +85,7 @@ fn Environment(
         <article class="card fleet__environment" aria-label=format!("Fleet of {environment}")>
             <h2 class="card__title">{environment.clone()}</h2>
             <p class="fleet__summary">
-                {move || format!("{total} clusters, {} not in sync", not_in_sync())}
+                {move || format!("{}, {} not in sync", count(total as u64, "cluster"), not_in_sync())}
             </p>
             <table class="fleet__table">
                 <thead>
@@ -140,7 +140,7 @@ fn Row(status: ClusterStatus, now: RwSignal<f64>) -> impl IntoView {
             <td><span class="fleet__state">{move || state.get().as_str().replace('_', " ")}</span></td>
             <td>{status.desired}</td>
             <td>{report.revision.map_or_else(|| "nothing yet".to_string(), |r| r.to_string())}</td>
-            <td>{if status.lag == 0 { "—".to_string() } else { format!("{} revisions", status.lag) }}</td>
+            <td>{if status.lag == 0 { "—".to_string() } else { count(status.lag, "revision") }}</td>
             <td>{age}</td>
             <td class="fleet__error">{error.unwrap_or_default()}</td>
         </tr>
@@ -156,6 +156,15 @@ fn Row(status: ClusterStatus, now: RwSignal<f64>) -> impl IntoView {
 pub fn state_at(status: &ClusterStatus, now: f64) -> ClusterState {
     let age = parse_timestamp(&status.reported_at).map_or(0, |at| (now as i64 - at).max(0));
     ClusterState::derive(&status.report, status.desired, age)
+}
+
+/// `1 cluster`, `3 clusters`.
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 fn ago(millis: i64) -> String {

@@ -140,7 +140,14 @@ fn EnvironmentCard(
                 .iter()
                 .filter(|s| state_at(s, now) != ClusterState::InSync)
                 .count();
-            (!mine.is_empty()).then(|| format!("{behind} of {} clusters not in sync", mine.len()))
+            (!mine.is_empty()).then(|| {
+                let noun = if mine.len() == 1 {
+                    "cluster"
+                } else {
+                    "clusters"
+                };
+                format!("{behind} of {} {noun} not in sync", mine.len())
+            })
         }
     };
     view! {

@@ -3,7 +3,7 @@
 //! One cycle: ask central for the snapshot, long-polling past the revision
 //! held (an answer is only a trigger: it is always the whole snapshot),
 //! verify it, refuse it if older than what is written, then make every
-//! sink hold it. A cycle that brings nothing new still checks the sinks,
+//! sink hold it, and keep it in `--state-dir`. A cycle that brings nothing new still checks the sinks,
 //! so a wiped etcd is refilled within one `--resync`. Failures back off
 //! (capped, jittered) and change nothing that is written.
 //!
@@ -55,6 +55,8 @@ pub struct Agent {
     current: Option<Verified>,
     /// Its `ETag`, for `If-None-Match`.
     etag: Option<String>,
+    /// The revision saved in `--state-dir`.
+    kept: Option<u64>,
     backoff: Backoff,
 }
 
@@ -82,6 +84,7 @@ impl Agent {
             status,
             current: None,
             etag: None,
+            kept: None,
             backoff,
         })
     }
@@ -104,7 +107,8 @@ impl Agent {
     /// Follows central until the process ends.
     async fn follow(&mut self) {
         self.restore().await;
-        let heartbeat = self.heartbeat();
+        // Runs beside the loop for the life of the process.
+        let _heartbeat = self.heartbeat();
         loop {
             let before = self.status.revision();
             let index = self.current.as_ref().map(|c| c.revision);
@@ -123,9 +127,6 @@ impl Agent {
                     self.report_now();
                     tokio::time::sleep(self.backoff.next_delay()).await;
                 }
-            }
-            if heartbeat.is_finished() {
-                tracing::error!("the heartbeat stopped");
             }
         }
     }
@@ -172,6 +173,7 @@ impl Agent {
                 "restored the last-known-good snapshot"
             );
             self.etag = Some(format!("\"{}\"", snapshot.checksum));
+            self.kept = Some(snapshot.revision);
             self.current = Some(snapshot);
             if let Err(error) = self.sync_sinks().await {
                 tracing::warn!(%error, "cannot write the last-known-good snapshot yet");
@@ -189,7 +191,12 @@ impl Agent {
         if let Some(fetched) = fetched {
             self.accept(fetched)?;
         }
-        self.sync_sinks().await?;
+        // Kept even when a sink fails: it is verified, and the newest an
+        // agent restarted while central is away can write back.
+        let synced = self.sync_sinks().await;
+        let kept = self.keep_last_good().await;
+        synced?;
+        kept?;
         for sink in &mut self.sinks {
             if let Err(error) = sink.tidy().await {
                 tracing::warn!(%error, "cannot remove superseded parts");
@@ -215,11 +222,28 @@ impl Agent {
                 written: current.revision,
             });
         }
-        if let Some(dir) = &self.args.state_dir {
-            last_good::write(dir, &snapshot)?;
-        }
         self.etag = fetched.etag;
         self.current = Some(snapshot);
+        Ok(())
+    }
+
+    /// Saves the current snapshot to `--state-dir`, unless it is already
+    /// there. A state dir that cannot be written fails the attempt (and is
+    /// reported), but never holds back the sinks.
+    async fn keep_last_good(&mut self) -> Result<(), AgentError> {
+        let (Some(dir), Some(snapshot)) = (&self.args.state_dir, &self.current) else {
+            return Ok(());
+        };
+        if self.kept == Some(snapshot.revision) {
+            return Ok(());
+        }
+        let (dir, snapshot) = (dir.clone(), snapshot.clone());
+        let revision = snapshot.revision;
+        // fsync off the runtime's workers: the heartbeat keeps its beat.
+        tokio::task::spawn_blocking(move || last_good::write(&dir, &snapshot))
+            .await
+            .map_err(|e| AgentError::State(e.to_string()))??;
+        self.kept = Some(revision);
         Ok(())
     }
 

@@ -438,7 +438,10 @@ async fn an_environment_of_two_thousand_services_fits_a_default_etcd() {
     })
     .await;
     let meta = etcd.meta("prod").await.expect("meta");
-    assert_eq!(meta["services"].as_object().map(serde_json::Map::len), Some(2000));
+    assert_eq!(
+        meta["services"].as_object().map(serde_json::Map::len),
+        Some(2000)
+    );
     assert_eq!(etcd.count("/setpoint/prod/services/").await, 2000);
     assert_eq!(
         etcd.count("/setpoint/prod/snapshots/").await,
