@@ -20,6 +20,9 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/tokens"),
     ("post", "/api/v1/tokens"),
     ("delete", "/api/v1/tokens/{id}"),
+    ("post", "/api/v1/fleet/reports"),
+    ("get", "/api/v1/fleet"),
+    ("delete", "/api/v1/fleet/{environment}/{cluster}"),
     ("get", "/api/v1/environments"),
     ("post", "/api/v1/environments"),
     ("get", "/api/v1/services"),
@@ -91,7 +94,8 @@ async fn the_description_lists_every_route_and_each_is_served() {
             .replace("{environment}", "prod")
             .replace("{flag}", "new-checkout-flow")
             .replace("{breaker}", "payments-provider")
-            .replace("{id}", "nope");
+            .replace("{id}", "nope")
+            .replace("{cluster}", "nope");
         let method: Method = method.to_uppercase().parse().expect("method");
         // An event stream never ends; a bad resume point answers at once
         // and still proves the route is there.
