@@ -479,6 +479,35 @@ fn process_usage(pid: u32) -> Result<(f64, u64, u64), Error> {
     Ok((ticks as f64 / 100.0, kib("VmRSS:"), kib("VmHWM:")))
 }
 
+/// WRITES patches of `service` in `environment`, `gap_ms` apart: each
+/// write's revision and when it was sent.
+async fn spaced_writes(
+    client: &mut Client,
+    admin: &str,
+    service: &str,
+    environment: &str,
+    writes: usize,
+    gap_ms: u64,
+) -> Result<Vec<(u64, Instant)>, Error> {
+    let target = Target::Setpoint {
+        token: admin.to_owned(),
+        service: service.to_owned(),
+        environment: environment.to_owned(),
+    };
+    let (_, record) = client
+        .call("GET", &format!("/api/v1/services/{service}"), None)
+        .await?;
+    let mut base = record["revision"].as_u64().ok_or("no such service")?;
+    let mut sent = Vec::new();
+    for n in 0..writes {
+        tokio::time::sleep(Duration::from_millis(gap_ms)).await;
+        let started = Instant::now();
+        base = target.write(client, n, base).await?;
+        sent.push((base, started));
+    }
+    Ok(sent)
+}
+
 /// One simulated agent: long-polls, fetches the whole snapshot, reports;
 /// records when each revision arrives. Signals `ready` after its first
 /// fetch.
@@ -590,23 +619,8 @@ async fn agents(
     }
     let (cpu_before, _, _) = process_usage(pid)?;
     let started_all = Instant::now();
-    let target = Target::Setpoint {
-        token: admin.clone(),
-        service: service.clone(),
-        environment: environment.clone(),
-    };
-    let (_, record) = client
-        .call("GET", &format!("/api/v1/services/{service}"), None)
-        .await?;
-    let mut base = record["revision"].as_u64().ok_or("no such service")?;
-    let mut sent = Vec::new();
-    for n in 0..writes {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let started = Instant::now();
-        base = target.write(&mut client, n, base).await?;
-        sent.push((base, started));
-    }
-    let last = base;
+    let sent = spaced_writes(&mut client, &admin, &service, &environment, writes, 300).await?;
+    let last = sent.last().map_or(0, |(revision, _)| *revision);
     let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let done = received
@@ -721,23 +735,9 @@ async fn agent_delivery(
 ) -> Result<(), Error> {
     let received: Metas = Arc::new(Mutex::new(Vec::new()));
     let watcher = watch_metas(&etcd, &environment, Arc::clone(&received)).await?;
-    let target = Target::Setpoint {
-        token: admin.clone(),
-        service: service.clone(),
-        environment,
-    };
     let mut client = Client::connect(&address, &admin).await?;
-    let (_, record) = client
-        .call("GET", &format!("/api/v1/services/{service}"), None)
-        .await?;
-    let mut base = record["revision"].as_u64().ok_or("no such service")?;
-    let mut sent = Vec::new();
-    for n in 0..writes {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let started = Instant::now();
-        base = target.write(&mut client, n, base).await?;
-        sent.push((base, started));
-    }
+    let sent = spaced_writes(&mut client, &admin, &service, &environment, writes, 250).await?;
+    let base = sent.last().map_or(0, |(revision, _)| *revision);
     let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let done = received
