@@ -20,7 +20,7 @@ use crate::{
     backoff::Backoff,
     central::{Central, Fetched},
     last_good,
-    sink::{Meta, Outcome, Sink, etcd::EtcdSink, file::FileSink},
+    sink::{Outcome, Sink, etcd::EtcdSink, file::FileSink, published},
     status::Status,
     verified::Verified,
 };
@@ -254,7 +254,7 @@ impl Agent {
         let Some(snapshot) = &self.current else {
             return Ok(());
         };
-        let meta = Meta::new(snapshot, &self.args.cluster, &self.args.namespace);
+        let meta = published(snapshot, &self.args.cluster, &self.args.namespace);
         let mut first_error = None;
         for sink in &mut self.sinks {
             let name = sink.name();

@@ -31,7 +31,7 @@ pub struct AgentArgs {
     #[arg(long, env = "SETPOINT_AGENT_ETCD", value_delimiter = ',')]
     pub etcd: Vec<String>,
     /// The etcd key prefix.
-    #[arg(long, env = "SETPOINT_AGENT_ETCD_PREFIX", default_value = "/setpoint")]
+    #[arg(long, env = "SETPOINT_AGENT_ETCD_PREFIX", default_value = setpoint_core::delivery::DEFAULT_ETCD_PREFIX)]
     pub etcd_prefix: String,
     /// How long an etcd part or snapshot no longer named stays readable.
     #[arg(long, env = "SETPOINT_AGENT_ETCD_GRACE", default_value = "60s", value_parser = duration)]

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use setpoint_core::{Snapshot, seal_parts, snapshot::verify};
+use setpoint_core::{Snapshot, delivery::is_safe_service_name, seal_parts, snapshot::verify};
 
 /// A verified snapshot, ready for the sinks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl Verified {
     /// Verifies `bytes` as a sealed snapshot of `environment` and keeps
     /// `only` those services (all when `None`).
     pub fn new(bytes: &[u8], environment: &str, only: Option<&[String]>) -> Result<Self, String> {
-        let mut snapshot: Snapshot = verify(bytes)?;
+        let mut snapshot: Snapshot = verify(bytes).map_err(|e| e.to_string())?;
         if snapshot.environment != environment {
             return Err(format!(
                 "it is a snapshot of {:?}, not of {environment:?}",
@@ -67,13 +67,11 @@ impl Verified {
         }
         // Service names become etcd keys and file names: nothing that could
         // climb out of a directory or a prefix.
-        if let Some(bad) = snapshot.services.keys().find(|name| {
-            name.is_empty()
-                || name.starts_with('.')
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        }) {
+        if let Some(bad) = snapshot
+            .services
+            .keys()
+            .find(|name| !is_safe_service_name(name))
+        {
             return Err(format!("service name {bad:?} is not a safe key"));
         }
         let canonical: Vec<(String, Vec<u8>)> = {

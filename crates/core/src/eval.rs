@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::{
-    Condition, Flag, Op, Rule, Serve, Split, Weighted, json_schema::json_equal,
-    murmur3::murmur3_x86_32, time::parse_timestamp,
+    Condition, Flag, Op, Rule, Serve, Weighted, json_schema::json_equal, murmur3::Murmur3,
+    pattern::Pattern, time::parse_timestamp,
 };
 
 /// Attributes of the subject being evaluated (`targetingKey`, `country`, …).
@@ -83,6 +83,8 @@ pub enum ErrorCode {
     TargetingKeyMissing,
     /// The context has an attribute of a form that cannot be used.
     InvalidContext,
+    /// No snapshot has been loaded yet: the caller's default.
+    ProviderNotReady,
     /// Anything else.
     General,
 }
@@ -107,7 +109,96 @@ pub struct Evaluation {
     pub error: Option<ErrorCode>,
 }
 
-impl Evaluation {
+/// Evaluates `flag` for `context`. To evaluate one flag many times,
+/// prepare it once ([`PreparedFlag`]): this prepares it on every call.
+pub fn evaluate(flag: &ResolvedFlag, context: &Context) -> Evaluation {
+    PreparedFlag::new(flag).decide(context).to_evaluation()
+}
+
+/// A flag made ready to be evaluated many times: its patterns compiled,
+/// its versions and instants parsed, its variants found and its splits'
+/// weights summed — once, when a snapshot arrives, rather than on every
+/// evaluation. Deciding allocates nothing.
+#[derive(Debug, Clone)]
+pub struct PreparedFlag {
+    /// Variant name and value, by name.
+    variants: Vec<(String, Value)>,
+    off: Target,
+    salt: String,
+    enabled: bool,
+    rules: Vec<PreparedRule>,
+    default: PreparedServe,
+}
+
+/// A variant's index, or `None` when the flag names a variant it does not
+/// have: serving it is a `PARSE_ERROR`.
+type Target = Option<usize>;
+
+#[derive(Debug, Clone)]
+struct PreparedRule {
+    when: Vec<PreparedCondition>,
+    serve: PreparedServe,
+}
+
+#[derive(Debug, Clone)]
+enum PreparedServe {
+    Variant(Target),
+    Split(PreparedSplit),
+}
+
+#[derive(Debug, Clone)]
+struct PreparedSplit {
+    attribute: String,
+    /// Each variant with the cumulative weight its bucket range ends at.
+    ends: Vec<(u32, Target)>,
+    /// The sum of the weights; `None` when it is zero or overflows, and
+    /// nobody can be placed.
+    total: Option<u32>,
+}
+
+/// A condition with its operand converted once: what the attribute is
+/// tested against.
+#[derive(Debug, Clone)]
+pub struct PreparedCondition {
+    attribute: String,
+    test: Test,
+}
+
+#[derive(Debug, Clone)]
+enum Test {
+    Equal(Value),
+    NotEqual(Value),
+    In(Vec<Value>),
+    NotIn(Vec<Value>),
+    StartsWith(String),
+    EndsWith(String),
+    Contains(String),
+    Matches(Pattern),
+    Number(Op, f64),
+    Semver(Op, semver::Version),
+    Instant(Op, f64),
+    /// The operand cannot be compared this way (a number for `starts_with`,
+    /// a pattern that does not compile): nothing satisfies it.
+    Never,
+}
+
+/// The outcome of a prepared evaluation, borrowed from the flag: nothing
+/// is copied until the caller asks ([`Decision::to_evaluation`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision<'a> {
+    /// The served value; `None` on error.
+    pub value: Option<&'a Value>,
+    /// The served variant.
+    pub variant: Option<&'a str>,
+    /// Why.
+    pub reason: Reason,
+    /// The index of the rule that decided, if one did.
+    pub rule: Option<usize>,
+    /// What went wrong, when `reason` is `ERROR`.
+    pub error: Option<ErrorCode>,
+}
+
+impl Decision<'_> {
     fn error(code: ErrorCode, rule: Option<usize>) -> Self {
         Self {
             value: None,
@@ -117,82 +208,150 @@ impl Evaluation {
             error: Some(code),
         }
     }
-}
 
-/// Evaluates `flag` for `context`.
-pub fn evaluate(flag: &ResolvedFlag, context: &Context) -> Evaluation {
-    if !flag.enabled {
-        return serve_variant(flag, &flag.off, Reason::Disabled, None);
-    }
-    for (i, rule) in flag.rules.iter().enumerate() {
-        if rule.when.iter().all(|c| condition_holds(c, context)) {
-            return serve(flag, &rule.serve, context, Reason::TargetingMatch, Some(i));
+    /// The owned form, as the API and the golden vectors write it.
+    pub fn to_evaluation(&self) -> Evaluation {
+        Evaluation {
+            value: self.value.cloned(),
+            variant: self.variant.map(str::to_owned),
+            reason: self.reason,
+            rule: self.rule,
+            error: self.error,
         }
     }
-    let reason = if flag.rules.is_empty() {
-        Reason::Static
-    } else {
-        Reason::Default
-    };
-    serve(flag, &flag.default, context, reason, None)
 }
 
-fn serve(
-    flag: &ResolvedFlag,
-    serve: &Serve,
-    context: &Context,
-    reason: Reason,
-    rule: Option<usize>,
-) -> Evaluation {
-    match serve {
-        Serve::Variant(variant) => serve_variant(flag, variant, reason, rule),
-        Serve::Split(split) => match split_variant(flag, split, context) {
-            Ok(variant) => serve_variant(flag, variant, Reason::Split, rule),
-            Err(code) => Evaluation::error(code, rule),
-        },
+impl PreparedFlag {
+    /// Prepares `flag`.
+    pub fn new(flag: &ResolvedFlag) -> Self {
+        let variants: Vec<(String, Value)> = flag
+            .variants
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        let target = |name: &str| variants.iter().position(|(n, _)| n == name);
+        let serve = |serve: &Serve| match serve {
+            Serve::Variant(name) => PreparedServe::Variant(target(name)),
+            Serve::Split(split) => {
+                let mut cumulative = Some(0u32);
+                let ends = split
+                    .weights
+                    .iter()
+                    .map(|w| {
+                        cumulative = cumulative.and_then(|sum| sum.checked_add(w.weight));
+                        (cumulative.unwrap_or(u32::MAX), target(&w.variant))
+                    })
+                    .collect();
+                PreparedServe::Split(PreparedSplit {
+                    attribute: split.bucket_attribute().to_owned(),
+                    ends,
+                    total: cumulative.filter(|total| *total > 0),
+                })
+            }
+        };
+        Self {
+            off: target(&flag.off),
+            salt: flag.salt.clone(),
+            enabled: flag.enabled,
+            rules: flag
+                .rules
+                .iter()
+                .map(|rule| PreparedRule {
+                    when: rule.when.iter().map(PreparedCondition::new).collect(),
+                    serve: serve(&rule.serve),
+                })
+                .collect(),
+            default: serve(&flag.default),
+            variants,
+        }
     }
-}
 
-fn serve_variant(
-    flag: &ResolvedFlag,
-    variant: &str,
-    reason: Reason,
-    rule: Option<usize>,
-) -> Evaluation {
-    match flag.variants.get(variant) {
-        Some(value) => Evaluation {
-            value: Some(value.clone()),
-            variant: Some(variant.to_string()),
-            reason,
-            rule,
-            error: None,
-        },
-        None => Evaluation::error(ErrorCode::ParseError, rule),
+    /// The flag's variants, by name.
+    pub fn variants(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.variants
+            .iter()
+            .map(|(name, value)| (name.as_str(), value))
     }
-}
 
-fn split_variant<'a>(
-    flag: &ResolvedFlag,
-    split: &'a Split,
-    context: &Context,
-) -> Result<&'a str, ErrorCode> {
-    let key = match context.get(split.bucket_attribute()) {
-        None | Some(Value::Null) => return Err(ErrorCode::TargetingKeyMissing),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::Bool(b)) => b.to_string(),
-        Some(Value::Array(_) | Value::Object(_)) => return Err(ErrorCode::InvalidContext),
-    };
-    pick(&split.weights, &flag.salt, &key).ok_or(ErrorCode::ParseError)
+    /// Evaluates the flag for `context`.
+    pub fn decide(&self, context: &Context) -> Decision<'_> {
+        if !self.enabled {
+            return self.serve_variant(self.off, Reason::Disabled, None);
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            if rule.when.iter().all(|c| c.holds(context)) {
+                return self.serve(&rule.serve, context, Reason::TargetingMatch, Some(i));
+            }
+        }
+        let reason = if self.rules.is_empty() {
+            Reason::Static
+        } else {
+            Reason::Default
+        };
+        self.serve(&self.default, context, reason, None)
+    }
+
+    fn serve(
+        &self,
+        serve: &PreparedServe,
+        context: &Context,
+        reason: Reason,
+        rule: Option<usize>,
+    ) -> Decision<'_> {
+        match serve {
+            PreparedServe::Variant(target) => self.serve_variant(*target, reason, rule),
+            PreparedServe::Split(split) => match self.place(split, context) {
+                Ok(target) => self.serve_variant(target, Reason::Split, rule),
+                Err(code) => Decision::error(code, rule),
+            },
+        }
+    }
+
+    fn serve_variant(&self, target: Target, reason: Reason, rule: Option<usize>) -> Decision<'_> {
+        match target.and_then(|i| self.variants.get(i)) {
+            Some((name, value)) => Decision {
+                value: Some(value),
+                variant: Some(name),
+                reason,
+                rule,
+                error: None,
+            },
+            None => Decision::error(ErrorCode::ParseError, rule),
+        }
+    }
+
+    /// The variant `context`'s bucketing attribute falls in.
+    fn place(&self, split: &PreparedSplit, context: &Context) -> Result<Target, ErrorCode> {
+        let mut hasher = Murmur3::new(0);
+        hasher.write(self.salt.as_bytes());
+        match context.get(&split.attribute) {
+            None | Some(Value::Null) => return Err(ErrorCode::TargetingKeyMissing),
+            Some(Value::String(s)) => hasher.write(s.as_bytes()),
+            Some(Value::Number(n)) => hasher.write(n.to_string().as_bytes()),
+            Some(Value::Bool(b)) => hasher.write(if *b { b"true" } else { b"false" }),
+            Some(Value::Array(_) | Value::Object(_)) => return Err(ErrorCode::InvalidContext),
+        }
+        let total = split.total.ok_or(ErrorCode::ParseError)?;
+        let target = scale(hasher.finish(), total);
+        split
+            .ends
+            .iter()
+            .find(|(end, _)| target < *end)
+            .map(|(_, target)| *target)
+            .ok_or(ErrorCode::ParseError)
+    }
 }
 
 /// The bucket, in `0..total`, that `salt + key` hashes to: flagd's
 /// `fractional`, high-precision form.
 pub fn bucket(salt: &str, key: &str, total: u32) -> u32 {
-    let mut input = Vec::with_capacity(salt.len() + key.len());
-    input.extend_from_slice(salt.as_bytes());
-    input.extend_from_slice(key.as_bytes());
-    let hash = murmur3_x86_32(&input, 0);
+    let mut hasher = Murmur3::new(0);
+    hasher.write(salt.as_bytes());
+    hasher.write(key.as_bytes());
+    scale(hasher.finish(), total)
+}
+
+fn scale(hash: u32, total: u32) -> u32 {
     let scaled = (u64::from(hash) * u64::from(total)) >> 32;
     u32::try_from(scaled).unwrap_or(u32::MAX)
 }
@@ -219,47 +378,86 @@ pub fn pick<'a>(weights: &'a [Weighted], salt: &str, key: &str) -> Option<&'a st
 /// a negated one, so `country neq NL` does not match a context without a
 /// country.
 pub fn condition_holds(condition: &Condition, context: &Context) -> bool {
-    let actual = match context.get(&condition.attribute) {
-        None | Some(Value::Null) => return false,
-        Some(actual) => actual,
-    };
-    let Some(operand) = condition.value.as_ref() else {
-        let values = condition.values.as_deref().unwrap_or_default();
-        return match condition.op {
-            Op::In => values.iter().any(|v| json_equal(v, actual)),
-            Op::NotIn => !values.iter().any(|v| json_equal(v, actual)),
-            _ => false,
+    PreparedCondition::new(condition).holds(context)
+}
+
+impl PreparedCondition {
+    /// Prepares `condition`.
+    pub fn new(condition: &Condition) -> Self {
+        let Some(operand) = condition.value.as_ref() else {
+            let values = condition.values.clone().unwrap_or_default();
+            return Self {
+                attribute: condition.attribute.clone(),
+                test: match condition.op {
+                    Op::In => Test::In(values),
+                    Op::NotIn => Test::NotIn(values),
+                    _ => Test::Never,
+                },
+            };
         };
-    };
-    let strings = || actual.as_str().zip(operand.as_str());
-    let numbers = || actual.as_f64().zip(operand.as_f64());
-    let versions = || {
-        actual
-            .as_str()
-            .and_then(parse_semver)
-            .zip(operand.as_str().and_then(parse_semver))
-    };
-    let instants = || timestamp(actual).zip(timestamp(operand));
-    match condition.op {
-        Op::Eq => json_equal(actual, operand),
-        Op::Neq => !json_equal(actual, operand),
-        Op::In | Op::NotIn => false,
-        Op::StartsWith => strings().is_some_and(|(a, b)| a.starts_with(b)),
-        Op::EndsWith => strings().is_some_and(|(a, b)| a.ends_with(b)),
-        Op::Contains => strings().is_some_and(|(a, b)| a.contains(b)),
-        Op::Matches => strings().is_some_and(|(a, pattern)| {
-            crate::pattern::compile(pattern).is_ok_and(|re| re.is_match(a) == Ok(true))
-        }),
-        Op::Lt => numbers().is_some_and(|(a, b)| a < b),
-        Op::Le => numbers().is_some_and(|(a, b)| a <= b),
-        Op::Gt => numbers().is_some_and(|(a, b)| a > b),
-        Op::Ge => numbers().is_some_and(|(a, b)| a >= b),
-        Op::SemverLt => versions().is_some_and(|(a, b)| a < b),
-        Op::SemverLe => versions().is_some_and(|(a, b)| a <= b),
-        Op::SemverGt => versions().is_some_and(|(a, b)| a > b),
-        Op::SemverGe => versions().is_some_and(|(a, b)| a >= b),
-        Op::Before => instants().is_some_and(|(a, b)| a < b),
-        Op::After => instants().is_some_and(|(a, b)| a > b),
+        let string = || operand.as_str().map(str::to_owned);
+        let test = match condition.op {
+            Op::Eq => Some(Test::Equal(operand.clone())),
+            Op::Neq => Some(Test::NotEqual(operand.clone())),
+            Op::In | Op::NotIn => None,
+            Op::StartsWith => string().map(Test::StartsWith),
+            Op::EndsWith => string().map(Test::EndsWith),
+            Op::Contains => string().map(Test::Contains),
+            Op::Matches => operand
+                .as_str()
+                .and_then(|p| crate::pattern::compile(p).ok())
+                .map(Test::Matches),
+            op @ (Op::Lt | Op::Le | Op::Gt | Op::Ge) => {
+                operand.as_f64().map(|b| Test::Number(op, b))
+            }
+            op @ (Op::SemverLt | Op::SemverLe | Op::SemverGt | Op::SemverGe) => operand
+                .as_str()
+                .and_then(parse_semver)
+                .map(|b| Test::Semver(op, b)),
+            op @ (Op::Before | Op::After) => timestamp(operand).map(|b| Test::Instant(op, b)),
+        };
+        Self {
+            attribute: condition.attribute.clone(),
+            test: test.unwrap_or(Test::Never),
+        }
+    }
+
+    /// Whether it holds for `context`.
+    pub fn holds(&self, context: &Context) -> bool {
+        let actual = match context.get(&self.attribute) {
+            None | Some(Value::Null) => return false,
+            Some(actual) => actual,
+        };
+        match &self.test {
+            Test::Equal(operand) => json_equal(actual, operand),
+            Test::NotEqual(operand) => !json_equal(actual, operand),
+            Test::In(values) => values.iter().any(|v| json_equal(v, actual)),
+            Test::NotIn(values) => !values.iter().any(|v| json_equal(v, actual)),
+            Test::StartsWith(b) => actual.as_str().is_some_and(|a| a.starts_with(b.as_str())),
+            Test::EndsWith(b) => actual.as_str().is_some_and(|a| a.ends_with(b.as_str())),
+            Test::Contains(b) => actual.as_str().is_some_and(|a| a.contains(b.as_str())),
+            Test::Matches(pattern) => actual
+                .as_str()
+                .is_some_and(|a| pattern.is_match(a) == Ok(true)),
+            Test::Number(op, b) => actual.as_f64().is_some_and(|a| compare(*op, &a, b)),
+            Test::Semver(op, b) => actual
+                .as_str()
+                .and_then(parse_semver)
+                .is_some_and(|a| compare(*op, &a, b)),
+            Test::Instant(op, b) => timestamp(actual).is_some_and(|a| compare(*op, &a, b)),
+            Test::Never => false,
+        }
+    }
+}
+
+/// `a op b` for the ordering operators (any other is false).
+fn compare<T: PartialOrd>(op: Op, a: &T, b: &T) -> bool {
+    match op {
+        Op::Lt | Op::SemverLt | Op::Before => a < b,
+        Op::Le | Op::SemverLe => a <= b,
+        Op::Gt | Op::SemverGt | Op::After => a > b,
+        Op::Ge | Op::SemverGe => a >= b,
+        _ => false,
     }
 }
 

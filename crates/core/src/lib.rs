@@ -18,11 +18,13 @@
 //! - [`diff`]: structural diffs for previews and audit.
 //! - [`alert`]: Alertmanager label matchers for breakers.
 //! - [`breaker`]: the breaker state machine and alert routing.
+//! - [`delivery`]: where agents publish snapshots for pods to read.
 //! - [`fleet`]: agents' reports and the state central derives from them.
 //! - [`time`]: durations and RFC 3339 timestamps.
 
 pub mod alert;
 pub mod breaker;
+pub mod delivery;
 pub mod diff;
 pub mod error;
 pub mod eval;

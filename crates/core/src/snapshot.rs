@@ -192,23 +192,51 @@ fn hex_sha256(bytes: &[u8]) -> String {
         })
 }
 
+/// Why bytes are not a sealed snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// They do not parse as JSON.
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    /// They are JSON without a `checksum` string at the top.
+    #[error("the snapshot carries no checksum")]
+    NoChecksum,
+    /// The content does not hash to the checksum it carries.
+    #[error("checksum mismatch: carries {carried}, content hashes to {actual}")]
+    Mismatch {
+        /// The checksum in the bytes.
+        carried: String,
+        /// What the content hashes to.
+        actual: String,
+    },
+    /// The checksum holds but the content is not a snapshot.
+    #[error("not a snapshot: {0}")]
+    NotSnapshot(String),
+}
+
 /// Checks a sealed snapshot's bytes against the checksum they carry, and
 /// returns the snapshot. This is what agents and SDKs run before trusting
 /// what they fetched.
-pub fn verify(json: &[u8]) -> Result<Snapshot, String> {
-    let mut value: Value = serde_json::from_slice(json).map_err(|e| format!("not JSON: {e}"))?;
-    let claimed = value
+pub fn verify(json: &[u8]) -> Result<Snapshot, VerifyError> {
+    verify_checksum(json).map(|(snapshot, _)| snapshot)
+}
+
+/// [`verify`], also returning the checksum the snapshot carries.
+pub fn verify_checksum(json: &[u8]) -> Result<(Snapshot, String), VerifyError> {
+    let mut value: Value =
+        serde_json::from_slice(json).map_err(|e| VerifyError::NotJson(e.to_string()))?;
+    let carried = value
         .as_object_mut()
         .and_then(|map| map.remove("checksum"))
         .and_then(|c| c.as_str().map(str::to_owned))
-        .ok_or("the snapshot carries no checksum")?;
+        .ok_or(VerifyError::NoChecksum)?;
     let actual = checksum_of(&value);
-    if actual != claimed {
-        return Err(format!(
-            "checksum mismatch: carries {claimed}, content hashes to {actual}"
-        ));
+    if actual != carried {
+        return Err(VerifyError::Mismatch { carried, actual });
     }
-    serde_json::from_value(value).map_err(|e| format!("not a snapshot: {e}"))
+    let snapshot =
+        serde_json::from_value(value).map_err(|e| VerifyError::NotSnapshot(e.to_string()))?;
+    Ok((snapshot, carried))
 }
 
 /// Hex sha256 of a value's canonical form: compact JSON with object keys
@@ -306,7 +334,10 @@ mod tests {
         let tampered = String::from_utf8(sealed.json)
             .expect("utf-8")
             .replace("\"throttle.rps\":2000", "\"throttle.rps\":9000");
-        assert!(verify(tampered.as_bytes()).is_err_and(|e| e.contains("checksum mismatch")));
+        assert!(matches!(
+            verify(tampered.as_bytes()),
+            Err(VerifyError::Mismatch { .. })
+        ));
     }
 
     #[test]

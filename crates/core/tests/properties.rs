@@ -200,3 +200,48 @@ proptest! {
         }
     }
 }
+
+/// Regular expressions built from the pieces literal extraction looks at:
+/// literals, classes, alternation, repetition, anchors, case folding.
+fn pattern() -> impl Strategy<Value = String> {
+    let atom = prop_oneof![
+        "[a-cé@.]{1,3}".prop_map(|s| regex_lite::escape(&s)),
+        Just(".".to_string()),
+        Just("[ab]".to_string()),
+        Just("[^a]".to_string()),
+        Just("\\w".to_string()),
+        Just("\\d".to_string()),
+        Just("\\.".to_string()),
+    ];
+    atom.prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 1..4).prop_map(|v| v.concat()),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}|{b})")),
+            (
+                inner.clone(),
+                prop_oneof![Just("*"), Just("+"), Just("?"), Just("{2}")]
+            )
+                .prop_map(|(a, op)| format!("({a}){op}")),
+            inner.clone().prop_map(|a| format!("(?i){a}")),
+            inner.clone().prop_map(|a| format!("^{a}")),
+            inner.prop_map(|a| format!("{a}$")),
+        ]
+    })
+}
+
+proptest! {
+    /// Native builds skip the search when a match's required literals are
+    /// absent; the answer must still be regex-lite's, or the server and
+    /// the console (wasm, without the shortcut) would disagree.
+    #[test]
+    fn the_literal_shortcut_never_changes_an_answer(
+        pattern in pattern(),
+        texts in prop::collection::vec("[a-cA-Cé@.1 ]{0,12}", 1..8),
+    ) {
+        let reference = regex_lite::Regex::new(&pattern).expect("the generator writes valid patterns");
+        let compiled = setpoint_core::pattern::compile(&pattern).expect("within the bounds");
+        for text in &texts {
+            prop_assert_eq!(compiled.is_match(text), Ok(reference.is_match(text)), "{} on {:?}", pattern, text);
+        }
+    }
+}

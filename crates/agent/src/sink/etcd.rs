@@ -1,14 +1,7 @@
 //! etcd v3, through its JSON gateway (`/v3/kv/…` on the client port; see
 //! docs/decisions.md for why not gRPC).
 //!
-//! Layout under `<prefix>/<environment>/`:
-//!
-//! - `services/<service>/<revision, 20 digits>`: the service's sealed
-//!   snapshot, sealed at the revision its content was first written at;
-//! - `snapshots/<revision, 20 digits>`: the whole sealed snapshot, when it
-//!   fits in one request (≤ 1 MiB);
-//! - `meta`: the revision, checksum and writer, and for each service the
-//!   revision of its current part — the pointer readers follow.
+//! The layout is [`setpoint_core::delivery`]'s.
 //!
 //! Every key but `meta` is immutable once written, and a part is written
 //! only when its service's content changed: a change to one service of
@@ -30,7 +23,9 @@ use std::{
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
 use serde_json::{Value, json};
 
-use super::{Meta, Outcome};
+use setpoint_core::delivery::{EtcdLayout, Published};
+
+use super::Outcome;
 use crate::{AgentError, verified::Verified};
 
 /// Most operations in one transaction (etcd's default limit is 128).
@@ -48,8 +43,7 @@ pub struct EtcdSink {
     endpoints: Vec<String>,
     /// The endpoint that answered last.
     current: usize,
-    /// `<prefix>/<environment>`.
-    base: String,
+    layout: EtcdLayout,
     grace: Duration,
     /// What this agent last published: each service's part revision and
     /// content fingerprint — the parts it may name again unchanged.
@@ -60,7 +54,7 @@ pub struct EtcdSink {
 
 /// `meta` as read, with its `mod_revision` for the swap.
 struct Current {
-    meta: Meta,
+    meta: Published,
     mod_revision: String,
 }
 
@@ -84,7 +78,7 @@ impl EtcdSink {
                 .map(|e| e.trim_end_matches('/').to_owned())
                 .collect(),
             current: 0,
-            base: format!("{prefix}/{environment}"),
+            layout: EtcdLayout::new(prefix, environment),
             grace,
             published: BTreeMap::new(),
             unnamed: (BTreeSet::new(), None),
@@ -93,7 +87,7 @@ impl EtcdSink {
 
     /// `etcd:<prefix>/<environment>`.
     pub fn name(&self) -> String {
-        format!("etcd:{}", self.base)
+        format!("etcd:{}", self.layout.base())
     }
 
     fn error(&self, message: impl std::fmt::Display) -> AgentError {
@@ -103,28 +97,15 @@ impl EtcdSink {
         }
     }
 
-    /// The key readers watch.
-    pub fn meta_key(&self) -> String {
-        format!("{}/meta", self.base)
-    }
-
-    fn part_key(&self, service: &str, revision: u64) -> String {
-        format!("{}/services/{service}/{revision:020}", self.base)
-    }
-
-    fn snapshot_key(&self, revision: u64) -> String {
-        format!("{}/snapshots/{revision:020}", self.base)
-    }
-
     /// Every key `meta` names.
-    fn named(&self, meta: &Meta) -> BTreeSet<String> {
+    fn named(&self, meta: &Published) -> BTreeSet<String> {
         let mut keys: BTreeSet<String> = meta
             .services
             .iter()
-            .map(|(service, revision)| self.part_key(service, *revision))
+            .map(|(service, revision)| self.layout.part(service, *revision))
             .collect();
         if meta.whole {
-            keys.insert(self.snapshot_key(meta.revision));
+            keys.insert(self.layout.snapshot(meta.revision));
         }
         keys
     }
@@ -164,7 +145,7 @@ impl EtcdSink {
     }
 
     async fn read_meta(&mut self) -> Result<Option<Current>, AgentError> {
-        let key = self.meta_key();
+        let key = self.layout.meta();
         let answer = self
             .call("/v3/kv/range", &json!({ "key": B64.encode(&key) }))
             .await?;
@@ -174,7 +155,7 @@ impl EtcdSink {
         let value = B64
             .decode(kv["value"].as_str().unwrap_or_default())
             .map_err(|e| self.error(format!("{key}: {e}")))?;
-        let meta: Meta = serde_json::from_slice(&value)
+        let meta: Published = serde_json::from_slice(&value)
             .map_err(|e| self.error(format!("{key} is not a Setpoint meta: {e}")))?;
         Ok(Some(Current {
             meta,
@@ -185,10 +166,7 @@ impl EtcdSink {
     /// Every part and snapshot key under the prefix (keys only).
     async fn stored_keys(&mut self) -> Result<BTreeSet<String>, AgentError> {
         let mut keys = BTreeSet::new();
-        for start in [
-            format!("{}/services/", self.base),
-            format!("{}/snapshots/", self.base),
-        ] {
+        for start in self.layout.stored_prefixes() {
             let answer = self
                 .call(
                     "/v3/kv/range",
@@ -226,7 +204,7 @@ impl EtcdSink {
     pub async fn publish(
         &mut self,
         snapshot: &Verified,
-        meta: &Meta,
+        meta: &Published,
     ) -> Result<Outcome, AgentError> {
         for _ in 0..SWAP_ATTEMPTS {
             let current = self.read_meta().await?;
@@ -259,14 +237,19 @@ impl EtcdSink {
         }
         Err(self.error(format!(
             "{} kept changing under {SWAP_ATTEMPTS} attempts to swap it",
-            self.meta_key()
+            self.layout.meta()
         )))
     }
 
     /// The meta to publish: a service whose content this agent last
     /// published unchanged, and which `meta` still names at that revision,
     /// keeps its part; every other gets a new one at this revision.
-    fn next_meta(&self, snapshot: &Verified, meta: &Meta, current: Option<&Meta>) -> Meta {
+    fn next_meta(
+        &self,
+        snapshot: &Verified,
+        meta: &Published,
+        current: Option<&Published>,
+    ) -> Published {
         let mut next = meta.clone();
         next.whole = snapshot.json.len() <= BYTES_PER_TXN;
         for (name, part) in &snapshot.services {
@@ -287,18 +270,25 @@ impl EtcdSink {
     /// Puts the parts new in `next` (and the whole snapshot), in as many
     /// transactions as etcd's limits need. Nobody reads them until `meta`
     /// names them.
-    async fn write_parts(&mut self, snapshot: &Verified, next: &Meta) -> Result<(), AgentError> {
+    async fn write_parts(
+        &mut self,
+        snapshot: &Verified,
+        next: &Published,
+    ) -> Result<(), AgentError> {
         let mut puts: Vec<(String, Vec<u8>)> = next
             .services
             .iter()
             .filter(|(_, revision)| **revision == snapshot.revision)
             .filter_map(|(name, revision)| {
                 let json = snapshot.sealed_part(name, *revision)?;
-                Some((self.part_key(name, *revision), json))
+                Some((self.layout.part(name, *revision), json))
             })
             .collect();
         if next.whole {
-            puts.push((self.snapshot_key(snapshot.revision), snapshot.json.clone()));
+            puts.push((
+                self.layout.snapshot(snapshot.revision),
+                snapshot.json.clone(),
+            ));
         }
         let mut batch = Vec::new();
         let mut bytes = 0;
@@ -327,8 +317,12 @@ impl EtcdSink {
 
     /// Moves `meta` from `current` to `next` if nobody moved it since it
     /// was read; whether it did.
-    async fn swap(&mut self, current: Option<&Current>, next: &Meta) -> Result<bool, AgentError> {
-        let key = B64.encode(self.meta_key());
+    async fn swap(
+        &mut self,
+        current: Option<&Current>,
+        next: &Published,
+    ) -> Result<bool, AgentError> {
+        let key = B64.encode(self.layout.meta());
         let compare = match current {
             Some(current) => json!({
                 "key": key, "target": "MOD", "result": "EQUAL",
@@ -425,20 +419,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_sort_by_revision_and_ranges_end_after_the_prefix() {
-        let sink = EtcdSink::new(
-            &["http://127.0.0.1:2379".into()],
-            "/setpoint",
-            "prod",
-            Duration::ZERO,
-        )
-        .expect("sink");
-        assert_eq!(
-            sink.part_key("checkout", 42),
-            "/setpoint/prod/services/checkout/00000000000000000042"
-        );
-        assert!(sink.part_key("a", 9) < sink.part_key("a", 10));
-        assert_eq!(key_revision(&sink.snapshot_key(7)), 7);
+    fn revisions_come_back_from_keys_and_ranges_end_after_the_prefix() {
+        let layout = EtcdLayout::new("/setpoint", "prod");
+        assert_eq!(key_revision(&layout.snapshot(7)), 7);
+        assert_eq!(key_revision(&layout.part("checkout", 42)), 42);
         assert_eq!(prefix_end("/a/"), b"/a0");
         assert_eq!(int(&json!("12")), "12");
         assert_eq!(int(&json!(12)), "12");

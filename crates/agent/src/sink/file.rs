@@ -11,7 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Meta, Outcome};
+use setpoint_core::delivery::{Published, files};
+
+use super::Outcome;
 use crate::{AgentError, last_good::write_atomically, verified::Verified};
 
 /// A directory sink.
@@ -40,8 +42,8 @@ impl FileSink {
         }
     }
 
-    fn meta(&self) -> Result<Option<Meta>, AgentError> {
-        match std::fs::read(self.dir.join("meta.json")) {
+    fn meta(&self) -> Result<Option<Published>, AgentError> {
+        match std::fs::read(self.dir.join(files::META)) {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| self.error(format!("meta.json: {e}"))),
@@ -55,11 +57,11 @@ impl FileSink {
         let Some(meta) = self.meta()? else {
             return Ok(None);
         };
-        let whole = self.dir.join("snapshot.json").is_file()
+        let whole = self.dir.join(files::SNAPSHOT).is_file()
             && meta.services.keys().all(|s| {
                 self.dir
-                    .join("services")
-                    .join(format!("{s}.json"))
+                    .join(files::SERVICES)
+                    .join(files::part(s))
                     .is_file()
             });
         Ok(whole.then_some(meta.revision))
@@ -69,7 +71,7 @@ impl FileSink {
     pub async fn publish(
         &mut self,
         snapshot: &Verified,
-        meta: &Meta,
+        meta: &Published,
     ) -> Result<Outcome, AgentError> {
         let held = self.meta()?;
         if let Some(held) = held.as_ref().filter(|m| m.revision >= snapshot.revision)
@@ -87,17 +89,17 @@ impl FileSink {
             .filter(|s| !snapshot.services.contains_key(s))
             .collect();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let services = dir.join("services");
+            let services = dir.join(files::SERVICES);
             for name in snapshot.services.keys() {
                 let json = snapshot
                     .sealed_part(name, snapshot.revision)
                     .unwrap_or_default();
-                write_atomically(&services.join(format!("{name}.json")), &json)?;
+                write_atomically(&services.join(files::part(name)), &json)?;
             }
-            write_atomically(&dir.join("snapshot.json"), &snapshot.json)?;
-            write_atomically(&dir.join("meta.json"), &meta_json)?;
+            write_atomically(&dir.join(files::SNAPSHOT), &snapshot.json)?;
+            write_atomically(&dir.join(files::META), &meta_json)?;
             for name in stale {
-                match std::fs::remove_file(services.join(format!("{name}.json"))) {
+                match std::fs::remove_file(services.join(files::part(&name))) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
                     _ => {}
                 }

@@ -7,54 +7,26 @@
 pub mod etcd;
 pub mod file;
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+use setpoint_core::delivery::Published;
 
 use crate::{AgentError, verified::Verified};
 
-/// What a sink says about the snapshot it holds, beside it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Meta {
-    /// The revision.
-    pub revision: u64,
-    /// The checksum of the whole snapshot.
-    pub checksum: String,
-    /// Its services, each with the revision its part was sealed at (etcd
-    /// keeps a part that did not change under its first revision; files
-    /// are all sealed at `revision`).
-    pub services: BTreeMap<String, u64>,
-    /// Whether the whole snapshot is stored beside the services (etcd
-    /// leaves it out when larger than one request may carry).
-    pub whole: bool,
-    /// When it was written (RFC 3339, the agent's clock).
-    pub written_at: String,
-    /// Which agent wrote it.
-    pub cluster: String,
-    /// And for which namespace.
-    pub namespace: String,
-    /// The agent's version.
-    pub agent: String,
-}
-
-impl Meta {
-    /// The meta of `snapshot`, every part sealed at its revision, written
-    /// now by `cluster`/`namespace`.
-    pub fn new(snapshot: &Verified, cluster: &str, namespace: &str) -> Self {
-        Self {
-            revision: snapshot.revision,
-            checksum: snapshot.checksum.clone(),
-            services: snapshot
-                .services
-                .keys()
-                .map(|name| (name.clone(), snapshot.revision))
-                .collect(),
-            whole: true,
-            written_at: now_rfc3339(),
-            cluster: cluster.to_owned(),
-            namespace: namespace.to_owned(),
-            agent: crate::VERSION.to_owned(),
-        }
+/// The pointer a sink holds for `snapshot`, every part sealed at its
+/// revision, written now by `cluster`/`namespace`.
+pub fn published(snapshot: &Verified, cluster: &str, namespace: &str) -> Published {
+    Published {
+        revision: snapshot.revision,
+        checksum: snapshot.checksum.clone(),
+        services: snapshot
+            .services
+            .keys()
+            .map(|name| (name.clone(), snapshot.revision))
+            .collect(),
+        whole: true,
+        written_at: now_rfc3339(),
+        cluster: cluster.to_owned(),
+        namespace: namespace.to_owned(),
+        agent: crate::VERSION.to_owned(),
     }
 }
 
@@ -106,7 +78,7 @@ impl Sink {
     pub async fn publish(
         &mut self,
         snapshot: &Verified,
-        meta: &Meta,
+        meta: &Published,
     ) -> Result<Outcome, AgentError> {
         match self {
             Self::Etcd(sink) => sink.publish(snapshot, meta).await,
