@@ -89,6 +89,35 @@ pub enum ErrorCode {
     General,
 }
 
+impl Reason {
+    /// The name OpenFeature gives it, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Static => "STATIC",
+            Self::TargetingMatch => "TARGETING_MATCH",
+            Self::Split => "SPLIT",
+            Self::Disabled => "DISABLED",
+            Self::Default => "DEFAULT",
+            Self::Error => "ERROR",
+        }
+    }
+}
+
+impl ErrorCode {
+    /// The name OpenFeature gives it, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FlagNotFound => "FLAG_NOT_FOUND",
+            Self::ParseError => "PARSE_ERROR",
+            Self::TypeMismatch => "TYPE_MISMATCH",
+            Self::TargetingKeyMissing => "TARGETING_KEY_MISSING",
+            Self::InvalidContext => "INVALID_CONTEXT",
+            Self::ProviderNotReady => "PROVIDER_NOT_READY",
+            Self::General => "GENERAL",
+        }
+    }
+}
+
 /// The outcome of evaluating a flag for a context.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -479,6 +508,35 @@ fn timestamp(value: &Value) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_what_serde_writes() {
+        use ErrorCode as E;
+        use Reason as R;
+        let reasons = [
+            R::Static,
+            R::TargetingMatch,
+            R::Split,
+            R::Disabled,
+            R::Default,
+            R::Error,
+        ];
+        for reason in reasons {
+            assert_eq!(serde_json::to_value(reason).expect("serializes"), reason.as_str());
+        }
+        let codes = [
+            E::FlagNotFound,
+            E::ParseError,
+            E::TypeMismatch,
+            E::TargetingKeyMissing,
+            E::InvalidContext,
+            E::ProviderNotReady,
+            E::General,
+        ];
+        for code in codes {
+            assert_eq!(serde_json::to_value(code).expect("serializes"), code.as_str());
+        }
+    }
 
     fn split(weights: &[(&str, u32)]) -> Vec<Weighted> {
         weights

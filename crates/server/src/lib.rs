@@ -16,6 +16,8 @@
 //!   results: world, [`snapshots`], change stream.
 //! - [`fleet`]: the agents' latest reports and each cluster's state.
 //! - [`metrics`]: the Prometheus series.
+//! - [`ofrep`]: OpenFeature remote evaluation over the snapshots' prepared
+//!   flags.
 //! - [`store`]: storage behind a narrow trait; SQLite embedded.
 //! - [`listen`]: the accept loop: connection caps, header and idle timeouts.
 //! - [`console`]: serves the built browser console with an SPA fallback.
@@ -35,6 +37,7 @@ pub mod fleet;
 pub mod http;
 pub mod listen;
 pub mod metrics;
+pub mod ofrep;
 pub mod snapshots;
 pub mod store;
 pub mod validate_files;

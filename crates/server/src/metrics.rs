@@ -15,6 +15,8 @@ use std::{
 use axum::http::Method;
 use setpoint_core::fleet::ClusterState;
 
+use crate::ofrep::{OUTCOMES, Tally};
+
 /// Upper bounds of the write-latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -38,6 +40,7 @@ pub struct Metrics {
     watchers: AtomicI64,
     commits: AtomicU64,
     committed_writes: AtomicU64,
+    ofrep: [AtomicU64; OUTCOMES.len()],
 }
 
 /// Counts a watcher (SSE stream or long-poll) while it lives.
@@ -92,6 +95,15 @@ impl Metrics {
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.committed_writes
             .fetch_add(u64::try_from(writes).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Adds one OFREP request's evaluations.
+    pub fn ofrep(&self, tally: &Tally) {
+        for (counter, count) in self.ofrep.iter().zip(tally.0) {
+            if count > 0 {
+                counter.fetch_add(count, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Event streams and waiting long-polls open now.
@@ -177,6 +189,26 @@ impl Metrics {
             "Connected watchers: event streams and waiting long-polls.",
             self.watchers.load(Ordering::Relaxed),
         );
+        header(
+            &mut out,
+            "setpoint_ofrep_evaluations_total",
+            "counter",
+            "OFREP flag evaluations, by reason and, for errors, error code.",
+        );
+        for ((reason, code), counter) in OUTCOMES.iter().zip(&self.ofrep) {
+            let count = counter.load(Ordering::Relaxed);
+            let _ = if code.is_empty() {
+                writeln!(
+                    out,
+                    "setpoint_ofrep_evaluations_total{{reason=\"{reason}\"}} {count}"
+                )
+            } else {
+                writeln!(
+                    out,
+                    "setpoint_ofrep_evaluations_total{{reason=\"{reason}\",error_code=\"{code}\"}} {count}"
+                )
+            };
+        }
         render_gauges(&mut out, gauges);
         out
     }

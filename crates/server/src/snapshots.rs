@@ -15,11 +15,14 @@ use std::{
     sync::{Arc, RwLock},
 };
 
-use axum::{body::Bytes, http::HeaderValue};
+use axum::{
+    body::Bytes,
+    http::{HeaderMap, HeaderValue, header::IF_NONE_MATCH},
+};
 use setpoint_core::{ServiceSnapshot, seal_parts};
 use tokio::sync::watch;
 
-use crate::{store::SnapshotMark, world::World};
+use crate::{ofrep::FlagSet, store::SnapshotMark, world::World};
 
 /// One environment's snapshot, serialized once.
 #[derive(Debug)]
@@ -60,6 +63,8 @@ pub struct ServicePart {
     pub canonical: Bytes,
     /// The sha256 of `canonical`: what a [`SnapshotMark`] records.
     pub content: String,
+    /// Its flags, prepared for OFREP requests.
+    pub flags: FlagSet,
 }
 
 /// All environments' snapshots.
@@ -276,6 +281,7 @@ fn seal_service(
         .unwrap_or(revision);
     let sealed = seal_parts(environment, revision, [(service, &canonical[..])]);
     ServicePart {
+        flags: FlagSet::new(service, &snapshot.flags),
         snapshot: Arc::new(snapshot),
         revision,
         etag: etag(&sealed.checksum),
@@ -298,6 +304,17 @@ fn content_hash<'a>(services: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> 
         hash.update([0]);
     }
     crate::auth::hex(&hash.finalize())
+}
+
+/// Whether `headers` hold an `If-None-Match` that `etag` satisfies.
+pub fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let etag = etag.as_bytes();
+    headers.get(IF_NONE_MATCH).is_some_and(|v| {
+        v.as_bytes()
+            .split(|b| *b == b',')
+            .map(<[u8]>::trim_ascii)
+            .any(|tag| tag == etag || tag == b"*")
+    })
 }
 
 /// `"<checksum>"`: hex digits only, so always a valid header value.

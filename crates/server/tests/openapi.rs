@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use axum::http::{Method, StatusCode};
 use common::TestApp;
 
-/// Every `/api/v1` operation the API documents (docs/api.md).
+/// Every `/api/v1` operation the API documents (docs/api.md), and OFREP's.
 const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/validate"),
     ("post", "/api/v1/session"),
@@ -60,6 +60,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/environments/{environment}/breakers"),
     ("get", "/api/v1/alerts/unrouted"),
     ("post", "/api/v1/hooks/alertmanager"),
+    ("post", "/ofrep/v1/evaluate/flags"),
+    ("post", "/ofrep/v1/evaluate/flags/{key}"),
 ];
 
 #[tokio::test]
@@ -95,7 +97,8 @@ async fn the_description_lists_every_route_and_each_is_served() {
             .replace("{flag}", "new-checkout-flow")
             .replace("{breaker}", "payments-provider")
             .replace("{id}", "nope")
-            .replace("{cluster}", "nope");
+            .replace("{cluster}", "nope")
+            .replace("{key}", "checkout:new-checkout-flow");
         let method: Method = method.to_uppercase().parse().expect("method");
         // An event stream never ends; a bad resume point answers at once
         // and still proves the route is there.
@@ -106,6 +109,7 @@ async fn the_description_lists_every_route_and_each_is_served() {
         };
         let reply = app.raw(method.clone(), &uri, headers, None).await;
         let unrouted = reply.json["error"]["message"] == "no such API route"
+            || reply.json["error"]["message"] == "no such OFREP route"
             || reply.status == StatusCode::METHOD_NOT_ALLOWED;
         assert!(
             !unrouted,

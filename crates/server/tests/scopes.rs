@@ -178,6 +178,21 @@ async fn read_everything(world: &World, bearer: &str) -> Vec<(String, String)> {
         );
         bodies.push((uri, reply.text));
     }
+    // OpenFeature evaluation: in the token's environment, over its services.
+    for uri in [
+        "/ofrep/v1/evaluate/flags",
+        "/ofrep/v1/evaluate/flags/checkout:new-checkout-flow",
+    ] {
+        let context = json!({"context": {"targetingKey": "u", "country": "NL"}});
+        let reply = app.request(Method::POST, uri, &auth, Some(context)).await;
+        assert!(
+            matches!(reply.status, StatusCode::OK | StatusCode::FORBIDDEN),
+            "{uri}: {} {}",
+            reply.status,
+            reply.text
+        );
+        bodies.push((uri.to_owned(), reply.text));
+    }
     // A stale write's 409 carries the current state: cut to the scope too.
     let reply = app
         .request(

@@ -8,6 +8,7 @@ mod events;
 mod extract;
 mod fleet;
 mod health;
+mod ofrep;
 mod people;
 mod rollback;
 mod services;
@@ -155,7 +156,8 @@ impl utoipa::Modify for Security {
     }
 }
 
-/// Every `/api/v1` route, with its OpenAPI description. Handlers name
+/// Every `/api/v1` route and OFREP's `/ofrep/v1`, with their OpenAPI
+/// description. Handlers name
 /// their whole path: nesting under `/api/v1` would rewrite every request's
 /// URI to strip the prefix, which measured 7 % of a snapshot GET's
 /// instructions (docs/performance.md).
@@ -172,6 +174,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(transfer::router())
         .merge(breakers::router())
         .merge(fleet::router())
+        .merge(ofrep::router())
 }
 
 /// The OpenAPI description of the API, generated from the handlers.
@@ -199,6 +202,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/v1",
             any(|| async { ApiError::NotFound("no such API route".into()) }),
+        )
+        .route(
+            "/ofrep/{*rest}",
+            any(|| async { ApiError::NotFound("no such OFREP route".into()) }),
         );
     api.merge(health::router())
         .merge(console::router(&state.console_dir))

@@ -22,7 +22,7 @@ use super::{AppState, Params, PathParams};
 use crate::{
     ApiError,
     auth::{Permission, Principal},
-    snapshots::{EnvSnapshot, etag},
+    snapshots::{EnvSnapshot, etag, if_none_match},
 };
 
 /// The longest a long-poll may wait.
@@ -229,14 +229,7 @@ async fn serve(
 }
 
 fn respond(sealed: Sealed, headers: &HeaderMap) -> Response {
-    let etag = sealed.etag.as_bytes();
-    let matches = headers.get(header::IF_NONE_MATCH).is_some_and(|v| {
-        v.as_bytes()
-            .split(|b| *b == b',')
-            .map(<[u8]>::trim_ascii)
-            .any(|tag| tag == etag || tag == b"*")
-    });
-    let mut response = if matches {
+    let mut response = if if_none_match(headers, &sealed.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         (
