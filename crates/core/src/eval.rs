@@ -522,7 +522,10 @@ mod tests {
             R::Error,
         ];
         for reason in reasons {
-            assert_eq!(serde_json::to_value(reason).expect("serializes"), reason.as_str());
+            assert_eq!(
+                serde_json::to_value(reason).expect("serializes"),
+                reason.as_str()
+            );
         }
         let codes = [
             E::FlagNotFound,
@@ -534,7 +537,10 @@ mod tests {
             E::General,
         ];
         for code in codes {
-            assert_eq!(serde_json::to_value(code).expect("serializes"), code.as_str());
+            assert_eq!(
+                serde_json::to_value(code).expect("serializes"),
+                code.as_str()
+            );
         }
     }
 
