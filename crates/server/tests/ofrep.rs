@@ -152,6 +152,20 @@ async fn a_token_of_one_service_evaluates_its_flags_by_their_own_keys() {
     assert_eq!(long.json["key"], "checkout:new-checkout-flow");
     assert_eq!(long.json["value"], true);
 
+    // OFREP's other scheme: the token in `X-API-Key`.
+    let by_key = app
+        .raw(
+            Method::POST,
+            &format!("{SINGLE}/new-checkout-flow"),
+            &[
+                ("x-api-key", auth.trim_start_matches("Bearer ")),
+                ("cookie", "none=none"),
+            ],
+            Some(br#"{"context": {"email": "ann@example.com"}}"#.to_vec()),
+        )
+        .await;
+    assert_eq!(by_key.json["value"], true, "{}", by_key.text);
+
     let nobody = evaluate(
         &app,
         &auth,

@@ -63,7 +63,8 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
-async fn from_token(state: &AppState, bearer: &str) -> Result<Principal, ApiError> {
+/// The principal a token's bearer string (`sp_<id>_<secret>`) stands for.
+pub async fn from_token(state: &AppState, bearer: &str) -> Result<Principal, ApiError> {
     let invalid = || {
         ApiError::Unauthenticated(
             "the token is not valid (revoked, mistyped or from another server)".into(),

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 pub use cache::TokenCache;
 pub use credentials::{hash_password, hex, new_secret, sha256_hex, verify_password};
-pub use extract::{CSRF_HEADER, SESSION_COOKIE, cookie as extract_cookie};
+pub use extract::{CSRF_HEADER, SESSION_COOKIE, cookie as extract_cookie, from_token};
 pub use rate_limit::LoginLimiter;
 pub use setpoint_core::Role;
 pub use visibility::Visible;

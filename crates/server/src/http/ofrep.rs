@@ -21,7 +21,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::AppState;
 use crate::{
     ApiError,
-    auth::{Permission, Principal},
+    auth::{Permission, Principal, from_token},
     ofrep::{self, Failure, Tally, View},
     snapshots::{EnvSnapshot, if_none_match},
 };
@@ -126,8 +126,9 @@ fn json(body: Vec<u8>, etag: Option<HeaderValue>) -> Response {
     response
 }
 
-/// The authenticated caller; failures answered in OFREP's shape before
-/// the body is read.
+/// The authenticated caller, by `Authorization: Bearer` (or a session,
+/// as everywhere) or by the token in `X-API-Key`, OFREP's other scheme;
+/// failures answered in OFREP's shape before the body is read.
 struct Caller(Principal);
 
 impl FromRequestParts<AppState> for Caller {
@@ -137,9 +138,25 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(Principal::from_request_parts(parts, state).await?))
+        let api_key = parts
+            .headers
+            .get(API_KEY)
+            .filter(|_| !parts.headers.contains_key(header::AUTHORIZATION));
+        let principal = match api_key {
+            Some(key) => {
+                let key = key.to_str().map_err(|_| {
+                    ApiError::Unauthenticated("`X-API-Key` is not a token".into())
+                })?;
+                from_token(state, key.trim()).await?
+            }
+            None => Principal::from_request_parts(parts, state).await?,
+        };
+        Ok(Self(principal))
     }
 }
+
+/// OFREP's API-key header.
+const API_KEY: header::HeaderName = header::HeaderName::from_static("x-api-key");
 
 /// An evaluation request's body, read up to [`MAX_REQUEST_BYTES`]. Its
 /// bytes, not its parse, are what a bulk `ETag` covers: a provider polls
