@@ -27,6 +27,7 @@ use serde_json::Value;
 use setpoint_core::{
     Context, ErrorCode, Reason, ResolvedFlag,
     eval::{Decision, PreparedFlag},
+    pattern,
 };
 use sha2::{Digest, Sha256};
 
@@ -167,6 +168,15 @@ impl<'a> View<'a> {
         context: &Context,
         tally: &mut Tally,
     ) -> Result<Vec<u8>, Failure> {
+        metered(|| self.evaluate_unmetered(key, context, tally))?
+    }
+
+    fn evaluate_unmetered(
+        &self,
+        key: &str,
+        context: &Context,
+        tally: &mut Tally,
+    ) -> Result<Vec<u8>, Failure> {
         let Some((set, entry)) = self.find(key) else {
             tally.count(Reason::Error, Some(ErrorCode::FlagNotFound));
             let details = match self.keys {
@@ -198,8 +208,13 @@ impl<'a> View<'a> {
     }
 
     /// Evaluates every flag the caller sees for `context`: the body of a
-    /// bulk `200`, each flag a success or a failure.
-    pub fn bulk(&self, context: &Context, tally: &mut Tally) -> Vec<u8> {
+    /// bulk `200`, each flag a success or a failure — or, when the context
+    /// costs more pattern matching than a request may, why not.
+    pub fn bulk(&self, context: &Context, tally: &mut Tally) -> Result<Vec<u8>, Failure> {
+        metered(|| self.bulk_unmetered(context, tally))
+    }
+
+    fn bulk_unmetered(&self, context: &Context, tally: &mut Tally) -> Vec<u8> {
         let mut out = Vec::with_capacity(4096);
         out.extend_from_slice(b"{\"flags\":[");
         let mut first = true;
@@ -256,6 +271,23 @@ impl<'a> View<'a> {
         hash.update(request);
         let digest = hash.finalize();
         crate::snapshots::etag(&crate::auth::hex(&digest[..16]))
+    }
+}
+
+/// Runs an evaluation within the pattern-matching budget one document's
+/// validation gets (`Limits::max_match_work`, some tens of milliseconds
+/// at worst): a context is the caller's text, matched against patterns an
+/// editor wrote, and a token in a web page is anyone's.
+fn metered<T>(evaluate: impl FnOnce() -> T) -> Result<T, Failure> {
+    let limit = setpoint_core::Limits::default().max_match_work;
+    match pattern::metered(limit, evaluate) {
+        (answer, false) => Ok(answer),
+        (_, true) => Err(Failure {
+            code: ErrorCode::InvalidContext,
+            details: format!(
+                "matching the context against the flags' patterns costs more than the limit of {limit} units: send shorter attributes"
+            ),
+        }),
     }
 }
 

@@ -496,3 +496,36 @@ async fn evaluations_are_counted_by_reason_and_error_code() {
     assert_eq!(count(r#"reason="ERROR",error_code="FLAG_NOT_FOUND""#), 1);
     assert_eq!(count(r#"reason="TARGETING_MATCH""#), 0);
 }
+
+#[tokio::test]
+async fn a_context_costing_too_much_pattern_matching_is_refused_before_matching() {
+    let app = app().await;
+    // The largest pattern a document may hold: matching a byte against it
+    // costs ~3 µs, so 60 KB of context would cost ~0.2 s per flag.
+    put_flag(
+        &app,
+        "checkout",
+        "pattern-heavy",
+        json!({
+            "variants": {"on": true, "off": false},
+            "off": "off",
+            "environments": {"prod": {"enabled": true, "default": {"variant": "off"}, "rules": [
+                {"when": [{"attribute": "note", "op": "matches", "value": "(?:[a-z]x){128}"}], "serve": {"variant": "on"}}
+            ]}}
+        }),
+    )
+    .await;
+    let auth = bearer(&app, Some(&["checkout"]), Some("prod")).await;
+    let costly = json!({"targetingKey": "u", "note": "ax".repeat(30_000)});
+    let reply = evaluate(&app, &auth, "pattern-heavy", costly.clone()).await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "INVALID_CONTEXT");
+    assert_eq!(reply.json["key"], "pattern-heavy");
+    let reply = bulk(&app, &auth, costly, None).await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "INVALID_CONTEXT");
+
+    let cheap = json!({"targetingKey": "u", "note": "ax".repeat(128)});
+    let reply = evaluate(&app, &auth, "pattern-heavy", cheap.clone()).await;
+    assert_eq!(reply.json["value"], true, "{}", reply.text);
+    let reply = bulk(&app, &auth, cheap, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+}

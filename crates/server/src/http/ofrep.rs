@@ -60,7 +60,7 @@ async fn evaluate_flag(
     let context = body.context().map_err(|e| e.for_key(&key))?;
     let answer = View::new(&snapshot, &principal).evaluate(&key, &context, &mut tally);
     state.engine.metrics().ofrep(&tally);
-    let answer = answer.map_err(|failure| OfrepError::from_failure(&key, failure))?;
+    let answer = answer.map_err(|failure| OfrepError::from_failure(Some(&key), failure))?;
     Ok(json(answer, None))
 }
 
@@ -83,6 +83,7 @@ async fn evaluate_flags(
     let mut tally = Tally::default();
     let answer = view.bulk(&context, &mut tally);
     state.engine.metrics().ofrep(&tally);
+    let answer = answer.map_err(|failure| OfrepError::from_failure(None, failure))?;
     Ok(json(answer, Some(etag)))
 }
 
@@ -144,9 +145,9 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|_| !parts.headers.contains_key(header::AUTHORIZATION));
         let principal = match api_key {
             Some(key) => {
-                let key = key.to_str().map_err(|_| {
-                    ApiError::Unauthenticated("`X-API-Key` is not a token".into())
-                })?;
+                let key = key
+                    .to_str()
+                    .map_err(|_| ApiError::Unauthenticated("`X-API-Key` is not a token".into()))?;
                 from_token(state, key.trim()).await?
             }
             None => Principal::from_request_parts(parts, state).await?,
@@ -235,14 +236,14 @@ impl OfrepError {
         self
     }
 
-    fn from_failure(key: &str, failure: Failure) -> Self {
+    fn from_failure(key: Option<&str>, failure: Failure) -> Self {
         Self {
             status: if failure.code == ErrorCode::FlagNotFound {
                 StatusCode::NOT_FOUND
             } else {
                 StatusCode::BAD_REQUEST
             },
-            key: Some(key.to_owned()),
+            key: key.map(str::to_owned),
             code: failure.code,
             details: failure.details,
             retry_after: None,
