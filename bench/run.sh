@@ -4,7 +4,8 @@
 #   - snapshot GET req/s at 64 connections, and nginx serving the same bytes
 #     as a static file;
 #   - durable writes/s at 1 and 64 clients (each client its own service),
-#     and etcd (one member, fsync per commit) taking puts the same way;
+#     and etcd (one member, fsync per commit) taking puts the same way; then
+#     the same writes with 2,000 and 20,000 services in the environment;
 #   - time from a write to its delivery at all of 1,000 SSE watchers (200
 #     writes, so that p99 is not just the slowest one), and at 1,000 etcd
 #     watches of one key;
@@ -94,13 +95,42 @@ echo "== delivery: write to verified-in-etcd at 50 real agents (one etcd, a pref
 agent_token=$(curl -fsS -X POST -H "$auth" -H 'Content-Type: application/json' \
   -d '{"name": "bench-agents", "role": "agent", "environment": "dev"}' "$base/tokens" |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+agents=()
 for i in $(seq 0 49); do
   RUST_LOG=warn "$setpoint" agent --server "http://127.0.0.1:$port" --token "$agent_token" \
     --environment dev --cluster "bench-$i" --etcd http://127.0.0.1:18183 --etcd-prefix "/bench/a$i" \
     >"$work/agent-$i.log" 2>&1 &
+  agents+=($!)
 done
 until [[ $(ETCDCTL_API=3 etcdctl --endpoints=127.0.0.1:18183 get --prefix --keys-only /bench/a | grep -c '/dev/meta$') -eq 50 ]]; do sleep 0.2; done
 "$loadgen" agent-delivery "127.0.0.1:$port" "$token" 127.0.0.1:18183 50 50 bench-0 dev
+
+# A write re-seals its service and re-derives each environment's checksum
+# from the services' digests (docs/api.md): its cost must not grow with the
+# environment. Every service is in every environment's snapshot. Last,
+# because the services it adds would change every figure above.
+# The agents would fetch every grown snapshot after every write.
+kill "${agents[@]}" 2>/dev/null || true
+wait "${agents[@]}" 2>/dev/null || true
+for total in 2000 20000; do
+  have=$(curl -fsS -H "$auth" "$base/services" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
+  python3 - "$work/fill" "$have" "$total" <<'PY'
+import json, sys
+prefix, have, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+names = [f"fill-{i}" for i in range(have, total)]
+for chunk, start in enumerate(range(0, len(names), 5000)):
+    services = [{"service": n, "schema": {"n": {"type": "int", "default": 0}}} for n in names[start:start + 5000]]
+    doc = {"document": {"format": "setpoint/1", "environments": [], "services": services}, "reason": "bench"}
+    json.dump(doc, open(f"{prefix}-{chunk}.json", "w"))
+PY
+  for chunk in "$work"/fill-*.json; do
+    curl -fsS -X POST -H "$auth" -H 'Content-Type: application/json' --data-binary "@$chunk" "$base/import" >/dev/null
+    rm "$chunk"
+  done
+  echo "== durable writes with $total services in the environment, ${seconds}s"
+  "$loadgen" writes "127.0.0.1:$port" "$token" 1 "$seconds" bench-
+  "$loadgen" writes "127.0.0.1:$port" "$token" 64 "$seconds" bench-
+done
 
 if [[ -d dist ]]; then
   # Every file of the console, each gzipped on its own as a server would send

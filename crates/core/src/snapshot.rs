@@ -110,7 +110,8 @@ pub struct SealedSnapshot {
     /// `{"checksum": …, "environment": …, "revision": …, "services": …}`
     /// as compact JSON with sorted keys.
     pub json: Vec<u8>,
-    /// Hex sha256 of the canonical JSON of the snapshot without `checksum`.
+    /// The snapshot's [`checksum`]: built from each service's digest, so
+    /// resealing after a change hashes only what changed.
     pub checksum: String,
 }
 
@@ -151,39 +152,132 @@ pub fn seal_parts<'a>(
     revision: u64,
     services: impl IntoIterator<Item = (&'a str, &'a [u8])>,
 ) -> SealedSnapshot {
-    // Keys in sorted order: checksum, environment, revision, services. The
-    // checksum covers the object without itself.
-    let mut body = Vec::with_capacity(4096);
-    body.extend_from_slice(b"{\"environment\":");
-    push_string(&mut body, environment);
-    body.extend_from_slice(b",\"revision\":");
-    body.extend_from_slice(revision.to_string().as_bytes());
-    body.extend_from_slice(b",\"services\":{");
-    for (index, (name, json)) in services.into_iter().enumerate() {
-        if index > 0 {
-            body.push(b',');
-        }
-        push_string(&mut body, name);
-        body.push(b':');
-        body.extend_from_slice(json);
-    }
-    body.extend_from_slice(b"}}");
-    let checksum = hex_sha256(&body);
-    let mut json = Vec::with_capacity(body.len() + 80);
-    json.extend_from_slice(b"{\"checksum\":\"");
-    json.extend_from_slice(checksum.as_bytes());
-    json.extend_from_slice(b"\",");
-    json.extend_from_slice(&body[1..]);
+    let services: Vec<(&str, &[u8])> = services.into_iter().collect();
+    let digests: Vec<String> = services.iter().map(|(_, json)| part_digest(json)).collect();
+    let checksum = checksum(
+        environment,
+        revision,
+        services
+            .iter()
+            .zip(&digests)
+            .map(|((name, _), digest)| (*name, digest.as_str())),
+    );
+    let json = assemble(&checksum, environment, revision, services);
     SealedSnapshot { json, checksum }
 }
 
+/// The digest a snapshot's checksum is built from for one service: the hex
+/// sha256 of its canonical JSON. A server computes it once per change of
+/// the service and reuses it for every snapshot the service is part of.
+pub fn part_digest(canonical: &[u8]) -> String {
+    hex_sha256(canonical)
+}
+
+/// A snapshot's checksum, from its services' [`part_digest`]s in name
+/// order: [`checksum_over`] their [`services_digest`].
+pub fn checksum<'a>(
+    environment: &str,
+    revision: u64,
+    digests: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    checksum_over(environment, revision, &services_digest(digests))
+}
+
+/// The hex sha256 of one line per service, in name order:
+///
+/// ```text
+/// <service as a JSON string>:<its part digest>\n
+/// ```
+///
+/// Names are JSON strings, so no two lists of services write the same
+/// text. It depends on the services' content alone, not on the
+/// environment or the revision: a server records it to know whether an
+/// environment's content changed.
+pub fn services_digest<'a>(digests: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut hash = Sha256::new();
+    let mut line = Vec::with_capacity(160);
+    for (name, digest) in digests {
+        line.clear();
+        push_string(&mut line, name);
+        line.push(b':');
+        line.extend_from_slice(digest.as_bytes());
+        line.push(b'\n');
+        hash.update(&line);
+    }
+    hex(&hash.finalize())
+}
+
+/// A snapshot's checksum given its [`services_digest`]: the hex sha256 of
+///
+/// ```text
+/// setpoint-snapshot/2\n<environment as a JSON string>\n<revision>\n<services digest>\n
+/// ```
+///
+/// Sealing an environment after a change hashes a line per service, not
+/// every service's content again, and only once for both the content and
+/// the checksum.
+pub fn checksum_over(environment: &str, revision: u64, services_digest: &str) -> String {
+    let mut text = Vec::with_capacity(160);
+    text.extend_from_slice(b"setpoint-snapshot/2\n");
+    push_string(&mut text, environment);
+    text.push(b'\n');
+    text.extend_from_slice(revision.to_string().as_bytes());
+    text.push(b'\n');
+    text.extend_from_slice(services_digest.as_bytes());
+    text.push(b'\n');
+    hex_sha256(&text)
+}
+
+/// The sealed JSON of a snapshot whose `checksum` is known: its services'
+/// canonical JSON, in name order, inside the canonical outer object
+/// (`checksum`, `environment`, `revision`, `services`, keys sorted).
+pub fn assemble<'a>(
+    checksum: &str,
+    environment: &str,
+    revision: u64,
+    services: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Vec<u8> {
+    let services = services.into_iter();
+    let mut json = Vec::with_capacity(4096);
+    json.extend_from_slice(b"{\"checksum\":");
+    push_string(&mut json, checksum);
+    json.extend_from_slice(b",\"environment\":");
+    push_string(&mut json, environment);
+    json.extend_from_slice(b",\"revision\":");
+    json.extend_from_slice(revision.to_string().as_bytes());
+    json.extend_from_slice(b",\"services\":{");
+    for (index, (name, canonical)) in services.enumerate() {
+        if index > 0 {
+            json.push(b',');
+        }
+        push_string(&mut json, name);
+        json.push(b':');
+        json.extend_from_slice(canonical);
+    }
+    json.extend_from_slice(b"}}");
+    json
+}
+
+/// `text` as a JSON string, as `serde_json` writes it.
 fn push_string(out: &mut Vec<u8>, text: &str) {
-    // Serializing a `&str` cannot fail.
-    let _ = serde_json::to_writer(&mut *out, text);
+    // Names are plain in practice: only quotes, backslashes and control
+    // characters are escaped (serde_json leaves the rest as UTF-8).
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        // Serializing a `&str` cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    }
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
         .iter()
         .fold(String::with_capacity(64), |mut hex, byte| {
             use std::fmt::Write;
@@ -231,17 +325,46 @@ pub fn verify_checksum(json: &[u8]) -> Result<(Snapshot, String), VerifyError> {
         .and_then(|c| c.as_str().map(str::to_owned))
         .ok_or(VerifyError::NoChecksum)?;
     let actual = checksum_of(&value);
-    if actual != carried {
-        return Err(VerifyError::Mismatch { carried, actual });
+    // Snapshots sealed before the per-service checksum (format 1: the
+    // sha256 of the whole canonical JSON) still verify, so that a cached
+    // or delivered snapshot outlives an upgrade.
+    if actual.as_ref() != Some(&carried) && legacy_checksum_of(&value) != carried {
+        return Err(VerifyError::Mismatch {
+            carried,
+            actual: actual.unwrap_or_default(),
+        });
     }
     let snapshot =
         serde_json::from_value(value).map_err(|e| VerifyError::NotSnapshot(e.to_string()))?;
     Ok((snapshot, carried))
 }
 
-/// Hex sha256 of a value's canonical form: compact JSON with object keys
-/// sorted (`serde_json::Map` is a `BTreeMap`, as this crate relies on).
-fn checksum_of(value: &Value) -> String {
+/// [`checksum`] of a parsed snapshot without its `checksum` field: each
+/// service re-serialized canonically (compact, object keys sorted —
+/// `serde_json::Map` is a `BTreeMap`, as this crate relies on). `None`
+/// when it lacks the fields a snapshot has.
+fn checksum_of(value: &Value) -> Option<String> {
+    let environment = value.get("environment")?.as_str()?;
+    let revision = value.get("revision")?.as_u64()?;
+    let services = value.get("services")?.as_object()?;
+    let digests: Vec<(&str, String)> = services
+        .iter()
+        .map(|(name, service)| {
+            let canonical = serde_json::to_vec(service).unwrap_or_default();
+            (name.as_str(), part_digest(&canonical))
+        })
+        .collect();
+    Some(checksum(
+        environment,
+        revision,
+        digests
+            .iter()
+            .map(|(name, digest)| (*name, digest.as_str())),
+    ))
+}
+
+/// Format 1's checksum: the hex sha256 of the whole canonical JSON.
+fn legacy_checksum_of(value: &Value) -> String {
     hex_sha256(&serde_json::to_vec(value).unwrap_or_default())
 }
 
@@ -341,6 +464,77 @@ mod tests {
     }
 
     #[test]
+    fn the_checksum_is_the_documented_hash_of_the_parts_digests() {
+        let doc = example();
+        let checkout = doc.snapshot("prod", &BTreeMap::new()).canonical_json();
+        let search = b"{\"breakers\":{},\"config\":{},\"flags\":{}}".to_vec();
+        let sealed = seal_parts(
+            "prod",
+            9,
+            [("checkout", &checkout[..]), ("search", &search[..])],
+        );
+        let lines = format!(
+            "\"checkout\":{}\n\"search\":{}\n",
+            hex_sha256(&checkout),
+            hex_sha256(&search)
+        );
+        let text = format!(
+            "setpoint-snapshot/2\n\"prod\"\n9\n{}\n",
+            hex_sha256(lines.as_bytes())
+        );
+        assert_eq!(sealed.checksum, hex_sha256(text.as_bytes()));
+        assert!(verify(&sealed.json).is_ok());
+    }
+
+    #[test]
+    fn names_are_written_as_serde_json_writes_them() {
+        for name in [
+            "checkout",
+            "pr\"od",
+            "a\\b",
+            "tab\there",
+            "caf\u{e9}",
+            "\u{1f}",
+        ] {
+            let mut ours = Vec::new();
+            push_string(&mut ours, name);
+            assert_eq!(
+                ours,
+                serde_json::to_vec(name).expect("serializes"),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_snapshot_sealed_in_format_1_still_verifies() {
+        let doc = example();
+        let snapshot = Snapshot {
+            environment: "prod".into(),
+            revision: 3,
+            services: BTreeMap::from([(
+                "checkout".to_string(),
+                doc.snapshot("prod", &BTreeMap::new()),
+            )]),
+        };
+        let mut value = serde_json::to_value(&snapshot).expect("serializes");
+        let legacy = legacy_checksum_of(&value);
+        value
+            .as_object_mut()
+            .expect("object")
+            .insert("checksum".into(), Value::String(legacy.clone()));
+        let json = serde_json::to_vec(&value).expect("serializes");
+        assert_eq!(verify_checksum(&json), Ok((snapshot, legacy)));
+        let tampered = String::from_utf8(json)
+            .expect("utf-8")
+            .replace("\"revision\":3", "\"revision\":4");
+        assert!(matches!(
+            verify(tampered.as_bytes()),
+            Err(VerifyError::Mismatch { .. })
+        ));
+    }
+
+    #[test]
     fn composed_seal_equals_the_canonical_form_of_the_whole() {
         // `seal_parts` writes the outer object by hand; it must produce the
         // bytes serde_json would, names needing escapes included.
@@ -358,7 +552,7 @@ mod tests {
         };
         let sealed = snapshot.seal();
         let mut value = serde_json::to_value(&snapshot).expect("serializes");
-        assert_eq!(sealed.checksum, checksum_of(&value));
+        assert_eq!(Some(sealed.checksum.clone()), checksum_of(&value));
         value
             .as_object_mut()
             .expect("object")

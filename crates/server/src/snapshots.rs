@@ -12,14 +12,17 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    sync::{Arc, RwLock},
+    sync::{Arc, OnceLock, RwLock},
 };
 
 use axum::{
     body::Bytes,
     http::{HeaderMap, HeaderValue, header::IF_NONE_MATCH},
 };
-use setpoint_core::{ServiceSnapshot, seal_parts};
+use setpoint_core::{
+    ServiceSnapshot,
+    snapshot::{assemble, checksum, checksum_over, part_digest, services_digest},
+};
 use tokio::sync::watch;
 
 use crate::{ofrep::FlagSet, store::SnapshotMark, world::World};
@@ -31,20 +34,26 @@ pub struct EnvSnapshot {
     pub environment: String,
     /// The revision of the last change that altered this environment.
     pub revision: u64,
-    /// The sha256 of the canonical content.
+    /// The checksum (`setpoint_core::snapshot::checksum`), from the parts'
+    /// digests.
     pub checksum: String,
     /// The checksum as an `ETag` header value, quoted once here rather than
     /// per request.
     pub etag: HeaderValue,
-    /// The sealed JSON, served as is.
-    pub json: Bytes,
-    /// The sha256 of the content without the revision: what a
+    /// The sealed JSON, assembled from the parts by the first reader: the
+    /// writer's cost per change must not grow with the environment.
+    json: OnceLock<Bytes>,
+    /// The digest of the services' digests (`services_digest`): what a
     /// [`SnapshotMark`] records.
     pub content: String,
     /// Per service, for `…/snapshot/{service}`; shared with the next
     /// snapshot when unchanged.
-    pub services: BTreeMap<String, Arc<ServicePart>>,
+    pub services: Parts,
 }
+
+/// An environment's parts by service: a persistent map, so the next
+/// snapshot shares the unchanged ones (and the tree holding them).
+pub type Parts = imbl::OrdMap<String, Arc<ServicePart>>;
 
 /// One service's part of an environment snapshot, sealed on its own.
 #[derive(Debug)]
@@ -53,7 +62,7 @@ pub struct ServicePart {
     pub snapshot: Arc<ServiceSnapshot>,
     /// The revision of the last change that altered this part.
     pub revision: u64,
-    /// The sha256 of its canonical content.
+    /// The checksum of the snapshot holding only this service.
     pub checksum: String,
     /// The checksum as an `ETag` header value.
     pub etag: HeaderValue,
@@ -61,10 +70,30 @@ pub struct ServicePart {
     pub json: Bytes,
     /// The service's own canonical JSON, reused to seal the environment.
     pub canonical: Bytes,
-    /// The sha256 of `canonical`: what a [`SnapshotMark`] records.
+    /// The sha256 of `canonical` (its `part_digest`): what the
+    /// environment's checksum is built from, and what a [`SnapshotMark`]
+    /// records.
     pub content: String,
     /// Its flags, prepared for OFREP requests.
     pub flags: FlagSet,
+}
+
+impl EnvSnapshot {
+    /// The sealed JSON, served as is.
+    pub fn json(&self) -> Bytes {
+        self.json
+            .get_or_init(|| {
+                Bytes::from(assemble(
+                    &self.checksum,
+                    &self.environment,
+                    self.revision,
+                    self.services
+                        .iter()
+                        .map(|(service, part)| (service.as_str(), &part.canonical[..])),
+                ))
+            })
+            .clone()
+    }
 }
 
 /// All environments' snapshots.
@@ -97,22 +126,20 @@ impl Snapshots {
             .environments
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Prepared(
-            world
-                .environments
-                .keys()
-                .filter_map(|name| {
-                    let previous = environments.get(name).map(|tx| tx.borrow().clone());
-                    build(
-                        name,
-                        world,
-                        previous.as_deref(),
-                        Some(touched),
-                        &Marks::default(),
-                    )
-                })
-                .collect(),
-        )
+        let mut prepared = Prepared::default();
+        for name in world.environments.keys() {
+            let previous = environments.get(name).map(|tx| tx.borrow().clone());
+            if let Some(built) = build(
+                name,
+                world,
+                previous.as_deref(),
+                Some(touched),
+                &Marks::default(),
+            ) {
+                prepared.push(built);
+            }
+        }
+        prepared
     }
 
     /// Swaps in prepared snapshots, waking their watchers.
@@ -121,7 +148,7 @@ impl Snapshots {
             .environments
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for next in prepared.0 {
+        for next in prepared.snapshots {
             match environments.get(&next.environment) {
                 Some(tx) => {
                     tx.send_replace(Arc::new(next));
@@ -149,45 +176,46 @@ impl Snapshots {
                 })
                 .collect(),
         );
-        let prepared = world
-            .environments
-            .keys()
-            .filter_map(|name| build(name, world, None, None, &marks))
-            .collect();
-        self.publish(Prepared(prepared));
+        let mut prepared = Prepared::default();
+        for name in world.environments.keys() {
+            if let Some(built) = build(name, world, None, None, &marks) {
+                prepared.push(built);
+            }
+        }
+        self.publish(prepared);
     }
 }
 
 /// Snapshots built for a batch, not yet published.
 #[derive(Debug, Default)]
-pub struct Prepared(Vec<EnvSnapshot>);
+pub struct Prepared {
+    snapshots: Vec<EnvSnapshot>,
+    marks: Vec<SnapshotMark>,
+}
 
 impl Prepared {
     /// What the batch must store so a restart serves the same revisions:
     /// each rebuilt environment, and each part it rebuilt.
     pub fn marks(&self) -> Vec<SnapshotMark> {
-        let mut marks = Vec::new();
-        for snapshot in &self.0 {
-            marks.push(SnapshotMark {
+        self.marks.clone()
+    }
+
+    /// Adds an environment's snapshot and the parts sealed for it.
+    fn push(&mut self, (snapshot, sealed): Built) {
+        self.marks.push(SnapshotMark {
+            environment: snapshot.environment.clone(),
+            service: None,
+            revision: snapshot.revision,
+            content: snapshot.content.clone(),
+        });
+        self.marks
+            .extend(sealed.into_iter().map(|(service, part)| SnapshotMark {
                 environment: snapshot.environment.clone(),
-                service: None,
-                revision: snapshot.revision,
-                content: snapshot.content.clone(),
-            });
-            marks.extend(
-                snapshot
-                    .services
-                    .iter()
-                    .filter(|(_, part)| part.revision == snapshot.revision)
-                    .map(|(service, part)| SnapshotMark {
-                        environment: snapshot.environment.clone(),
-                        service: Some(service.clone()),
-                        revision: part.revision,
-                        content: part.content.clone(),
-                    }),
-            );
-        }
-        marks
+                service: Some(service),
+                revision: part.revision,
+                content: part.content.clone(),
+            }));
+        self.snapshots.push(snapshot);
     }
 }
 
@@ -206,66 +234,80 @@ impl Marks {
 }
 
 /// The environment's new snapshot, or `None` when nothing in it changed.
+/// With a `previous` snapshot and the `touched` services, only those are
+/// looked at: the parts map is shared with `previous` and updated in place
+/// (a persistent map), so a write's cost does not grow with the number of
+/// services in the environment.
 fn build(
     name: &str,
     world: &World,
     previous: Option<&EnvSnapshot>,
     touched: Option<&BTreeSet<String>>,
     marks: &Marks,
-) -> Option<EnvSnapshot> {
-    let mut services = BTreeMap::new();
+) -> Option<Built> {
+    let (mut services, candidates): (Parts, Box<dyn Iterator<Item = &String>>) =
+        match (previous, touched) {
+            (Some(previous), Some(touched)) => {
+                (previous.services.clone(), Box::new(touched.iter()))
+            }
+            _ => (Parts::new(), Box::new(world.services.keys())),
+        };
     let mut changed = previous.is_none();
-    for (service, record) in &world.services {
-        if record.tombstone.is_some() {
+    let mut sealed = Vec::new();
+    for service in candidates {
+        let live = world
+            .services
+            .get(service)
+            .filter(|record| record.tombstone.is_none());
+        let Some(record) = live else {
+            changed |= services.remove(service).is_some();
             continue;
-        }
-        let before = previous.and_then(|p| p.services.get(service));
-        if let Some(part) = before.filter(|_| touched.is_some_and(|t| !t.contains(service))) {
-            services.insert(service.clone(), Arc::clone(part));
-            continue;
-        }
+        };
         let snapshot = record.doc.snapshot(name, &record.states_in(name));
+        let before = previous.and_then(|p| p.services.get(service));
         let part = if let Some(part) = before.filter(|part| *part.snapshot == snapshot) {
             Arc::clone(part)
         } else {
             changed = true;
-            Arc::new(seal_service(name, service, snapshot, world.revision, marks))
+            let part = Arc::new(seal_service(name, service, snapshot, world.revision, marks));
+            sealed.push((service.clone(), Arc::clone(&part)));
+            part
         };
         services.insert(service.clone(), part);
     }
-    if let Some(previous) = previous {
-        changed |= previous.services.len() != services.len();
-        if !changed {
-            return None;
-        }
+    if previous.is_some_and(|previous| previous.services.len() != services.len()) {
+        changed = true;
+    }
+    if !changed {
+        return None;
     }
     // Whatever changed, this snapshot includes every change up to now —
-    // unless it is what was recorded before a restart.
-    let content = content_hash(
+    // unless it is what was recorded before a restart. Both hashes read a
+    // line per service: the parts' digests, not their content.
+    let digests = || {
         services
             .iter()
-            .map(|(service, part)| (service.as_str(), &part.canonical[..])),
-    );
+            .map(|(service, part)| (service.as_str(), part.content.as_str()))
+    };
+    let content = services_digest(digests());
     let revision = marks
         .revision((name, None), &content)
         .unwrap_or(world.revision);
-    let sealed = seal_parts(
-        name,
-        revision,
-        services
-            .iter()
-            .map(|(service, part)| (service.as_str(), &part.canonical[..])),
-    );
-    Some(EnvSnapshot {
+    let checksum = checksum_over(name, revision, &content);
+    let snapshot = EnvSnapshot {
         environment: name.to_string(),
         revision,
-        etag: etag(&sealed.checksum),
-        checksum: sealed.checksum,
-        json: Bytes::from(sealed.json),
+        etag: etag(&checksum),
+        checksum,
+        json: OnceLock::new(),
         content,
         services,
-    })
+    };
+    Some((snapshot, sealed))
 }
+
+/// An environment's new snapshot, with the parts sealed for it by name.
+type Built = (EnvSnapshot, Vec<(String, Arc<ServicePart>)>);
 
 fn seal_service(
     environment: &str,
@@ -275,35 +317,26 @@ fn seal_service(
     marks: &Marks,
 ) -> ServicePart {
     let canonical = Bytes::from(snapshot.canonical_json());
-    let content = content_hash([(service, &canonical[..])]);
+    let content = part_digest(&canonical);
     let revision = marks
         .revision((environment, Some(service)), &content)
         .unwrap_or(revision);
-    let sealed = seal_parts(environment, revision, [(service, &canonical[..])]);
+    let checksum = checksum(environment, revision, [(service, content.as_str())]);
     ServicePart {
         flags: FlagSet::new(service, &snapshot.flags),
         snapshot: Arc::new(snapshot),
         revision,
-        etag: etag(&sealed.checksum),
-        checksum: sealed.checksum,
-        json: Bytes::from(sealed.json),
+        etag: etag(&checksum),
+        json: Bytes::from(assemble(
+            &checksum,
+            environment,
+            revision,
+            [(service, &canonical[..])],
+        )),
+        checksum,
         canonical,
         content,
     }
-}
-
-/// The sha256 of services' canonical JSON, named: a snapshot's content
-/// without its revision.
-fn content_hash<'a>(services: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    for (name, canonical) in services {
-        hash.update(name.as_bytes());
-        hash.update([0]);
-        hash.update(canonical);
-        hash.update([0]);
-    }
-    crate::auth::hex(&hash.finalize())
 }
 
 /// Whether `headers` hold an `If-None-Match` that `etag` satisfies.

@@ -339,6 +339,16 @@ async fn a_restarted_agent_refills_a_wiped_etcd_while_central_is_down() {
         etcd.revision("prod").await == Some(desired)
     })
     .await;
+    // The agent saves its last-known-good after writing the sinks: stopped
+    // between the two, it would have nothing to refill etcd from.
+    let saved = path_in(&state, "agent").join("prod.snapshot.json");
+    eventually(SOON, "the last-known-good is saved", || async {
+        std::fs::read(&saved)
+            .ok()
+            .and_then(|bytes| setpoint_core::snapshot::verify(&bytes).ok())
+            .is_some_and(|snapshot| snapshot.revision == desired)
+    })
+    .await;
 
     central.kill();
     first.process.stop();

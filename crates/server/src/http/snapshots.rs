@@ -14,7 +14,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use setpoint_core::{seal_parts, time::parse_duration};
+use setpoint_core::{
+    snapshot::{assemble, checksum},
+    time::parse_duration,
+};
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -162,7 +165,7 @@ impl View<'_> {
     fn seal(self, snapshot: &EnvSnapshot) -> Option<Sealed> {
         match self {
             Self::Whole => Some(Sealed {
-                json: snapshot.json.clone(),
+                json: snapshot.json(),
                 etag: snapshot.etag.clone(),
                 revision: snapshot.revision,
             }),
@@ -172,18 +175,26 @@ impl View<'_> {
                 revision: part.revision,
             }),
             Self::Only(services) => {
-                let sealed = seal_parts(
-                    &snapshot.environment,
-                    snapshot.revision,
+                let visible = || {
                     snapshot
                         .services
                         .iter()
                         .filter(|(name, _)| services.contains(name))
-                        .map(|(name, part)| (name.as_str(), &part.canonical[..])),
+                };
+                let checksum = checksum(
+                    &snapshot.environment,
+                    snapshot.revision,
+                    visible().map(|(name, part)| (name.as_str(), part.content.as_str())),
+                );
+                let json = assemble(
+                    &checksum,
+                    &snapshot.environment,
+                    snapshot.revision,
+                    visible().map(|(name, part)| (name.as_str(), &part.canonical[..])),
                 );
                 Some(Sealed {
-                    etag: etag(&sealed.checksum),
-                    json: Bytes::from(sealed.json),
+                    etag: etag(&checksum),
+                    json: Bytes::from(json),
                     revision: snapshot.revision,
                 })
             }
