@@ -1,8 +1,11 @@
-//! Materialized snapshots: for each environment, the sealed canonical JSON
-//! of every live service, prepared by the writer with each batch and
-//! swapped in atomically once it commits. Readers clone an `Arc` and never
-//! wait for writers; long-polls and watchers wait on the environment's
-//! `watch` channel.
+//! Materialized snapshots: for each environment, every live service's
+//! part (its canonical JSON, sealed on its own, and its flags prepared),
+//! rebuilt by the writer for the services a batch touched and swapped in
+//! atomically once it commits; the environment's checksum comes from the
+//! parts' digests and its body is assembled by the first reader, so a
+//! write's cost does not grow with the environment. Readers clone an `Arc`
+//! and never wait for writers; long-polls and watchers wait on the
+//! environment's `watch` channel.
 //!
 //! A snapshot's revision is that of the last change that altered its
 //! content. The writer stores a [`SnapshotMark`] (revision and content
