@@ -18,8 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
-for tool in wrk nginx etcd; do
-  command -v "$tool" >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light etcd-server >/dev/null; }
+for tool in wrk nginx etcd etcdctl; do
+  command -v "$tool" >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light etcd-server etcd-client >/dev/null; }
 done
 
 target_dir=${CARGO_TARGET_DIR:-target}
