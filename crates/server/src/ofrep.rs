@@ -192,18 +192,14 @@ impl<'a> View<'a> {
         };
         let decision = entry.flag.decide(context);
         tally.count(decision.reason, decision.error);
+        let answer = answer(entry, &decision).map_err(|code| Failure {
+            code,
+            details: explain(code).to_string(),
+        })?;
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(b"{\"key\":");
         out.extend_from_slice(json(key).as_bytes());
-        match answer(entry, &decision) {
-            Ok(answer) => write_success(&mut out, decision.reason, answer, set),
-            Err(code) => {
-                return Err(Failure {
-                    code,
-                    details: explain(code).to_string(),
-                });
-            }
-        }
+        write_success(&mut out, decision.reason, answer, set);
         Ok(out)
     }
 

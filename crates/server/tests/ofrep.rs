@@ -31,18 +31,17 @@ async fn app() -> TestApp {
         }),
     )
     .await;
-    put_flag(
-        &app,
-        "checkout",
-        "dark-mode",
-        json!({
-            "variants": {"on": {"theme": "dark"}, "off": {"theme": "light"}},
-            "off": "off",
-            "environments": {"prod": {"enabled": false, "default": {"variant": "on"}}}
-        }),
-    )
-    .await;
+    put_flag(&app, "checkout", "dark-mode", dark_mode(false)).await;
     app
+}
+
+/// An object flag serving `{"theme": "dark"}` in prod when `enabled`.
+fn dark_mode(enabled: bool) -> Value {
+    json!({
+        "variants": {"on": {"theme": "dark"}, "off": {"theme": "light"}},
+        "off": "off",
+        "environments": {"prod": {"enabled": enabled, "default": {"variant": "on"}}}
+    })
 }
 
 async fn put_flag(app: &TestApp, service: &str, key: &str, flag: Value) {
@@ -320,17 +319,7 @@ async fn the_bulk_etag_changes_with_the_flags_the_caller_sees_and_the_context() 
     let after_value = bulk(&app, &auth, json!({"targetingKey": "u"}), Some(&etag)).await;
     assert_eq!(after_value.status, StatusCode::NOT_MODIFIED);
 
-    put_flag(
-        &app,
-        "checkout",
-        "dark-mode",
-        json!({
-            "variants": {"on": {"theme": "dark"}, "off": {"theme": "light"}},
-            "off": "off",
-            "environments": {"prod": {"enabled": true, "default": {"variant": "on"}}}
-        }),
-    )
-    .await;
+    put_flag(&app, "checkout", "dark-mode", dark_mode(true)).await;
     let after_flag = bulk(&app, &auth, json!({"targetingKey": "u"}), Some(&etag)).await;
     assert_eq!(after_flag.status, StatusCode::OK);
     assert_ne!(after_flag.headers["etag"], etag.as_str());

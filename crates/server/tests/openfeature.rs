@@ -10,7 +10,9 @@
 
 mod common;
 
-use std::{collections::BTreeMap, process::Command, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
+
+use common::parts::Central;
 
 use open_feature::{
     EvaluationContext, EvaluationErrorCode, OpenFeature, StructValue, Value as FeatureValue,
@@ -18,61 +20,6 @@ use open_feature::{
 use open_feature_ofrep::{OfrepOptions, OfrepProvider};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
-
-/// `setpoint token create NAME ARGS… --data DIR`: the bearer it prints.
-fn token(data: &std::path::Path, name: &str, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_setpoint"))
-        .args(["token", "create", name])
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .output()
-        .expect("setpoint runs");
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned()
-}
-
-struct Server {
-    child: std::process::Child,
-    url: String,
-    admin: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Replaces flag `key` of `checkout` through the API.
-    async fn put_flag(&self, key: &str, flag: Value) {
-        let service: Value = self
-            .http
-            .get(format!("{}/api/v1/services/checkout", self.url))
-            .bearer_auth(&self.admin)
-            .send()
-            .await
-            .expect("reachable")
-            .json()
-            .await
-            .expect("json");
-        let reply = self
-            .http
-            .put(format!("{}/api/v1/services/checkout/flags/{key}", self.url))
-            .bearer_auth(&self.admin)
-            .json(&json!({"flag": flag, "base_revision": service["revision"]}))
-            .send()
-            .await
-            .expect("reachable");
-        assert_eq!(reply.status(), 200, "{:?}", reply.text().await);
-    }
-}
 
 fn banner(default: &str) -> Value {
     json!({
@@ -113,10 +60,9 @@ fn context(targeting_key: &str, fields: &[(&str, &str)]) -> EvaluationContext {
 /// The real server with the demo data, a string, an integer, a float,
 /// an object and a disabled flag added to `checkout`, and an OpenFeature
 /// client whose OFREP provider holds a token for `checkout` in `prod`.
-async fn start(data: &std::path::Path) -> (Server, open_feature::Client) {
-    let admin = token(data, "of-admin", &["--role", "admin"]);
-    let app = token(
-        data,
+async fn start() -> (Central, open_feature::Client) {
+    let mut server = Central::new();
+    let app = server.token(
         "of-checkout-prod",
         &[
             "--role",
@@ -127,16 +73,13 @@ async fn start(data: &std::path::Path) -> (Server, open_feature::Client) {
             "prod",
         ],
     );
-    let (child, address) = common::start_server(data);
-    let server = Server {
-        child,
-        url: format!("http://{address}"),
-        admin,
-        http: reqwest::Client::new(),
-    };
-    server.put_flag("banner-text", banner("hello")).await;
+    server.restart(&["--demo"]).await;
+    server
+        .put_flag("checkout", "banner-text", banner("hello"))
+        .await;
     server
         .put_flag(
+            "checkout",
             "max-items",
             json!({"variants": {"few": 10, "many": 50}, "off": "few",
                    "environments": {"prod": {"enabled": true, "default": {"variant": "many"}}}}),
@@ -144,6 +87,7 @@ async fn start(data: &std::path::Path) -> (Server, open_feature::Client) {
         .await;
     server
         .put_flag(
+            "checkout",
             "sample-rate",
             json!({"variants": {"low": 0.25, "high": 0.75}, "off": "low",
                    "environments": {"prod": {"enabled": true, "default": {"variant": "low"}}}}),
@@ -151,6 +95,7 @@ async fn start(data: &std::path::Path) -> (Server, open_feature::Client) {
         .await;
     server
         .put_flag(
+            "checkout",
             "theme",
             json!({"variants": {"dark": {"background": "#000"}, "light": {"background": "#fff"}}, "off": "light",
                    "environments": {"prod": {"enabled": true, "default": {"variant": "dark"}}}}),
@@ -158,6 +103,7 @@ async fn start(data: &std::path::Path) -> (Server, open_feature::Client) {
         .await;
     server
         .put_flag(
+            "checkout",
             "legacy-search",
             json!({"variants": {"on": true, "off": false}, "off": "off",
                    "environments": {"prod": {"enabled": false, "default": {"variant": "on"}}}}),
@@ -170,7 +116,7 @@ async fn start(data: &std::path::Path) -> (Server, open_feature::Client) {
         HeaderValue::from_str(&format!("Bearer {app}")).expect("header"),
     );
     let provider = OfrepProvider::new(OfrepOptions {
-        base_url: server.url.clone(),
+        base_url: server.url(),
         headers,
         connect_timeout: Duration::from_secs(5),
         ..Default::default()
@@ -184,8 +130,7 @@ async fn start(data: &std::path::Path) -> (Server, open_feature::Client) {
 
 #[tokio::test]
 async fn open_feature_s_rust_provider_evaluates_against_the_real_server() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let (server, client) = start(data.path()).await;
+    let (server, client) = start().await;
 
     // Targeting: the demo's `new-checkout-flow` serves staff `on`.
     let staff = client
@@ -251,7 +196,9 @@ async fn open_feature_s_rust_provider_evaluates_against_the_real_server() {
     );
 
     // A change through the API is the next answer.
-    server.put_flag("banner-text", banner("welcome")).await;
+    server
+        .put_flag("checkout", "banner-text", banner("welcome"))
+        .await;
     let changed = client
         .get_string_value(
             "banner-text",

@@ -218,8 +218,12 @@ impl Central {
     /// A data directory with tokens, the server not started.
     pub fn new() -> Self {
         let data = tempfile::tempdir().expect("temp dir");
-        let admin = token(data.path(), "test-admin", "admin", None);
-        let agent = token(data.path(), "agent-prod", "agent", Some("prod"));
+        let admin = token(data.path(), "test-admin", &["--role", "admin"]);
+        let agent = token(
+            data.path(),
+            "agent-prod",
+            &["--role", "agent", "--environment", "prod"],
+        );
         Self {
             process: None,
             data,
@@ -302,19 +306,39 @@ impl Central {
             .expect("a number")
     }
 
+    /// A token created offline, so before [`Central::restart`]: `args`
+    /// follow its name (`--role viewer --environment prod`).
+    pub fn token(&self, name: &str, args: &[&str]) -> String {
+        token(self.data.path(), name, args)
+    }
+
     /// Sets `throttle.rps` of checkout in prod.
     pub async fn set_rps(&self, rps: u64) {
-        let base = self.get("/api/v1/services/checkout").await["revision"]
-            .as_u64()
-            .expect("revision");
+        let body = json!({"set": {"throttle.rps": rps}});
+        self.write("PATCH", "checkout", "/values/prod", body).await;
+    }
+
+    /// Creates or replaces flag `key` of `service`.
+    pub async fn put_flag(&self, service: &str, key: &str, flag: Value) {
+        let body = json!({ "flag": flag });
+        self.write("PUT", service, &format!("/flags/{key}"), body)
+            .await;
+    }
+
+    /// A write as admin to `/api/v1/services/{service}{rest}`, based on the
+    /// service's current revision; it must succeed.
+    async fn write(&self, method: &str, service: &str, rest: &str, mut body: Value) {
+        body["base_revision"] =
+            self.get(&format!("/api/v1/services/{service}")).await["revision"].clone();
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
         let response = self
             .http
-            .patch(format!(
-                "{}/api/v1/services/checkout/values/prod",
-                self.url()
-            ))
+            .request(
+                method,
+                format!("{}/api/v1/services/{service}{rest}", self.url()),
+            )
             .bearer_auth(&self.admin)
-            .json(&json!({"set": {"throttle.rps": rps}, "base_revision": base}))
+            .json(&body)
             .send()
             .await
             .expect("central answers");
@@ -337,15 +361,15 @@ impl Central {
 }
 
 /// `setpoint token create`, offline, before the server runs.
-fn token(data: &Path, name: &str, role: &str, environment: Option<&str>) -> String {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_setpoint"));
-    command
-        .args(["token", "create", name, "--role", role, "--data"])
-        .arg(data);
-    if let Some(environment) = environment {
-        command.args(["--environment", environment]);
-    }
-    let output = command.output().expect("setpoint token create runs");
+/// `setpoint token create NAME ARGS… --data DATA`: the bearer it prints.
+fn token(data: &Path, name: &str, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_setpoint"))
+        .args(["token", "create", name])
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .expect("setpoint token create runs");
     assert!(output.status.success(), "{output:?}");
     String::from_utf8(output.stdout)
         .expect("utf-8")
