@@ -6,7 +6,10 @@
 //! follow the old inode. Events only trigger a read; a poll on a timer
 //! reads as well, so a missed event, a directory that does not exist yet
 //! or a file system without events (NFS, some container volumes) costs
-//! at most one poll interval.
+//! at most one poll interval. A writer that rewrites the file in place
+//! can be read halfway; that read is refused and counted like any bad
+//! payload and the last good snapshot stays, so write by rename as the
+//! agent does.
 
 use std::{
     path::{Path, PathBuf},
