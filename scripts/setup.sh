@@ -5,8 +5,8 @@
 #
 #   scripts/setup.sh            tools to build and run
 #   scripts/setup.sh --test     also Chromium, ChromeDriver, Prometheus
-#                               Alertmanager and etcd for the end-to-end
-#                               and delivery tests, and
+#                               Alertmanager, etcd and PostgreSQL for the
+#                               end-to-end, delivery and replica tests, and
 #                               schemathesis (PyPI) for the API
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,8 +33,9 @@ apt_install() {
 
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 # The breaker tests start their own Alertmanager, the delivery tests their
-# own etcd, each on free loopback ports.
-$with_tests && apt_install chromium chromium-driver prometheus-alertmanager curl etcd-server
+# own etcd, the replica tests their own PostgreSQL, each on free loopback
+# ports.
+$with_tests && apt_install chromium chromium-driver prometheus-alertmanager curl etcd-server postgresql
 # schemathesis drives the API from its OpenAPI description (scripts/schemathesis.sh).
 if $with_tests && [[ "$(schemathesis --version 2>/dev/null)" != "schemathesis, version 4.32.5" ]]; then
   step "pip install schemathesis 4.32.5"

@@ -11,7 +11,7 @@ use setpoint_core::{
 use crate::{
     auth::{Role, hash_password, new_secret},
     engine::{Engine, now_millis},
-    store::{AccountWrite, Accounts, Store, User, record_offline},
+    store::{AccountWrite, Backend, Store, User, record_offline},
     world::{AlertScope, BreakerOp, Command},
 };
 
@@ -49,7 +49,7 @@ pub async fn put_user(
 /// With no users at all, creates `admin` with `SETPOINT_ADMIN_PASSWORD`, or
 /// with a generated password that is printed once and kept in
 /// `<data>/initial-admin-password` (readable by the owner only).
-pub async fn ensure_admin<S: Store + Accounts>(store: &S, data: &Path) -> std::io::Result<()> {
+pub async fn ensure_admin(store: &dyn Backend, data: &Path) -> std::io::Result<()> {
     if store.user_count().await.map_err(std::io::Error::other)? > 0 {
         return Ok(());
     }
@@ -62,7 +62,14 @@ pub async fn ensure_admin<S: Store + Accounts>(store: &S, data: &Path) -> std::i
         }
         Err(_) => (new_secret()[..24].to_string(), true),
     };
-    put_user(store, "admin", &password, Role::Admin, None, "setpoint").await?;
+    if let Err(error) = put_user(store, "admin", &password, Role::Admin, None, "setpoint").await {
+        // Replicas starting together on an empty database race to create
+        // the admin; one wins, and the others keep its password.
+        if store.user_count().await.map_err(std::io::Error::other)? > 0 {
+            return Ok(());
+        }
+        return Err(error);
+    }
     if generated {
         let file = data.join(INITIAL_PASSWORD_FILE);
         write_private(&file, &format!("{password}\n"))?;

@@ -15,7 +15,7 @@ use crate::{
     engine::{Engine, EngineConfig},
     http::{AppState, app},
     listen::Listen,
-    store::SqliteStore,
+    store::Backend,
 };
 
 /// Setpoint: the control plane for your fleet's runtime configuration.
@@ -39,31 +39,32 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print everything (environments and services) as one document.
     Export {
-        /// Directory of the embedded store.
-        #[arg(long, env = "SETPOINT_DATA", default_value = "./data")]
-        data: PathBuf,
+        /// Where the state is kept.
+        #[command(flatten)]
+        store: StoreArgs,
     },
-    /// Apply an export document all or nothing (with the server stopped).
+    /// Apply an export document all or nothing (on SQLite, with the server
+    /// stopped; replicas on PostgreSQL may run).
     Import {
         /// The export document.
         file: PathBuf,
-        /// Directory of the embedded store.
-        #[arg(long, env = "SETPOINT_DATA", default_value = "./data")]
-        data: PathBuf,
+        /// Where the state is kept.
+        #[command(flatten)]
+        store: StoreArgs,
         /// Why, for the change log.
         #[arg(long, default_value = "import")]
         reason: String,
     },
     /// Replay the change log and check it reproduces the current state.
     Verify {
-        /// Directory of the embedded store.
-        #[arg(long, env = "SETPOINT_DATA", default_value = "./data")]
-        data: PathBuf,
+        /// Where the state is kept.
+        #[command(flatten)]
+        store: StoreArgs,
     },
-    /// Manage console users in the store under `--data`.
+    /// Manage console users in the store.
     #[command(subcommand)]
     User(UserCommand),
-    /// Manage machine tokens in the store under `--data`.
+    /// Manage machine tokens in the store.
     #[command(subcommand)]
     Token(TokenCommand),
 }
@@ -82,9 +83,9 @@ pub enum UserCommand {
         /// Limit the role to these services (comma-separated).
         #[arg(long, value_delimiter = ',')]
         services: Option<Vec<String>>,
-        /// Directory of the embedded store.
-        #[arg(long, env = "SETPOINT_DATA", default_value = "./data")]
-        data: PathBuf,
+        /// Where the state is kept.
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -106,9 +107,9 @@ pub enum TokenCommand {
         /// Limit the token to one environment.
         #[arg(long)]
         environment: Option<String>,
-        /// Directory of the embedded store.
-        #[arg(long, env = "SETPOINT_DATA", default_value = "./data")]
-        data: PathBuf,
+        /// Where the state is kept.
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -125,9 +126,9 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "SETPOINT_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Directory for the embedded store.
-    #[arg(long, env = "SETPOINT_DATA", default_value = "./data")]
-    pub data: PathBuf,
+    /// Where the state is kept.
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Directory of the built console (trunk's `dist/`).
     #[arg(long, env = "SETPOINT_CONSOLE_DIR", default_value = "./dist")]
     pub console_dir: PathBuf,
@@ -160,6 +161,52 @@ pub struct ServeArgs {
     pub max_streams_per_principal: usize,
 }
 
+/// Where the state is kept: every command that reads or writes it takes
+/// these.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Directory of the embedded SQLite store; with `--store`, only where a
+    /// generated admin password is written.
+    #[arg(long, env = "SETPOINT_DATA", default_value = "./data")]
+    pub data: PathBuf,
+    /// A PostgreSQL database shared by several replicas
+    /// (`postgres://user:password@host:5432/setpoint`); without it, SQLite
+    /// under `--data`.
+    #[arg(long = "store", env = "SETPOINT_STORE")]
+    pub url: Option<String>,
+}
+
+/// An open store, and for SQLite the data directory's lock held with it.
+pub struct Opened {
+    /// The store.
+    pub store: Arc<dyn Backend>,
+    _lock: Option<std::fs::File>,
+}
+
+impl StoreArgs {
+    /// Opens the store. The embedded one is locked for as long as the
+    /// result lives: one process per SQLite file, because a server keeps
+    /// the state in memory. PostgreSQL needs no lock: every process checks
+    /// its commits against the database's (see `store::Batch::commits`).
+    pub async fn open(&self) -> std::io::Result<Opened> {
+        let lock = match self.url {
+            None => Some(lock_data(&self.data)?),
+            Some(_) => None,
+        };
+        let mut opened = self.read().await?;
+        opened._lock = lock;
+        Ok(opened)
+    }
+
+    /// Opens the store to read only, beside a running server.
+    pub async fn read(&self) -> std::io::Result<Opened> {
+        let store = crate::store::open(self.url.as_deref(), &self.data)
+            .await
+            .map_err(std::io::Error::other)?;
+        Ok(Opened { store, _lock: None })
+    }
+}
+
 /// Options of `setpoint validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -187,20 +234,16 @@ pub fn init_tracing() {
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn serve(args: ServeArgs) -> std::io::Result<()> {
-    std::fs::create_dir_all(&args.data)?;
+    std::fs::create_dir_all(&args.store.data)?;
     if !args.console_dir.join("index.html").is_file() {
         tracing::warn!(
             dir = %args.console_dir.display(),
             "no built console found; the API runs, the console will not (build it with `trunk build --release`)"
         );
     }
-    let _lock = lock_data(&args.data)?;
-    let store = Arc::new(
-        SqliteStore::open(&args.data)
-            .await
-            .map_err(std::io::Error::other)?,
-    );
-    bootstrap::ensure_admin(&*store, &args.data).await?;
+    let opened = args.store.open().await?;
+    let store = Arc::clone(&opened.store);
+    bootstrap::ensure_admin(&*store, &args.store.data).await?;
     let config = EngineConfig {
         reclaim_after: std::time::Duration::from_hours(24 * args.reclaim_days),
         ..EngineConfig::default()
@@ -260,7 +303,7 @@ pub async fn user(command: UserCommand) -> std::io::Result<()> {
         username,
         role,
         services,
-        data,
+        store,
     } = command;
     let password = if let Ok(password) = std::env::var("SETPOINT_PASSWORD") {
         password
@@ -280,12 +323,8 @@ pub async fn user(command: UserCommand) -> std::io::Result<()> {
             role.as_str()
         )));
     }
-    // Offline only: the change log's next revision must not race a server.
-    let _lock = lock_data(&data)?;
-    let store = SqliteStore::open(&data)
-        .await
-        .map_err(std::io::Error::other)?;
-    bootstrap::put_user(&store, &username, &password, role, services, "cli").await?;
+    let opened = store.open().await?;
+    bootstrap::put_user(&*opened.store, &username, &password, role, services, "cli").await?;
     println!("user {username:?} saved with role {}", role.as_str());
     Ok(())
 }
@@ -297,13 +336,9 @@ pub async fn token(command: TokenCommand) -> std::io::Result<()> {
         role,
         services,
         environment,
-        data,
+        store,
     } = command;
-    // Offline only: the change log's next revision must not race a server.
-    let _lock = lock_data(&data)?;
-    let store = SqliteStore::open(&data)
-        .await
-        .map_err(std::io::Error::other)?;
+    let opened = store.open().await?;
     let request = crate::http::NewToken {
         name,
         role,
@@ -313,7 +348,7 @@ pub async fn token(command: TokenCommand) -> std::io::Result<()> {
     let (token, bearer) =
         crate::http::new_token(request, "cli").map_err(|e| std::io::Error::other(e.to_string()))?;
     crate::store::record_offline(
-        &store,
+        &*opened.store,
         crate::store::AccountWrite::PutToken(token.clone()),
         "cli",
         &token.created_at,
@@ -330,11 +365,9 @@ pub async fn token(command: TokenCommand) -> std::io::Result<()> {
 }
 
 /// Runs `setpoint verify`: `Ok(false)` when the log and the state disagree.
-pub async fn verify(data: &std::path::Path) -> std::io::Result<bool> {
-    let store = SqliteStore::open(data)
-        .await
-        .map_err(std::io::Error::other)?;
-    let report = crate::verify::verify(&store)
+pub async fn verify(store: &StoreArgs) -> std::io::Result<bool> {
+    let opened = store.read().await?;
+    let report = crate::verify::verify(&*opened.store)
         .await
         .map_err(std::io::Error::other)?;
     for problem in &report.problems {
@@ -376,13 +409,9 @@ pub fn lock_data(data: &std::path::Path) -> std::io::Result<std::fs::File> {
 }
 
 /// Runs `setpoint export`.
-pub async fn export(data: &std::path::Path) -> std::io::Result<()> {
-    let store = SqliteStore::open(data)
-        .await
-        .map_err(std::io::Error::other)?;
-    let world = crate::store::Store::load(&store)
-        .await
-        .map_err(std::io::Error::other)?;
+pub async fn export(store: &StoreArgs) -> std::io::Result<()> {
+    let opened = store.read().await?;
+    let world = opened.store.load().await.map_err(std::io::Error::other)?;
     let export = crate::http::transfer::export_of(&world);
     println!(
         "{}",
@@ -394,7 +423,7 @@ pub async fn export(data: &std::path::Path) -> std::io::Result<()> {
 /// Runs `setpoint import`.
 pub async fn import(
     file: &std::path::Path,
-    data: &std::path::Path,
+    store: &StoreArgs,
     reason: &str,
 ) -> std::io::Result<()> {
     let text = std::fs::read_to_string(file)?;
@@ -408,13 +437,8 @@ pub async fn import(
                     .join("\n"),
             )
         })?;
-    let _lock = lock_data(data)?;
-    let store = Arc::new(
-        SqliteStore::open(data)
-            .await
-            .map_err(std::io::Error::other)?,
-    );
-    let engine = Engine::start(store, EngineConfig::default())
+    let opened = store.open().await?;
+    let engine = Engine::start(opened.store.clone(), EngineConfig::default())
         .await
         .map_err(std::io::Error::other)?;
     let describe = |error: crate::ApiError| {

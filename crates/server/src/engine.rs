@@ -142,7 +142,7 @@ pub struct Engine {
     world: watch::Receiver<Arc<World>>,
     snapshots: Arc<Snapshots>,
     changes: broadcast::Sender<Arc<Published>>,
-    writer: mpsc::Sender<Job>,
+    writer: mpsc::Sender<Work>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
 }
@@ -168,14 +168,19 @@ impl Engine {
         let (changes, _) = broadcast::channel(4096);
         let (writer, queue) = mpsc::channel(4096);
         let metrics = Arc::new(Metrics::default());
+        if let Some(woken) = store.follow().await? {
+            tokio::spawn(follow(woken, writer.clone()));
+        }
         tokio::spawn(write_loop(
             queue,
-            Arc::clone(&store),
-            world_tx,
-            Arc::clone(&snapshots),
-            changes.clone(),
-            config.clone(),
-            Arc::clone(&metrics),
+            Writer {
+                store: Arc::clone(&store),
+                world_tx,
+                snapshots: Arc::clone(&snapshots),
+                changes_tx: changes.clone(),
+                config: config.clone(),
+                metrics: Arc::clone(&metrics),
+            },
         ));
         let engine = Arc::new(Self {
             store,
@@ -303,7 +308,7 @@ impl Engine {
             reply,
         };
         self.writer
-            .send(job)
+            .send(Work::Job(job))
             .await
             .map_err(|_| WriteError::Stopped)?;
         let result = answer.await.unwrap_or(Err(WriteError::Stopped));
@@ -345,93 +350,199 @@ impl Engine {
     }
 }
 
-async fn write_loop(
-    mut queue: mpsc::Receiver<Job>,
+/// What the writer does next.
+enum Work {
+    /// Apply and commit a job.
+    Job(Job),
+    /// Read what other replicas committed.
+    CatchUp,
+}
+
+/// How many times a batch is applied again after finding that another
+/// replica committed first; each try starts from everything committed
+/// before it, so only a replica losing every race runs out.
+const MAX_TRIES: usize = 16;
+
+/// The writer's state: the only task that moves the world.
+struct Writer {
     store: Arc<dyn Store>,
     world_tx: watch::Sender<Arc<World>>,
     snapshots: Arc<Snapshots>,
     changes_tx: broadcast::Sender<Arc<Published>>,
     config: EngineConfig,
     metrics: Arc<Metrics>,
-) {
-    let reclaim_ms = i64::try_from(config.reclaim_after.as_millis()).unwrap_or(i64::MAX);
+}
+
+async fn write_loop(mut queue: mpsc::Receiver<Work>, writer: Writer) {
     while let Some(first) = queue.recv().await {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
+        let mut jobs = Vec::new();
+        let mut catch_up = false;
+        let mut next = Some(first);
+        while let Some(work) = next.take() {
+            match work {
+                Work::Job(job) => jobs.push(job),
+                Work::CatchUp => catch_up = true,
+            }
+            if jobs.len() < MAX_BATCH {
+                next = queue.try_recv().ok();
             }
         }
-        let now = config.clock.now_millis();
-        let at = format_timestamp(now);
-        let reclaim_at = format_timestamp(now.saturating_add(reclaim_ms));
-        let start = world_tx.borrow().clone();
-        // Applying validates documents, which can take milliseconds of CPU
-        // (bounded by the core's budget): not on an async worker.
-        let (world, mut batch, accepted) =
-            in_place(|| apply_jobs(jobs, &start, &at, &reclaim_at, now));
-        if accepted.is_empty() {
-            continue;
+        if catch_up && let Err(error) = writer.catch_up().await {
+            tracing::warn!(%error, "could not read other replicas' commits; will retry");
         }
-        let touched = collect_records(&start, &world, &mut batch);
-        let prepared = snapshots.prepare(&world, &touched);
-        batch.snapshot_marks = prepared.marks();
-        if batch.is_empty() {
-            // Nothing to make durable (a repeated alert): no transaction,
-            // no fsync.
-            for (reply, changes) in accepted {
-                let _ = reply.send(Ok(changes));
-            }
-            continue;
-        }
-        match store.commit(batch).await {
-            Ok(()) => {
-                metrics.commit(accepted.len());
-                let world = Arc::new(world);
-                snapshots.publish(prepared);
-                world_tx.send_replace(world);
-                for (reply, changes) in accepted {
-                    for change in &changes {
-                        let _ = changes_tx.send(Arc::new(Published::new(change.clone())));
-                    }
-                    let _ = reply.send(Ok(changes));
-                }
-            }
-            Err(error) => {
-                tracing::error!(%error, "commit failed; the batch is not acknowledged");
-                let error = Arc::new(error);
-                for (reply, _) in accepted {
-                    let _ = reply.send(Err(WriteError::Store(Arc::clone(&error))));
-                }
-            }
+        if !jobs.is_empty() {
+            writer.commit(jobs).await;
         }
     }
 }
 
-/// A reply to send once the batch is durable, with the changes it made.
-type Accepted = (
-    oneshot::Sender<Result<Vec<Change>, WriteError>>,
-    Vec<Change>,
-);
+impl Writer {
+    /// Applies the jobs and commits them; when another replica committed
+    /// first, catches up and applies them again on top of its commit.
+    async fn commit(&self, jobs: Vec<Job>) {
+        let reclaim_ms = i64::try_from(self.config.reclaim_after.as_millis()).unwrap_or(i64::MAX);
+        for attempt in 1.. {
+            let now = self.config.clock.now_millis();
+            let at = format_timestamp(now);
+            let reclaim_at = format_timestamp(now.saturating_add(reclaim_ms));
+            let start = self.world_tx.borrow().clone();
+            // Applying validates documents, which can take milliseconds of
+            // CPU (bounded by the core's budget): not on an async worker.
+            let (world, mut batch, outcomes) =
+                in_place(|| apply_jobs(&jobs, &start, &at, &reclaim_at, now));
+            let accepted = outcomes.iter().any(Result::is_ok);
+            let touched = collect_records(&start, &world, &mut batch);
+            if !accepted || batch.is_empty() {
+                // Nothing to make durable (all refused, or a repeated
+                // alert): no transaction, no fsync.
+                answer(jobs, outcomes);
+                return;
+            }
+            let mut world = world;
+            world.commits = start.commits + 1;
+            batch.commits = world.commits;
+            let prepared = self.snapshots.prepare(&world, &touched);
+            batch.snapshot_marks = prepared.marks();
+            match self.store.commit(batch).await {
+                Ok(()) => {
+                    self.metrics
+                        .commit(outcomes.iter().filter(|o| o.is_ok()).count());
+                    self.snapshots.publish(prepared);
+                    self.world_tx.send_replace(Arc::new(world));
+                    for changes in outcomes.iter().flatten() {
+                        self.broadcast(changes);
+                    }
+                    answer(jobs, outcomes);
+                    return;
+                }
+                Err(error) if error.is_behind() && attempt < MAX_TRIES => {
+                    // Refusals too are decided again: they were judged
+                    // against a world that missed a commit.
+                    if let Err(error) = self.catch_up().await {
+                        fail(jobs, error);
+                        return;
+                    }
+                }
+                Err(error) => {
+                    fail(jobs, error);
+                    return;
+                }
+            }
+        }
+    }
 
-/// Applies each job to a copy of `start`: refused jobs are answered now and
-/// leave no trace; the accepted ones fill the batch, to be answered after
-/// the commit.
+    /// Reads what other processes committed since this world and moves the
+    /// world, the snapshots and the change stream to it.
+    async fn catch_up(&self) -> Result<(), StoreError> {
+        let start = self.world_tx.borrow().clone();
+        let delta = self.store.since(start.commits).await?;
+        if delta.commits <= start.commits {
+            return Ok(());
+        }
+        // The changes the commits logged, for event streams: read after the
+        // delta, so bounded by its revision.
+        let mut changes = Vec::new();
+        while changes
+            .last()
+            .map_or(start.revision, |c: &Change| c.revision)
+            < delta.revision
+        {
+            let after = changes
+                .last()
+                .map_or(start.revision, |c: &Change| c.revision);
+            let page = self
+                .store
+                .changes(&ChangeQuery {
+                    after_revision: Some(after),
+                    limit: 1_000,
+                    ..ChangeQuery::default()
+                })
+                .await?;
+            if page.is_empty() {
+                break;
+            }
+            changes.extend(page.into_iter().filter(|c| c.revision <= delta.revision));
+        }
+        let mut world = (*start).clone();
+        let touched = world.absorb(&delta);
+        let prepared = in_place(|| {
+            self.snapshots
+                .prepare_marked(&world, &touched, &delta.snapshot_marks)
+        });
+        self.snapshots.publish(prepared);
+        tracing::debug!(
+            from = start.revision,
+            to = world.revision,
+            commits = delta.commits - start.commits,
+            "caught up with other replicas"
+        );
+        self.world_tx.send_replace(Arc::new(world));
+        self.broadcast(&changes);
+        Ok(())
+    }
+
+    fn broadcast(&self, changes: &[Change]) {
+        for change in changes {
+            let _ = self
+                .changes_tx
+                .send(Arc::new(Published::new(change.clone())));
+        }
+    }
+}
+
+/// Answers every job with its outcome.
+fn answer(jobs: Vec<Job>, outcomes: Vec<Result<Vec<Change>, Refusal>>) {
+    for (job, outcome) in jobs.into_iter().zip(outcomes) {
+        let _ = job.reply.send(outcome.map_err(WriteError::from));
+    }
+}
+
+/// Answers every job with a storage failure: nothing was written.
+fn fail(jobs: Vec<Job>, error: StoreError) {
+    tracing::error!(%error, "commit failed; the batch is not acknowledged");
+    let error = Arc::new(error);
+    for job in jobs {
+        let _ = job.reply.send(Err(WriteError::Store(Arc::clone(&error))));
+    }
+}
+
+/// Applies each job to a copy of `start`: a refused job leaves no trace;
+/// the accepted ones fill the batch. Jobs are only read, so a batch can be
+/// applied again after catching up with another replica.
 fn apply_jobs(
-    jobs: Vec<Job>,
+    jobs: &[Job],
     start: &World,
     at: &str,
     reclaim_at: &str,
     now: i64,
-) -> (World, Batch, Vec<Accepted>) {
+) -> (World, Batch, Vec<Result<Vec<Change>, Refusal>>) {
     let mut world = start.clone();
     let mut batch = Batch::default();
-    let mut accepted = Vec::new();
+    let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         let meta = Meta {
-            actor: job.actor,
-            reason: job.reason,
+            actor: job.actor.clone(),
+            reason: job.reason.clone(),
             at: at.to_string(),
             reclaim_at: reclaim_at.to_string(),
             now,
@@ -441,25 +552,24 @@ fn apply_jobs(
         let before = (job.commands.len() > 1).then(|| world.clone());
         let applied: Result<Vec<Change>, Refusal> = job
             .commands
-            .into_iter()
-            .map(|command| world.apply(command, &meta))
+            .iter()
+            .map(|command| world.apply(command.clone(), &meta))
             .collect::<Result<Vec<_>, _>>()
             .map(|changes| changes.into_iter().flatten().collect());
-        match applied {
+        match &applied {
             Ok(changes) => {
                 batch.changes.extend(changes.iter().cloned());
-                batch.accounts.extend(job.accounts);
-                accepted.push((job.reply, changes));
+                batch.accounts.extend(job.accounts.iter().cloned());
             }
-            Err(refusal) => {
+            Err(_) => {
                 if let Some(before) = before {
                     world = before;
                 }
-                let _ = job.reply.send(Err(refusal.into()));
             }
         }
+        outcomes.push(applied);
     }
-    (world, batch, accepted)
+    (world, batch, outcomes)
 }
 
 /// Runs CPU-bound `work` where it does not hold up other tasks: in place
@@ -511,6 +621,24 @@ fn collect_records(start: &World, world: &World, batch: &mut Batch) -> BTreeSet<
     touched
 }
 
+/// Follows the other replicas sharing the store: a catch-up on each
+/// notification of their commits, and every second in case one was lost.
+async fn follow(mut woken: mpsc::Receiver<()>, writer: mpsc::Sender<Work>) {
+    let mut listening = true;
+    loop {
+        tokio::select! {
+            heard = woken.recv(), if listening => listening = heard.is_some(),
+            () = tokio::time::sleep(FOLLOW_POLL) => {}
+        }
+        if writer.send(Work::CatchUp).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// How often a replica checks for commits it was not told of.
+const FOLLOW_POLL: Duration = Duration::from_secs(1);
+
 /// Runs the timers every second while the engine lives (a scan of the
 /// current world; a write only when something is due).
 async fn timers(engine: std::sync::Weak<Engine>) {
@@ -530,7 +658,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use crate::store::{SnapshotMark, SqliteStore};
+    use crate::store::{Delta, SnapshotMark, SqliteStore};
 
     /// A store whose next commit can be made to fail.
     #[derive(Debug)]
@@ -558,6 +686,9 @@ mod tests {
         }
         async fn ping(&self) -> Result<(), StoreError> {
             self.inner.ping().await
+        }
+        async fn since(&self, commits: u64) -> Result<Delta, StoreError> {
+            self.inner.since(commits).await
         }
     }
 

@@ -35,11 +35,13 @@ async fn main() -> ExitCode {
             }
         }
         Command::Validate(args) => setpoint_server::validate_files::run(&args),
-        Command::Export { data } => report(setpoint_server::cli::export(&data).await),
-        Command::Import { file, data, reason } => {
-            report(setpoint_server::cli::import(&file, &data, &reason).await)
-        }
-        Command::Verify { data } => match setpoint_server::cli::verify(&data).await {
+        Command::Export { store } => report(setpoint_server::cli::export(&store).await),
+        Command::Import {
+            file,
+            store,
+            reason,
+        } => report(setpoint_server::cli::import(&file, &store, &reason).await),
+        Command::Verify { store } => match setpoint_server::cli::verify(&store).await {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
             Err(error) => report(Err(error)),

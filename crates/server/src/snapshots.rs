@@ -125,6 +125,20 @@ impl Snapshots {
     /// commits. Only the services in `touched` are rebuilt: the others
     /// cannot have changed.
     pub fn prepare(&self, world: &World, touched: &BTreeSet<String>) -> Prepared {
+        self.prepare_marked(world, touched, &[])
+    }
+
+    /// [`prepare`](Self::prepare) for a replica following another's
+    /// commits: a part whose content is what the writer recorded in
+    /// `marks` gets the writer's revision, so every replica serves the
+    /// same revisions and `ETag`s.
+    pub fn prepare_marked(
+        &self,
+        world: &World,
+        touched: &BTreeSet<String>,
+        marks: &[SnapshotMark],
+    ) -> Prepared {
+        let marks = Marks::of(marks);
         let environments = self
             .environments
             .read()
@@ -132,13 +146,7 @@ impl Snapshots {
         let mut prepared = Prepared::default();
         for name in world.environments.keys() {
             let previous = environments.get(name).map(|tx| tx.borrow().clone());
-            if let Some(built) = build(
-                name,
-                world,
-                previous.as_deref(),
-                Some(touched),
-                &Marks::default(),
-            ) {
+            if let Some(built) = build(name, world, previous.as_deref(), Some(touched), &marks) {
                 prepared.push(built);
             }
         }
@@ -168,17 +176,7 @@ impl Snapshots {
     /// whole environment) whose content is what `marks` recorded keeps the
     /// revision recorded with it.
     pub fn restore(&self, world: &World, marks: &[SnapshotMark]) {
-        let marks = Marks(
-            marks
-                .iter()
-                .map(|m| {
-                    (
-                        (m.environment.clone(), m.service.clone()),
-                        (m.revision, m.content.clone()),
-                    )
-                })
-                .collect(),
-        );
+        let marks = Marks::of(marks);
         let mut prepared = Prepared::default();
         for name in world.environments.keys() {
             if let Some(built) = build(name, world, None, None, &marks) {
@@ -227,6 +225,20 @@ impl Prepared {
 struct Marks(BTreeMap<(String, Option<String>), (u64, String)>);
 
 impl Marks {
+    fn of(marks: &[SnapshotMark]) -> Self {
+        Self(
+            marks
+                .iter()
+                .map(|m| {
+                    (
+                        (m.environment.clone(), m.service.clone()),
+                        (m.revision, m.content.clone()),
+                    )
+                })
+                .collect(),
+        )
+    }
+
     /// The recorded revision of `key` if its content is still `content`.
     fn revision(&self, key: (&str, Option<&str>), content: &str) -> Option<u64> {
         self.0

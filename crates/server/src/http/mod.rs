@@ -34,7 +34,7 @@ use crate::{
     console,
     engine::Engine,
     fleet::Fleet,
-    store::{Accounts, FleetStore},
+    store::{Accounts, Backend, FleetStore},
 };
 
 pub use extract::{JsonBody, MAX_BODY_BYTES, Params, PathParams};
@@ -78,11 +78,7 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// State over `engine` and `store` (accounts and fleet reports),
     /// serving the console built into `console_dir`.
-    pub fn new<S: Accounts + FleetStore>(
-        engine: Arc<Engine>,
-        store: Arc<S>,
-        console_dir: PathBuf,
-    ) -> Self {
+    pub fn new(engine: Arc<Engine>, store: Arc<dyn Backend>, console_dir: PathBuf) -> Self {
         Self(Arc::new(Shared {
             engine,
             fleet: Arc::new(Fleet::new(store.clone())),

@@ -3,16 +3,20 @@
 //! Backends only translate SQL dialect and driver errors; every rule lives
 //! in [`crate::world`].
 
+mod postgres;
+mod rows;
 mod sqlite;
 
 use crate::auth::Role;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{collections::BTreeMap, path::Path, sync::Arc};
 
 use serde_json::{Value, json};
 use setpoint_core::{Change, ChangeKind, fleet::AgentReport};
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+use tokio::sync::mpsc;
 
 use crate::world::{EnvironmentRecord, ServiceRecord, UnroutedAlert, World};
 
@@ -48,6 +52,46 @@ pub struct Batch {
     pub snapshot_marks: Vec<SnapshotMark>,
     /// The revision after the batch.
     pub revision: u64,
+    /// The store's commit count after the batch: it applies only if the
+    /// store holds `commits - 1`, so a writer that has not seen another
+    /// replica's commit is told it is [`Behind`] instead of overwriting it.
+    pub commits: u64,
+}
+
+/// A commit refused because another process sharing the store committed
+/// since the writer last caught up: nothing was written, and the writer
+/// should catch up and try again.
+#[derive(Debug, thiserror::Error)]
+#[error("another replica committed first")]
+pub struct Behind;
+
+impl StoreError {
+    /// Whether the commit failed only because the writer is [`Behind`].
+    pub fn is_behind(&self) -> bool {
+        self.0.downcast_ref::<Behind>().is_some()
+    }
+}
+
+/// What the commits after a given one wrote: how a replica follows the
+/// others without reloading everything.
+#[derive(Debug, Default)]
+pub struct Delta {
+    /// The store's commit count at the read.
+    pub commits: u64,
+    /// The store's revision at the read.
+    pub revision: u64,
+    /// Services written since (their current state).
+    pub services: Vec<Arc<ServiceRecord>>,
+    /// Services reclaimed since.
+    pub removed_services: Vec<String>,
+    /// Environments created since.
+    pub environments: Vec<Arc<EnvironmentRecord>>,
+    /// The unrouted alerts, when they changed since.
+    pub unrouted: Option<Arc<BTreeMap<String, UnroutedAlert>>>,
+    /// The snapshot marks written since: the follower seals what the
+    /// writer sealed with the same revisions, so every replica serves the
+    /// same `ETag`s.
+    pub snapshot_marks: Vec<SnapshotMark>,
 }
 
 /// The revision at which a snapshot — one environment's whole (`service`
@@ -149,7 +193,8 @@ pub async fn record_offline(
     actor: &str,
     at: &str,
 ) -> Result<Change, StoreError> {
-    let revision = store.load().await?.revision + 1;
+    let world = store.load().await?;
+    let revision = world.revision + 1;
     let (kind, item, before, after) = write.summary();
     let change = Change {
         revision,
@@ -168,6 +213,7 @@ pub async fn record_offline(
             changes: vec![change.clone()],
             accounts: vec![write],
             revision,
+            commits: world.commits + 1,
             ..Batch::default()
         })
         .await?;
@@ -215,6 +261,35 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError>;
     /// Checks the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// What the commits after `commits` wrote, read at one instant.
+    async fn since(&self, commits: u64) -> Result<Delta, StoreError>;
+    /// For a store other processes commit to as well: a channel woken on
+    /// their commits (and after a reconnect, when some may have been
+    /// missed). `None` when this process is the only writer.
+    async fn follow(&self) -> Result<Option<mpsc::Receiver<()>>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// A backend: the state and log, accounts and the fleet's reports, all in
+/// one database.
+pub trait Backend: Store + Accounts + FleetStore {}
+
+impl<T: Store + Accounts + FleetStore> Backend for T {}
+
+/// Opens the store `url` names: `postgres://…` (or `postgresql://…`) for a
+/// PostgreSQL shared by replicas, anything else — by default — the
+/// embedded SQLite file under `data`.
+pub async fn open(url: Option<&str>, data: &Path) -> Result<Arc<dyn Backend>, StoreError> {
+    match url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(PgStore::connect(url).await?))
+        }
+        Some(url) => Err(StoreError::new(format!(
+            "unknown store {url:?}: use postgres://… or leave it out for SQLite under --data"
+        ))),
+        None => Ok(Arc::new(SqliteStore::open(data).await?)),
+    }
 }
 
 /// An agent's latest report, as stored.

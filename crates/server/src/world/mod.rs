@@ -7,7 +7,10 @@
 
 mod breakers;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -20,6 +23,8 @@ use setpoint_core::{
 };
 
 use breakers::BREAKERS;
+
+use crate::store::Delta;
 pub use breakers::{AlertScope, BreakerOp, UnroutedAlert, board, unrouted_newest_first};
 
 /// Everything Setpoint knows, at one revision. Cloning is cheap: records
@@ -28,6 +33,10 @@ pub use breakers::{AlertScope, BreakerOp, UnroutedAlert, board, unrouted_newest_
 pub struct World {
     /// The latest revision in the change log.
     pub revision: u64,
+    /// How many batches the store has committed: a batch that only moves
+    /// breaker states logs nothing but still commits. Replicas sharing a
+    /// store order their commits by it (see [`crate::store::Batch`]).
+    pub commits: u64,
     /// Environments by name.
     pub environments: BTreeMap<String, Arc<EnvironmentRecord>>,
     /// Services by name, tombstoned ones included.
@@ -296,6 +305,32 @@ pub enum Refusal {
 }
 
 impl World {
+    /// Takes in what other replicas committed (a [`Delta`] read from the
+    /// store) and returns the services it touched, to rebuild their
+    /// snapshots.
+    pub fn absorb(&mut self, delta: &Delta) -> BTreeSet<String> {
+        let mut touched = BTreeSet::new();
+        for name in &delta.removed_services {
+            if self.services.remove(name).is_some() {
+                touched.insert(name.clone());
+            }
+        }
+        for record in &delta.services {
+            touched.insert(record.doc.service.clone());
+            self.services
+                .insert(record.doc.service.clone(), Arc::clone(record));
+        }
+        for env in &delta.environments {
+            self.environments.insert(env.name.clone(), Arc::clone(env));
+        }
+        if let Some(unrouted) = &delta.unrouted {
+            self.unrouted = Arc::clone(unrouted);
+        }
+        self.revision = delta.revision;
+        self.commits = delta.commits;
+        touched
+    }
+
     /// The names of the environments, for validation.
     pub fn environment_names(&self) -> Vec<String> {
         self.environments.keys().cloned().collect()

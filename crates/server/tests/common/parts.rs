@@ -198,6 +198,8 @@ impl Etcd {
 /// the same port.
 pub struct Central {
     process: Option<Running>,
+    /// `--store`: a PostgreSQL URL, or `None` for SQLite under `data`.
+    store: Option<String>,
     pub data: tempfile::TempDir,
     pub port: u16,
     /// An admin token.
@@ -217,15 +219,48 @@ impl Central {
 
     /// A data directory with tokens, the server not started.
     pub fn new() -> Self {
+        Self::with_store(None)
+    }
+
+    /// Like [`Central::new`], on a PostgreSQL database.
+    pub fn on_postgres(url: &str) -> Self {
+        Self::with_store(Some(url.to_string()))
+    }
+
+    /// Another replica on the same database, with the same tokens and
+    /// its own port; not started.
+    pub fn replica(&self) -> Self {
+        Self {
+            process: None,
+            store: self.store.clone(),
+            data: tempfile::tempdir().expect("temp dir"),
+            port: free_port(),
+            admin: self.admin.clone(),
+            agent: self.agent.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn with_store(store: Option<String>) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
-        let admin = token(data.path(), "test-admin", &["--role", "admin"]);
+        let store_args = |args: &[&str]| {
+            let mut args: Vec<String> = args.iter().map(ToString::to_string).collect();
+            args.extend(
+                store
+                    .iter()
+                    .flat_map(|url| ["--store".to_string(), url.clone()]),
+            );
+            args
+        };
+        let admin = token(data.path(), "test-admin", &store_args(&["--role", "admin"]));
         let agent = token(
             data.path(),
             "agent-prod",
-            &["--role", "agent", "--environment", "prod"],
+            &store_args(&["--role", "agent", "--environment", "prod"]),
         );
         Self {
             process: None,
+            store,
             data,
             port: free_port(),
             admin,
@@ -256,6 +291,7 @@ impl Central {
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("--data")
             .arg(self.data.path())
+            .args(self.store.iter().flat_map(|url| ["--store", url]))
             .env("SETPOINT_ADMIN_PASSWORD", "a-long-test-password")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -309,7 +345,13 @@ impl Central {
     /// A token created offline, so before [`Central::restart`]: `args`
     /// follow its name (`--role viewer --environment prod`).
     pub fn token(&self, name: &str, args: &[&str]) -> String {
-        token(self.data.path(), name, args)
+        let mut args: Vec<String> = args.iter().map(ToString::to_string).collect();
+        args.extend(
+            self.store
+                .iter()
+                .flat_map(|url| ["--store".to_string(), url.clone()]),
+        );
+        token(self.data.path(), name, &args)
     }
 
     /// Sets `throttle.rps` of checkout in prod.
@@ -362,7 +404,7 @@ impl Central {
 
 /// `setpoint token create`, offline, before the server runs.
 /// `setpoint token create NAME ARGS… --data DATA`: the bearer it prints.
-fn token(data: &Path, name: &str, args: &[&str]) -> String {
+fn token(data: &Path, name: &str, args: &[impl AsRef<std::ffi::OsStr>]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_setpoint"))
         .args(["token", "create", name])
         .args(args)
@@ -429,4 +471,133 @@ impl Agent {
 /// A scratch directory path inside `dir`.
 pub fn path_in(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
+}
+
+/// A PostgreSQL server of its own: Debian's binaries, `initdb -A trust` in a
+/// temporary directory, a free loopback port, the socket in the same
+/// directory. PostgreSQL refuses to run as root, so as root it runs as the
+/// `postgres` user (through `runuser`).
+pub struct Postgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    pub port: u16,
+    running: bool,
+}
+
+impl Postgres {
+    /// Initializes a cluster and starts it.
+    pub fn start() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL is installed (apt-get install postgresql)")
+            .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
+            .filter(|bin| bin.join("pg_ctl").is_file())
+            .max()
+            .expect("a PostgreSQL version with pg_ctl");
+        let dir = tempfile::tempdir().expect("temp dir");
+        if as_root() {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .expect("chown runs");
+            assert!(status.success(), "chown the data directory");
+        }
+        let mut postgres = Self {
+            dir,
+            bin,
+            port: free_port(),
+            running: false,
+        };
+        let data = postgres.data();
+        let output = postgres
+            .command("initdb")
+            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
+            .arg(&data)
+            .output()
+            .expect("initdb runs");
+        assert!(output.status.success(), "initdb: {output:?}");
+        postgres.restart();
+        postgres
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        if as_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            Command::new(path)
+        }
+    }
+
+    /// Starts it (again) on the same data and port, and waits until it
+    /// accepts connections.
+    pub fn restart(&mut self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            self.port,
+            self.dir.path().display()
+        );
+        let output = self
+            .command("pg_ctl")
+            .args(["-w", "-t", "60", "-l"])
+            .arg(self.dir.path().join("log"))
+            .arg("-D")
+            .arg(self.data())
+            .args(["-o", &options, "start"])
+            .output()
+            .expect("pg_ctl runs");
+        assert!(output.status.success(), "pg_ctl start: {output:?}");
+        self.running = true;
+    }
+
+    /// Stops it at once, like a crash.
+    pub fn kill(&mut self) {
+        if self.running {
+            let _ = self
+                .command("pg_ctl")
+                .arg("-D")
+                .arg(self.data())
+                .args(["-m", "immediate", "-w", "stop"])
+                .output();
+            self.running = false;
+        }
+    }
+
+    /// A new, empty database: its URL.
+    pub fn database(&self, name: &str) -> String {
+        let output = self
+            .command("createdb")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                name,
+            ])
+            .output()
+            .expect("createdb runs");
+        assert!(output.status.success(), "createdb: {output:?}");
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }

@@ -17,8 +17,8 @@ use std::{
 
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
-use super::{services_text, to_i64};
-use crate::store::{AccountWrite, Batch, SnapshotMark, StoreError};
+use crate::store::rows::{services_text, to_i64};
+use crate::store::{AccountWrite, Batch, Behind, SnapshotMark, StoreError};
 
 /// The connection every commit goes through. Only the engine's writer
 /// commits (and the command line, offline), so the lock is uncontended.
@@ -84,6 +84,17 @@ impl Committer {
 
 fn write(tx: &Transaction<'_>, batch: &Batch) -> Result<(), StoreError> {
     let sql = |error| StoreError::new(error);
+    let written_at = to_i64(batch.commits)?;
+    // First, so nothing is written on top of a commit this writer has not
+    // seen (a second process on the file; on PostgreSQL, a replica).
+    let moved = tx
+        .prepare_cached("UPDATE meta SET revision = ?, commits = ? WHERE id = 1 AND commits = ?")
+        .map_err(sql)?
+        .execute(params![to_i64(batch.revision)?, written_at, written_at - 1])
+        .map_err(sql)?;
+    if moved != 1 {
+        return Err(StoreError::new(Behind));
+    }
     let mut insert_change = tx
         .prepare_cached(
             "INSERT INTO changes (revision, service, item, environment, actor, at, reason, kind, before, after) \
@@ -108,47 +119,24 @@ fn write(tx: &Transaction<'_>, batch: &Batch) -> Result<(), StoreError> {
     }
     for env in &batch.environments {
         tx.prepare_cached(
-            "INSERT INTO environments (name, description, revision) VALUES (?, ?, ?)",
+            "INSERT INTO environments (name, description, revision, written_at) VALUES (?, ?, ?, ?)",
         )
         .map_err(sql)?
-        .execute(params![env.name, env.description, to_i64(env.revision)?])
+        .execute(params![
+            env.name,
+            env.description,
+            to_i64(env.revision)?,
+            written_at
+        ])
         .map_err(sql)?;
     }
-    let mut upsert_service = tx
-        .prepare_cached(
-            "INSERT INTO services (name, doc, revision, deleted_at, reclaim_at, breakers) \
-             VALUES (?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, revision = excluded.revision, \
-             deleted_at = excluded.deleted_at, reclaim_at = excluded.reclaim_at, breakers = excluded.breakers",
-        )
-        .map_err(sql)?;
-    for service in &batch.services {
-        let tombstone = service.tombstone.as_ref();
-        upsert_service
-            .execute(params![
-                service.doc.service,
-                serde_json::to_string(&service.doc).map_err(StoreError::new)?,
-                to_i64(service.revision)?,
-                tombstone.map(|t| &t.deleted_at),
-                tombstone.map(|t| &t.reclaim_at),
-                serde_json::to_string(&service.breakers).map_err(StoreError::new)?,
-            ])
-            .map_err(sql)?;
-    }
-    for name in &batch.removed_services {
-        tx.prepare_cached("DELETE FROM services WHERE name = ?")
-            .map_err(sql)?
-            .execute([name])
-            .map_err(sql)?;
-        tx.prepare_cached("DELETE FROM snapshot_marks WHERE service = ?")
-            .map_err(sql)?
-            .execute([name])
-            .map_err(sql)?;
-    }
-    write_marks(tx, &batch.snapshot_marks)?;
+    write_services(tx, batch, written_at)?;
+    write_marks(tx, &batch.snapshot_marks, written_at)?;
     if let Some(unrouted) = &batch.unrouted {
         // At most a few hundred entries: replaced as a whole.
         tx.execute("DELETE FROM unrouted_alerts", []).map_err(sql)?;
+        tx.execute("UPDATE meta SET unrouted_at = ? WHERE id = 1", [written_at])
+            .map_err(sql)?;
         let mut insert = tx
             .prepare_cached("INSERT INTO unrouted_alerts (fingerprint, entry) VALUES (?, ?)")
             .map_err(sql)?;
@@ -164,24 +152,75 @@ fn write(tx: &Transaction<'_>, batch: &Batch) -> Result<(), StoreError> {
     for account in &batch.accounts {
         write_account(tx, account)?;
     }
-    let updated = tx
-        .prepare_cached("UPDATE meta SET revision = ? WHERE id = 1")
-        .map_err(sql)?
-        .execute([to_i64(batch.revision)?])
+    Ok(())
+}
+
+/// Writes the services the batch touched and forgets those it reclaimed.
+fn write_services(tx: &Transaction<'_>, batch: &Batch, written_at: i64) -> Result<(), StoreError> {
+    let sql = |error| StoreError::new(error);
+    let mut upsert_service = tx
+        .prepare_cached(
+            "INSERT INTO services (name, doc, revision, deleted_at, reclaim_at, breakers, written_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, revision = excluded.revision, \
+             deleted_at = excluded.deleted_at, reclaim_at = excluded.reclaim_at, breakers = excluded.breakers, \
+             written_at = excluded.written_at",
+        )
         .map_err(sql)?;
-    if updated != 1 {
-        return Err(StoreError::new("the store has no meta row"));
+    for service in &batch.services {
+        let tombstone = service.tombstone.as_ref();
+        upsert_service
+            .execute(params![
+                service.doc.service,
+                serde_json::to_string(&service.doc).map_err(StoreError::new)?,
+                to_i64(service.revision)?,
+                tombstone.map(|t| &t.deleted_at),
+                tombstone.map(|t| &t.reclaim_at),
+                serde_json::to_string(&service.breakers).map_err(StoreError::new)?,
+                written_at,
+            ])
+            .map_err(sql)?;
+    }
+    if !batch.services.is_empty() {
+        let mut revived = tx
+            .prepare_cached("DELETE FROM removed_services WHERE name = ?")
+            .map_err(sql)?;
+        for service in &batch.services {
+            revived.execute([&service.doc.service]).map_err(sql)?;
+        }
+    }
+    for name in &batch.removed_services {
+        tx.prepare_cached("DELETE FROM services WHERE name = ?")
+            .map_err(sql)?
+            .execute([name])
+            .map_err(sql)?;
+        tx.prepare_cached("DELETE FROM snapshot_marks WHERE service = ?")
+            .map_err(sql)?
+            .execute([name])
+            .map_err(sql)?;
+        tx.prepare_cached(
+            "INSERT INTO removed_services (name, written_at) VALUES (?, ?) \
+             ON CONFLICT (name) DO UPDATE SET written_at = excluded.written_at",
+        )
+        .map_err(sql)?
+        .execute(params![name, written_at])
+        .map_err(sql)?;
     }
     Ok(())
 }
 
 /// Records when the batch's rebuilt snapshots last changed.
-fn write_marks(tx: &Transaction<'_>, marks: &[SnapshotMark]) -> Result<(), StoreError> {
+fn write_marks(
+    tx: &Transaction<'_>,
+    marks: &[SnapshotMark],
+    written_at: i64,
+) -> Result<(), StoreError> {
     let sql = |error| StoreError::new(error);
     let mut upsert_mark = tx
         .prepare_cached(
-            "INSERT INTO snapshot_marks (environment, service, revision, content) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (environment, service) DO UPDATE SET revision = excluded.revision, content = excluded.content",
+            "INSERT INTO snapshot_marks (environment, service, revision, content, written_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (environment, service) DO UPDATE SET revision = excluded.revision, content = excluded.content, \
+             written_at = excluded.written_at",
         )
         .map_err(sql)?;
     for mark in marks {
@@ -191,6 +230,7 @@ fn write_marks(tx: &Transaction<'_>, marks: &[SnapshotMark]) -> Result<(), Store
                 mark.service.as_deref().unwrap_or_default(),
                 to_i64(mark.revision)?,
                 mark.content,
+                written_at,
             ])
             .map_err(sql)?;
     }

@@ -1,0 +1,202 @@
+//! Several `setpoint serve` processes on one real PostgreSQL: every
+//! replica takes any request, follows every commit, and a write checks its
+//! base against what is committed, not against a replica's copy.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::parts::{Central, Postgres, eventually};
+use serde_json::{Value, json};
+
+const WITHIN: Duration = Duration::from_secs(30);
+
+/// Three replicas of one database, the first seeded with demo data.
+async fn three(postgres: &Postgres) -> [Central; 3] {
+    let url = postgres.database("setpoint");
+    let mut a = Central::on_postgres(&url);
+    a.restart(&["--demo"]).await;
+    let mut b = a.replica();
+    let mut c = a.replica();
+    b.restart(&[]).await;
+    c.restart(&[]).await;
+    [a, b, c]
+}
+
+async fn rps_on(central: &Central) -> Value {
+    let snapshot = central.get("/api/v1/environments/prod/snapshot").await;
+    snapshot["services"]["checkout"]["config"]["throttle.rps"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_on_one_replica_is_served_by_the_others() {
+    let postgres = Postgres::start();
+    let [a, b, c] = three(&postgres).await;
+
+    let written = Instant::now();
+    a.set_rps(777).await;
+    for replica in [&b, &c] {
+        eventually(WITHIN, "the write reaches the other replicas", || async {
+            rps_on(replica).await == json!(777)
+        })
+        .await;
+    }
+    eprintln!("seen on both other replicas after {:?}", written.elapsed());
+
+    // The same snapshot, to the byte: the same revision and ETag anywhere
+    // behind the load balancer.
+    let etag = |central: &Central| {
+        let url = format!("{}/api/v1/environments/prod/snapshot", central.url());
+        let admin = central.admin.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(admin)
+                .send()
+                .await
+                .expect("answers");
+            response.headers()["etag"]
+                .to_str()
+                .expect("ascii")
+                .to_owned()
+        }
+    };
+    assert_eq!(etag(&a).await, etag(&b).await);
+    assert_eq!(etag(&b).await, etag(&c).await);
+    assert_eq!(a.prod_revision().await, c.prod_revision().await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn of_thirty_two_writes_on_one_base_across_replicas_exactly_one_lands() {
+    let postgres = Postgres::start();
+    let replicas = three(&postgres).await;
+    let base = replicas[0].get("/api/v1/services/checkout").await["revision"].clone();
+    // Every replica has the base before the race starts.
+    for replica in &replicas {
+        eventually(WITHIN, "each replica is at the base", || async {
+            replica.get("/api/v1/services/checkout").await["revision"] == base
+        })
+        .await;
+    }
+
+    let http = reqwest::Client::new();
+    let writes = (0..32).map(|i| {
+        let replica = &replicas[i % 3];
+        let request = http
+            .patch(format!(
+                "{}/api/v1/services/checkout/values/prod",
+                replica.url()
+            ))
+            .bearer_auth(&replica.admin)
+            .json(&json!({
+                "base_revision": base,
+                "set": {"throttle.rps": 1000 + i},
+                "reason": format!("race {i}"),
+            }))
+            .send();
+        async move { request.await.expect("answers").status().as_u16() }
+    });
+    let mut statuses = futures_util::future::join_all(writes).await;
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        31,
+        "{statuses:?}"
+    );
+
+    // One change in the log, the same on every replica.
+    for replica in &replicas {
+        let page = replica
+            .get("/api/v1/changes?service=checkout&limit=50")
+            .await;
+        let races: Vec<&Value> = page["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .filter(|c| c["reason"].as_str().is_some_and(|r| r.starts_with("race ")))
+            .collect();
+        assert_eq!(races.len(), 1, "{races:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_on_one_replica_writes_through_another() {
+    let postgres = Postgres::start();
+    let [a, b, _c] = three(&postgres).await;
+    let http = reqwest::Client::new();
+    let login = http
+        .post(format!("{}/api/v1/session", a.url()))
+        .json(&json!({"username": "admin", "password": "a-long-test-password"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(login.status(), 200);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("a cookie")
+        .to_owned();
+    let me: Value = login.json().await.expect("json");
+    let csrf = me["csrf_token"].as_str().expect("a CSRF token").to_owned();
+
+    let base = b.get("/api/v1/services/checkout").await["revision"].clone();
+    let write = http
+        .patch(format!("{}/api/v1/services/checkout/values/prod", b.url()))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"base_revision": base, "set": {"throttle.rps": 4321}, "reason": "from b"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(write.status(), 200, "{:?}", write.text().await);
+    eventually(
+        WITHIN,
+        "the write reaches the replica logged in on",
+        || async { rps_on(&a).await == json!(4321) },
+    )
+    .await;
+
+    // Logging out on b ends the session on a too.
+    let logout = http
+        .delete(format!("{}/api/v1/session", b.url()))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .expect("answers");
+    assert!(logout.status().is_success(), "{}", logout.status());
+    let after = http
+        .get(format!("{}/api/v1/me", a.url()))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(after.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_restarted_after_others_wrote_starts_from_their_writes() {
+    let postgres = Postgres::start();
+    let [a, mut b, _c] = three(&postgres).await;
+    b.kill();
+    a.set_rps(31337).await;
+    b.restart(&[]).await;
+    assert_eq!(rps_on(&b).await, json!(31337));
+    assert_eq!(a.prod_revision().await, b.prod_revision().await);
+
+    // And it follows writes made after it came back.
+    a.set_rps(42).await;
+    eventually(
+        WITHIN,
+        "the next write reaches the restarted replica",
+        || async { rps_on(&b).await == json!(42) },
+    )
+    .await;
+}
