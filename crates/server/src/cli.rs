@@ -193,9 +193,8 @@ impl StoreArgs {
             None => Some(lock_data(&self.data)?),
             Some(_) => None,
         };
-        let mut opened = self.read().await?;
-        opened._lock = lock;
-        Ok(opened)
+        let store = self.read().await?.store;
+        Ok(Opened { store, _lock: lock })
     }
 
     /// Opens the store to read only, beside a running server.
