@@ -145,6 +145,9 @@ pub struct Engine {
     writer: mpsc::Sender<Work>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    /// On a store shared with other replicas: when this one last had
+    /// read every commit.
+    followed: Option<Arc<std::sync::Mutex<std::time::Instant>>>,
 }
 
 /// Milliseconds since the Unix epoch, from the system clock.
@@ -168,9 +171,13 @@ impl Engine {
         let (changes, _) = broadcast::channel(4096);
         let (writer, queue) = mpsc::channel(4096);
         let metrics = Arc::new(Metrics::default());
-        if let Some(woken) = store.follow().await? {
-            tokio::spawn(follow(woken, writer.clone()));
-        }
+        let followed = match store.follow().await? {
+            Some(woken) => {
+                tokio::spawn(follow(woken, writer.clone()));
+                Some(Arc::new(std::sync::Mutex::new(std::time::Instant::now())))
+            }
+            None => None,
+        };
         tokio::spawn(write_loop(
             queue,
             Writer {
@@ -180,6 +187,7 @@ impl Engine {
                 changes_tx: changes.clone(),
                 config: config.clone(),
                 metrics: Arc::clone(&metrics),
+                followed: followed.clone(),
             },
         ));
         let engine = Arc::new(Self {
@@ -190,6 +198,7 @@ impl Engine {
             writer,
             metrics,
             clock: config.clock,
+            followed,
         });
         tokio::spawn(timers(Arc::downgrade(&engine)));
         Ok(engine)
@@ -318,6 +327,14 @@ impl Engine {
         result
     }
 
+    /// On a store shared with other replicas, how long ago this one last
+    /// had read every commit: it checks every second, so much more means
+    /// it cannot reach the database or is still catching up. `None` when
+    /// it is the store's only writer.
+    pub fn follow_lag(&self) -> Option<Duration> {
+        self.followed.as_ref().map(|at| lock(at).elapsed())
+    }
+
     /// The server's metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
@@ -371,6 +388,13 @@ struct Writer {
     changes_tx: broadcast::Sender<Arc<Published>>,
     config: EngineConfig,
     metrics: Arc<Metrics>,
+    followed: Option<Arc<std::sync::Mutex<std::time::Instant>>>,
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn write_loop(mut queue: mpsc::Receiver<Work>, writer: Writer) {
@@ -455,8 +479,15 @@ impl Writer {
     /// world, the snapshots and the change stream to it.
     async fn catch_up(&self) -> Result<(), StoreError> {
         let start = self.world_tx.borrow().clone();
+        let read_at = std::time::Instant::now();
         let delta = self.store.since(start.commits).await?;
+        let caught_up = || {
+            if let Some(followed) = &self.followed {
+                *lock(followed) = read_at;
+            }
+        };
         if delta.commits <= start.commits {
+            caught_up();
             return Ok(());
         }
         // The changes the commits logged, for event streams: read after the
@@ -498,6 +529,7 @@ impl Writer {
         );
         self.world_tx.send_replace(Arc::new(world));
         self.broadcast(&changes);
+        caught_up();
         Ok(())
     }
 

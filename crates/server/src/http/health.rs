@@ -27,13 +27,29 @@ async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
 }
 
-/// Ready: the store answers, so writes and history reads can succeed.
+/// How far behind the other replicas one may fall and still be ready: it
+/// checks every second.
+const MAX_FOLLOW_LAG: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Ready: the store answers, so writes and history reads can succeed, and
+/// a replica has read the others' commits lately.
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.engine.store().ping().await.map_err(|error| {
         // The cause is for the operator's log, not for whoever asks.
         tracing::warn!(%error, "not ready: the store does not answer");
         ApiError::Unavailable("the store does not answer".into())
     })?;
+    if let Some(lag) = state
+        .engine
+        .follow_lag()
+        .filter(|lag| *lag > MAX_FOLLOW_LAG)
+    {
+        tracing::warn!(?lag, "not ready: behind the other replicas");
+        return Err(ApiError::Unavailable(format!(
+            "catching up with the other replicas (last caught up {}s ago)",
+            lag.as_secs()
+        )));
+    }
     Ok(Json(
         json!({"status": "ready", "revision": state.engine.world().revision}),
     ))

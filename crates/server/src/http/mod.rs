@@ -79,6 +79,11 @@ impl AppState {
     /// State over `engine` and `store` (accounts and fleet reports),
     /// serving the console built into `console_dir`.
     pub fn new(engine: Arc<Engine>, store: Arc<dyn Backend>, console_dir: PathBuf) -> Self {
+        let tokens = Arc::new(TokenCache::default());
+        tokio::spawn(TokenCache::forget_revoked(
+            Arc::downgrade(&tokens),
+            engine.subscribe(),
+        ));
         Self(Arc::new(Shared {
             engine,
             fleet: Arc::new(Fleet::new(store.clone())),
@@ -86,7 +91,7 @@ impl AppState {
             accounts: store,
             limiter: Arc::new(LoginLimiter::default()),
             admission: Arc::new(Admission::default()),
-            tokens: Arc::new(TokenCache::default()),
+            tokens,
             secure_cookies: false,
             console_dir,
         }))
