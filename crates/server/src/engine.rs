@@ -425,6 +425,16 @@ impl Writer {
     /// first, catches up and applies them again on top of its commit.
     async fn commit(&self, jobs: Vec<Job>) {
         let reclaim_ms = i64::try_from(self.config.reclaim_after.as_millis()).unwrap_or(i64::MAX);
+        // With replicas, judge the batch against what is committed, not
+        // against this replica's copy: a client may name a base it got
+        // from another replica a moment ago. One read per batch, not per
+        // write; a commit racing this one is caught by the store.
+        if self.followed.is_some()
+            && let Err(error) = self.catch_up().await
+        {
+            fail(jobs, error);
+            return;
+        }
         for attempt in 1.. {
             let now = self.config.clock.now_millis();
             let at = format_timestamp(now);
@@ -722,6 +732,81 @@ mod tests {
         async fn since(&self, commits: u64) -> Result<Delta, StoreError> {
             self.inner.since(commits).await
         }
+    }
+
+    /// A store another process also commits to: followed only by the
+    /// engine's poll (its notifications never come), so a test can act
+    /// while one engine has not yet heard of the other's commit.
+    #[derive(Debug)]
+    struct Shared {
+        inner: SqliteStore,
+        _quiet: std::sync::Mutex<Option<mpsc::Sender<()>>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Store for Shared {
+        async fn load(&self) -> Result<World, StoreError> {
+            self.inner.load().await
+        }
+        async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+            self.inner.commit(batch).await
+        }
+        async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError> {
+            self.inner.changes(query).await
+        }
+        async fn snapshot_marks(&self) -> Result<Vec<SnapshotMark>, StoreError> {
+            self.inner.snapshot_marks().await
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            self.inner.ping().await
+        }
+        async fn since(&self, commits: u64) -> Result<Delta, StoreError> {
+            self.inner.since(commits).await
+        }
+        async fn follow(&self) -> Result<Option<mpsc::Receiver<()>>, StoreError> {
+            let (quiet, woken) = mpsc::channel(1);
+            *self._quiet.lock().expect("not poisoned") = Some(quiet);
+            Ok(Some(woken))
+        }
+    }
+
+    async fn replica(dir: &std::path::Path) -> Arc<Engine> {
+        let store = Arc::new(Shared {
+            inner: SqliteStore::open(dir).await.expect("store"),
+            _quiet: std::sync::Mutex::new(None),
+        });
+        Engine::start(store, EngineConfig::default())
+            .await
+            .expect("engine")
+    }
+
+    #[tokio::test]
+    async fn a_replica_judges_a_write_against_what_another_committed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (a, b) = (replica(dir.path()).await, replica(dir.path()).await);
+        for env in ["dev", "staging", "prod"] {
+            a.write(create(env), "user:a", "").await.expect("commits");
+        }
+        assert!(b.world().environments.is_empty(), "b has not followed yet");
+
+        // Valid only where the environments exist: b catches up first.
+        let doc: setpoint_core::ServiceDoc =
+            serde_json::from_str(crate::bootstrap::DEMO_SERVICES[0]).expect("a document");
+        let change = b
+            .write(Command::CreateService { doc }, "user:b", "")
+            .await
+            .expect("accepted against the committed environments");
+        assert_eq!(change.revision, 4);
+
+        // And a's next write, on a world missing b's commit, is applied
+        // again on top of it rather than overwriting it.
+        let next = a.write(create("qa"), "user:a", "").await.expect("commits");
+        assert_eq!(next.revision, 5);
+        let stored = a.store().load().await.expect("loads");
+        assert_eq!(stored.revision, 5);
+        assert!(stored.services.contains_key("checkout"));
+        assert_eq!(stored.environments.len(), 4);
+        assert!(a.world().services.contains_key("checkout"));
     }
 
     fn create(name: &str) -> Command {

@@ -67,6 +67,32 @@ async fn a_write_on_one_replica_is_served_by_the_others() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_write_based_on_another_replicas_answer_lands_at_once() {
+    let postgres = Postgres::start();
+    let replicas = three(&postgres).await;
+    let http = reqwest::Client::new();
+    let mut base = replicas[0].get("/api/v1/services/checkout").await["revision"].clone();
+    // Each write names the revision the previous one, on another replica,
+    // answered — as a client behind a load balancer does — with no wait.
+    for n in 0..12 {
+        let replica = &replicas[n % 3];
+        let answer = http
+            .patch(format!(
+                "{}/api/v1/services/checkout/values/prod",
+                replica.url()
+            ))
+            .bearer_auth(&replica.admin)
+            .json(&json!({"base_revision": base, "set": {"throttle.rps": 100 + n}}))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(answer.status(), 200, "write {n}");
+        let change: Value = answer.json().await.expect("json");
+        base = change["revision"].clone();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn of_thirty_two_writes_on_one_base_across_replicas_exactly_one_lands() {
     let postgres = Postgres::start();
     let replicas = three(&postgres).await;
