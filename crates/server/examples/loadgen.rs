@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! loadgen writes ADDR TOKEN CLIENTS SECONDS SERVICE_PREFIX
-//! loadgen fanout ADDR TOKEN WATCHERS WRITES SERVICE ENVIRONMENT
+//! loadgen fanout ADDR TOKEN WATCHERS WRITES SERVICE ENVIRONMENT [WRITE_ADDR]
 //! loadgen etcd-puts ADDR CLIENTS SECONDS
 //! loadgen etcd-fanout ADDR WATCHERS WRITES
 //! loadgen agents ADDR TOKEN AGENTS WRITES SERVICE ENVIRONMENT SERVER_PID
@@ -386,6 +386,7 @@ async fn fanout(
     target: Target,
     watchers: usize,
     writes: usize,
+    write_address: Option<String>,
 ) -> Result<(), Error> {
     let received: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
@@ -405,7 +406,8 @@ async fn fanout(
     for _ in 0..watchers {
         ready_rx.recv().await.ok_or("a watcher failed to connect")?;
     }
-    let mut client = Client::connect(&address, target.client_token()).await?;
+    let writes_to = write_address.as_deref().unwrap_or(&address);
+    let mut client = Client::connect(writes_to, target.client_token()).await?;
     let mut base = match &target {
         Target::Setpoint { service, .. } => {
             let (_, record) = client
@@ -815,11 +817,14 @@ async fn main() -> Result<(), Error> {
                 service: arg(5)?,
                 environment: arg(6)?,
             };
-            fanout(arg(1)?, target, arg(3)?.parse()?, arg(4)?.parse()?).await
+            // An eighth argument sends the writes to another address (a
+            // second replica): watchers then see another replica's commits.
+            let writes_to = args.get(7).cloned();
+            fanout(arg(1)?, target, arg(3)?.parse()?, arg(4)?.parse()?, writes_to).await
         }
         Some("etcd-puts") => etcd_puts(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?).await,
         Some("etcd-fanout") => {
-            fanout(arg(1)?, Target::Etcd, arg(2)?.parse()?, arg(3)?.parse()?).await
+            fanout(arg(1)?, Target::Etcd, arg(2)?.parse()?, arg(3)?.parse()?, None).await
         }
         Some("agents") => {
             agents(

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Prints Setpoint's figures on PostgreSQL (issue 19), beside the embedded
+# SQLite store in the same run:
+#   - durable writes/s at 1 and 64 clients (each client its own service) on
+#     SQLite, on PostgreSQL through one replica, and through three replicas
+#     behind nginx (round robin: consecutive writes of a client land on
+#     different replicas);
+#   - time from a write on one replica to its delivery on 200 SSE watchers
+#     of another (200 writes, 20 ms apart);
+#   - the writes again with 2,000 and 20,000 services in the environment.
+# PostgreSQL runs with its defaults (fsync on, synchronous_commit on): an
+# acknowledged write is durable, as on SQLite with synchronous=FULL.
+# Not a test: it asserts nothing. Targets are in docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+command -v nginx >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[[ -x "$pg_bin/pg_ctl" ]] || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); }
+
+target_dir=${CARGO_TARGET_DIR:-target}
+cargo build --release -q -p setpoint-server --bin setpoint --example loadgen
+setpoint="$target_dir/release/setpoint"
+loadgen="$target_dir/release/examples/loadgen"
+seconds=${BENCH_SECONDS:-10}
+
+work=$(mktemp -d)
+chmod 755 "$work"
+# PostgreSQL refuses to run as root: as root, its files belong to `postgres`.
+as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+cleanup() {
+  kill $(jobs -p) 2>/dev/null || true
+  [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
+  [[ -d $work/pg ]] && as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -m immediate -w stop >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/pg"
+[[ $(id -u) -eq 0 ]] && chown postgres:postgres "$work/pg"
+pg_port=18290
+as_pg "$pg_bin/initdb" -A trust -U postgres -D "$work/pg/data" >/dev/null
+as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
+  -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+as_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres setpoint
+url="postgres://postgres@127.0.0.1:$pg_port/setpoint"
+
+# One import of the 64 write clients' services.
+python3 - "$work/bench.json" <<'PY'
+import json, sys
+services = [{"service": f"bench-{i}", "schema": {"n": {"type": "int", "default": 0}}} for i in range(64)]
+doc = {"document": {"format": "setpoint/1", "environments": [], "services": services}, "reason": "bench"}
+json.dump(doc, open(sys.argv[1], "w"))
+PY
+
+# serve NAME PORT ARGS…: starts a server and waits until it is ready.
+serve() {
+  local name=$1 port=$2
+  shift 2
+  SETPOINT_ADMIN_PASSWORD=bench-password-123 RUST_LOG=warn \
+    "$setpoint" serve --listen "127.0.0.1:$port" --data "$work/$name" --console-dir "$work/none" \
+    --max-streams-per-principal 2000 "$@" >"$work/$name.log" 2>&1 &
+  until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.2; done
+}
+
+import() {
+  curl -fsS -X POST -H "Authorization: Bearer $2" -H 'Content-Type: application/json' \
+    --data-binary "@$3" "http://127.0.0.1:$1/api/v1/import" >/dev/null
+}
+
+echo "== durable writes, SQLite (synchronous=FULL), ${seconds}s"
+sqlite_token=$("$setpoint" token create bench --role admin --data "$work/sqlite" 2>/dev/null)
+serve sqlite 18280 --demo
+sqlite_pid=$!
+import 18280 "$sqlite_token" "$work/bench.json"
+"$loadgen" writes 127.0.0.1:18280 "$sqlite_token" 1 "$seconds" bench-
+"$loadgen" writes 127.0.0.1:18280 "$sqlite_token" 64 "$seconds" bench-
+kill "$sqlite_pid"
+wait "$sqlite_pid" 2>/dev/null || true
+
+token=$("$setpoint" token create bench --role admin --store "$url" --data "$work/a" 2>/dev/null)
+serve a 18281 --store "$url" --demo
+serve b 18282 --store "$url"
+serve c 18283 --store "$url"
+import 18281 "$token" "$work/bench.json"
+cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream setpoint {
+    server 127.0.0.1:18281;
+    server 127.0.0.1:18282;
+    server 127.0.0.1:18283;
+    keepalive 128;
+  }
+  server {
+    listen 127.0.0.1:18280;
+    location / {
+      proxy_pass http://setpoint;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+nginx -c "$work/nginx.conf"
+
+echo "== durable writes, PostgreSQL, one replica, ${seconds}s"
+"$loadgen" writes 127.0.0.1:18281 "$token" 1 "$seconds" bench-
+"$loadgen" writes 127.0.0.1:18281 "$token" 64 "$seconds" bench-
+echo "== durable writes, PostgreSQL, three replicas behind nginx, ${seconds}s"
+"$loadgen" writes 127.0.0.1:18280 "$token" 1 "$seconds" bench-
+"$loadgen" writes 127.0.0.1:18280 "$token" 64 "$seconds" bench-
+
+echo "== a write on replica a to 200 SSE watchers on replica b (200 writes, 20 ms apart)"
+"$loadgen" fanout 127.0.0.1:18282 "$token" 200 200 bench-0 dev 127.0.0.1:18281
+
+# The environment grows: the writer's cost must not grow with it, nor a
+# follower's (it rebuilds only the services a commit wrote).
+for total in 2000 20000; do
+  have=$(curl -fsS -H "Authorization: Bearer $token" http://127.0.0.1:18281/api/v1/services | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
+  python3 - "$work/fill" "$have" "$total" <<'PY'
+import json, sys
+prefix, have, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+names = [f"fill-{i}" for i in range(have, total)]
+for chunk, start in enumerate(range(0, len(names), 5000)):
+    services = [{"service": n, "schema": {"n": {"type": "int", "default": 0}}} for n in names[start:start + 5000]]
+    doc = {"document": {"format": "setpoint/1", "environments": [], "services": services}, "reason": "bench"}
+    json.dump(doc, open(f"{prefix}-{chunk}.json", "w"))
+PY
+  for chunk in "$work"/fill-*.json; do
+    import 18281 "$token" "$chunk"
+    rm "$chunk"
+  done
+  echo "== durable writes, PostgreSQL, $total services in the environment, one replica, ${seconds}s"
+  "$loadgen" writes 127.0.0.1:18281 "$token" 1 "$seconds" bench-
+  "$loadgen" writes 127.0.0.1:18281 "$token" 64 "$seconds" bench-
+  echo "-- three replicas behind nginx"
+  "$loadgen" writes 127.0.0.1:18280 "$token" 64 "$seconds" bench-
+done
