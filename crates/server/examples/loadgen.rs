@@ -820,11 +820,25 @@ async fn main() -> Result<(), Error> {
             // An eighth argument sends the writes to another address (a
             // second replica): watchers then see another replica's commits.
             let writes_to = args.get(7).cloned();
-            fanout(arg(1)?, target, arg(3)?.parse()?, arg(4)?.parse()?, writes_to).await
+            fanout(
+                arg(1)?,
+                target,
+                arg(3)?.parse()?,
+                arg(4)?.parse()?,
+                writes_to,
+            )
+            .await
         }
         Some("etcd-puts") => etcd_puts(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?).await,
         Some("etcd-fanout") => {
-            fanout(arg(1)?, Target::Etcd, arg(2)?.parse()?, arg(3)?.parse()?, None).await
+            fanout(
+                arg(1)?,
+                Target::Etcd,
+                arg(2)?.parse()?,
+                arg(3)?.parse()?,
+                None,
+            )
+            .await
         }
         Some("agents") => {
             agents(
