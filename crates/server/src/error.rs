@@ -189,6 +189,7 @@ impl From<crate::engine::WriteError> for ApiError {
                 message,
                 current: None,
             },
+            WriteError::Store(error) if error.is_unavailable() => unavailable(&*error),
             WriteError::Store(error) => Self::Internal(Box::new(StoreFailure(error))),
             WriteError::Stopped => Self::Unavailable("the server is shutting down".into()),
         }
@@ -197,8 +198,19 @@ impl From<crate::engine::WriteError> for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(error: crate::store::StoreError) -> Self {
-        Self::Internal(Box::new(error))
+        if error.is_unavailable() {
+            unavailable(&error)
+        } else {
+            Self::Internal(Box::new(error))
+        }
     }
+}
+
+/// The database is away: `503`, nothing written. The cause is for the
+/// operator's log, not for whoever asked.
+fn unavailable(error: &crate::store::StoreError) -> ApiError {
+    tracing::warn!(%error, "the store does not answer");
+    ApiError::Unavailable("the store does not answer; retry in a moment".into())
 }
 
 /// A shared store error, as a boxable error.

@@ -357,3 +357,53 @@ async fn an_event_stream_on_one_replica_carries_a_write_made_on_another() {
     }
     assert!(seen.contains(&format!("id: {}\n", from + 1)), "{seen}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replicas_wait_out_the_database_going_away() {
+    let mut postgres = Postgres::start();
+    let [a, b, _c] = three(&postgres).await;
+    let http = reqwest::Client::new();
+    let base = a.get("/api/v1/services/checkout").await["revision"].clone();
+    let write = |base: Value, rps: u64| {
+        http.patch(format!("{}/api/v1/services/checkout/values/prod", a.url()))
+            .bearer_auth(&a.admin)
+            .json(&json!({"base_revision": base, "set": {"throttle.rps": rps}}))
+            .send()
+    };
+
+    postgres.kill();
+    // An outage, not a bug: 503, and not ready.
+    let refused = write(base.clone(), 555).await.expect("answers");
+    assert_eq!(refused.status(), 503, "{:?}", refused.text().await);
+    let ready = http
+        .get(format!("{}/readyz", b.url()))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(ready.status(), 503);
+    // Reads from memory go on.
+    assert_eq!(rps_on(&b).await, rps_on(&a).await);
+
+    postgres.restart();
+    eventually(
+        WITHIN,
+        "a write lands once the database is back",
+        || async {
+            write(base.clone(), 556)
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        },
+    )
+    .await;
+    eventually(WITHIN, "the other replica follows again", || async {
+        rps_on(&b).await == json!(556)
+    })
+    .await;
+    eventually(WITHIN, "ready again", || async {
+        http.get(format!("{}/readyz", b.url()))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+}

@@ -70,6 +70,20 @@ impl StoreError {
     pub fn is_behind(&self) -> bool {
         self.0.downcast_ref::<Behind>().is_some()
     }
+
+    /// Whether the database could not be reached (down, restarting, out of
+    /// connections): an outage to wait out, not a bug.
+    pub fn is_unavailable(&self) -> bool {
+        match self.0.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => true,
+            // SQLSTATE classes 08 (connection exception) and 57P (the
+            // server shutting down or restarting).
+            Some(sqlx::Error::Database(error)) => error
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+            _ => false,
+        }
+    }
 }
 
 /// What the commits after a given one wrote: how a replica follows the

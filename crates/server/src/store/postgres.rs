@@ -45,7 +45,10 @@ impl PgStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            // A request waits at most this long for the database before
+            // it is answered 503 (and `/readyz` with it): load balancers'
+            // health checks give up after a few seconds.
+            .acquire_timeout(Duration::from_secs(3))
             .connect(url)
             .await
             .map_err(StoreError::new)?;
