@@ -189,7 +189,7 @@ impl From<crate::engine::WriteError> for ApiError {
                 message,
                 current: None,
             },
-            WriteError::Store(error) if error.is_unavailable() => unavailable(&*error),
+            WriteError::Store(error) if error.is_unavailable() => unavailable(&error),
             WriteError::Store(error) => Self::Internal(Box::new(StoreFailure(error))),
             WriteError::Stopped => Self::Unavailable("the server is shutting down".into()),
         }
