@@ -217,6 +217,20 @@ async fn a_replica_restarted_after_others_wrote_starts_from_their_writes() {
     assert_eq!(rps_on(&b).await, json!(31337));
     assert_eq!(a.prod_revision().await, b.prod_revision().await);
 
+    // The offline commands work on the shared store beside the replicas.
+    let export = b.cli(&["export"]);
+    assert!(export.status.success(), "{export:?}");
+    let export: Value = serde_json::from_slice(&export.stdout).expect("an export document");
+    let checkout = export["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .find(|s| s["service"] == "checkout")
+        .expect("checkout");
+    assert_eq!(checkout["values"]["prod"]["throttle.rps"], 31337);
+    let verify = b.cli(&["verify"]);
+    assert!(verify.status.success(), "{verify:?}");
+
     // And it follows writes made after it came back.
     a.set_rps(42).await;
     eventually(

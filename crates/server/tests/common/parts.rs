@@ -227,6 +227,18 @@ impl Central {
         Self::with_store(Some(url.to_string()))
     }
 
+    /// Runs `setpoint ARGS… --data … [--store …]` against this server's
+    /// store: the command's output.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_setpoint"))
+            .args(args)
+            .arg("--data")
+            .arg(self.data.path())
+            .args(self.store.iter().flat_map(|url| ["--store", url]))
+            .output()
+            .expect("setpoint runs")
+    }
+
     /// Another replica on the same database, with the same tokens and
     /// its own port; not started.
     pub fn replica(&self) -> Self {
