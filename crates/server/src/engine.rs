@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::{
     metrics::Metrics,
     snapshots::Snapshots,
-    store::{AccountWrite, Batch, ChangeQuery, Store, StoreError},
+    store::{AccountWrite, Batch, ChangeQuery, Delta, Store, StoreError},
     world::{Command, Meta, Refusal, World},
 };
 
@@ -427,13 +427,31 @@ impl Writer {
         let reclaim_ms = i64::try_from(self.config.reclaim_after.as_millis()).unwrap_or(i64::MAX);
         // With replicas, judge the batch against what is committed, not
         // against this replica's copy: a client may name a base it got
-        // from another replica a moment ago. One read per batch, not per
-        // write; a commit racing this one is caught by the store.
-        if self.followed.is_some()
-            && let Err(error) = self.catch_up().await
-        {
-            fail(jobs, error);
-            return;
+        // from another replica a moment ago. The store's write lock is
+        // taken first and held to the commit, so no other replica commits
+        // between the read of what is new and this batch: one read per
+        // batch, never a lost race.
+        let mut locked = None;
+        if self.followed.is_some() {
+            let read_at = std::time::Instant::now();
+            let taken = match self.store.lock().await {
+                Ok(Some(mut held)) => {
+                    let commits = self.world_tx.borrow().commits;
+                    match held.since(commits).await {
+                        Ok(delta) => self.take_in(delta, read_at).await.map(|()| Some(held)),
+                        Err(error) => Err(error),
+                    }
+                }
+                Ok(None) => self.catch_up().await.map(|()| None),
+                Err(error) => Err(error),
+            };
+            match taken {
+                Ok(held) => locked = held,
+                Err(error) => {
+                    fail(jobs, error);
+                    return;
+                }
+            }
         }
         for attempt in 1.. {
             let now = self.config.clock.now_millis();
@@ -448,7 +466,8 @@ impl Writer {
             let touched = collect_records(&start, &world, &mut batch);
             if !accepted || batch.is_empty() {
                 // Nothing to make durable (all refused, or a repeated
-                // alert): no transaction, no fsync.
+                // alert): no transaction, no fsync; the lock, if held, is
+                // let go.
                 answer(jobs, outcomes);
                 return;
             }
@@ -457,7 +476,11 @@ impl Writer {
             batch.commits = world.commits;
             let prepared = self.snapshots.prepare(&world, &touched);
             batch.snapshot_marks = prepared.marks();
-            match self.store.commit(batch).await {
+            let committed = match locked.take() {
+                Some(held) => held.commit(batch).await,
+                None => self.store.commit(batch).await,
+            };
+            match committed {
                 Ok(()) => {
                     self.metrics
                         .commit(outcomes.iter().filter(|o| o.is_ok()).count());
@@ -488,9 +511,16 @@ impl Writer {
     /// Reads what other processes committed since this world and moves the
     /// world, the snapshots and the change stream to it.
     async fn catch_up(&self) -> Result<(), StoreError> {
-        let start = self.world_tx.borrow().clone();
         let read_at = std::time::Instant::now();
-        let delta = self.store.since(start.commits).await?;
+        let commits = self.world_tx.borrow().commits;
+        let delta = self.store.since(commits).await?;
+        self.take_in(delta, read_at).await
+    }
+
+    /// Moves the world, the snapshots and the change stream to what `delta`
+    /// (read at `read_at`) says the other processes committed.
+    async fn take_in(&self, delta: Delta, read_at: std::time::Instant) -> Result<(), StoreError> {
+        let start = self.world_tx.borrow().clone();
         let caught_up = || {
             if let Some(followed) = &self.followed {
                 *lock(followed) = read_at;
@@ -700,7 +730,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use crate::store::{Delta, SnapshotMark, SqliteStore};
+    use crate::store::{SnapshotMark, SqliteStore};
 
     /// A store whose next commit can be made to fail.
     #[derive(Debug)]

@@ -189,7 +189,10 @@ impl From<crate::engine::WriteError> for ApiError {
                 message,
                 current: None,
             },
-            WriteError::Store(error) if error.is_unavailable() => unavailable(&error),
+            // Behind after every retry: other writers kept committing first.
+            WriteError::Store(error) if error.is_unavailable() || error.is_behind() => {
+                unavailable(&error)
+            }
             WriteError::Store(error) => Self::Internal(Box::new(StoreFailure(error))),
             WriteError::Stopped => Self::Unavailable("the server is shutting down".into()),
         }

@@ -277,12 +277,28 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
     /// What the commits after `commits` wrote, read at one instant.
     async fn since(&self, commits: u64) -> Result<Delta, StoreError>;
+    /// For a store other processes commit to as well: its write lock, held
+    /// until the returned guard commits or is dropped, so that what the
+    /// holder reads of others' commits is still the latest when it
+    /// commits. `None` where [`Store::commit`]'s check is enough.
+    async fn lock(&self) -> Result<Option<Box<dyn Locked>>, StoreError> {
+        Ok(None)
+    }
     /// For a store other processes commit to as well: a channel woken on
     /// their commits (and after a reconnect, when some may have been
     /// missed). `None` when this process is the only writer.
     async fn follow(&self) -> Result<Option<mpsc::Receiver<()>>, StoreError> {
         Ok(None)
     }
+}
+
+/// A store's write lock, held: read what others committed, then commit.
+#[async_trait::async_trait]
+pub trait Locked: Send {
+    /// What the commits after `commits` wrote.
+    async fn since(&mut self, commits: u64) -> Result<Delta, StoreError>;
+    /// Commits the batch and lets the lock go.
+    async fn commit(self: Box<Self>, batch: Batch) -> Result<(), StoreError>;
 }
 
 /// A backend: the state and log, accounts and the fleet's reports, all in

@@ -19,8 +19,8 @@ use sqlx::{
 use tokio::sync::mpsc;
 
 use super::{
-    AccountWrite, Accounts, Batch, Behind, ChangeQuery, Delta, FleetStore, Session, SnapshotMark,
-    Store, StoreError, StoredReport, Token, User, rows,
+    AccountWrite, Accounts, Batch, Behind, ChangeQuery, Delta, FleetStore, Locked, Session,
+    SnapshotMark, Store, StoreError, StoredReport, Token, User, rows,
 };
 use crate::world::World;
 
@@ -116,6 +116,18 @@ impl Store for PgStore {
         reads::since(&mut tx, commits).await
     }
 
+    async fn lock(&self) -> Result<Option<Box<dyn Locked>>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Every commit updates this row first, so holding it queues every
+        // other replica's commit; at READ COMMITTED, each read after this
+        // sees all that committed before.
+        sqlx::query("SELECT commits FROM meta WHERE id = 1 FOR UPDATE")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        Ok(Some(Box::new(Held { tx })))
+    }
+
     async fn follow(&self) -> Result<Option<mpsc::Receiver<()>>, StoreError> {
         let mut listener = PgListener::connect_with(&self.pool).await.map_err(db)?;
         listener.listen(CHANNEL).await.map_err(db)?;
@@ -138,6 +150,23 @@ impl Store for PgStore {
             }
         });
         Ok(Some(woken))
+    }
+}
+
+/// The write lock: a transaction holding the `meta` row.
+struct Held {
+    tx: sqlx::Transaction<'static, Postgres>,
+}
+
+#[async_trait::async_trait]
+impl Locked for Held {
+    async fn since(&mut self, commits: u64) -> Result<Delta, StoreError> {
+        reads::since(&mut self.tx, commits).await
+    }
+
+    async fn commit(mut self: Box<Self>, batch: Batch) -> Result<(), StoreError> {
+        write(&mut self.tx, &batch).await?;
+        self.tx.commit().await.map_err(db)
     }
 }
 
