@@ -1,10 +1,11 @@
 //! PostgreSQL, for several replicas sharing one database: `setpoint serve
 //! --store postgres://…`.
 //!
-//! Every replica keeps the world in memory and commits through the same
-//! compare-and-set as SQLite — the `meta` row's commit count — so the row
-//! lock serializes writers across replicas and a writer that missed a
-//! commit is told it is behind (see `docs/decisions.md`). A commit
+//! Every replica keeps the world in memory. Its writer takes the `meta`
+//! row's lock ([`Store::lock`]), reads what others committed, applies and
+//! commits; every commit is also the same compare-and-set on the commit
+//! count as on SQLite, so a writer without the lock that missed a commit is
+//! told it is behind (see `docs/decisions.md`). A commit
 //! notifies `setpoint_commits` in its transaction, so the others hear of
 //! it when, and only if, it is durable; they read what it wrote by the
 //! rows' `written_at`, never by the notification's payload.
