@@ -421,3 +421,28 @@ async fn replicas_wait_out_the_database_going_away() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_logins_spread_over_replicas_are_counted_together() {
+    let postgres = Postgres::start();
+    let replicas = three(&postgres).await;
+    let http = reqwest::Client::new();
+    let login = |replica: &Central, password: &str| {
+        http.post(format!("{}/api/v1/session", replica.url()))
+            .json(&json!({"username": "admin", "password": password}))
+            .send()
+    };
+    // Five guesses, spread so no replica sees more than two.
+    for n in 0..5 {
+        let guess = login(&replicas[n % 3], "not-the-password")
+            .await
+            .expect("answers");
+        assert_eq!(guess.status(), 401, "guess {n}");
+    }
+    // The sixth attempt is refused on the replica that saw one guess only —
+    // even with the right password.
+    let sixth = login(&replicas[2], "a-long-test-password")
+        .await
+        .expect("answers");
+    assert_eq!(sixth.status(), 429, "{:?}", sixth.text().await);
+}

@@ -10,7 +10,7 @@
 mod cache;
 mod credentials;
 mod extract;
-mod rate_limit;
+pub(crate) mod rate_limit;
 mod visibility;
 
 use std::fmt::Write;

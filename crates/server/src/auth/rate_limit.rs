@@ -1,7 +1,11 @@
 //! Failed-login throttling: after 5 attempts without a success for one
 //! user name within 15 minutes, further attempts are refused until the
-//! window passes. Kept in memory, per replica, in bounded space: it slows
-//! guessing, it is not an account lock.
+//! window passes. It slows guessing, it is not an account lock. A single
+//! server keeps the count here, in memory and bounded space; replicas on
+//! PostgreSQL keep it in the database ([`Accounts::login_attempt`]), so
+//! guesses spread over replicas are counted together.
+//!
+//! [`Accounts::login_attempt`]: crate::store::Accounts::login_attempt
 
 use std::{
     collections::HashMap,
@@ -9,8 +13,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-const MAX_FAILURES: usize = 5;
-const WINDOW: Duration = Duration::from_mins(15);
+/// Attempts without a success allowed per name within [`WINDOW`].
+pub const MAX_FAILURES: usize = 5;
+/// How far back attempts count.
+pub const WINDOW: Duration = Duration::from_mins(15);
 /// User names tracked at once. Past it the tenth whose last attempts are
 /// oldest is forgotten (at once, so a spray of invented names costs
 /// bounded memory and amortized constant work per attempt).
@@ -83,7 +89,7 @@ impl LoginLimiter {
 
 /// The tracked form of a name: at most [`MAX_NAME_BYTES`], cut at a
 /// character boundary.
-fn key(username: &str) -> &str {
+pub fn key(username: &str) -> &str {
     let mut end = username.len().min(MAX_NAME_BYTES);
     while !username.is_char_boundary(end) {
         end -= 1;

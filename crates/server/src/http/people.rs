@@ -69,9 +69,12 @@ fn session_cookie(secret: &str, max_age: i64, secure: bool) -> HeaderValue {
 #[utoipa::path(post, path = "/api/v1/session", tag = "people", summary = "Log in", request_body = Login, responses((status = 200, body = Me), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn login(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
     let request: Login = body.parse()?;
-    state
-        .limiter
-        .attempt(&request.username)
+    let shared = state
+        .accounts
+        .login_attempt(&request.username, state.engine.now())
+        .await?;
+    shared
+        .unwrap_or_else(|| state.limiter.attempt(&request.username))
         .map_err(ApiError::TooManyAttempts)?;
     let user = state.accounts.user(&request.username).await?;
     // Verify even for unknown users, so timing does not reveal which exist.
@@ -89,6 +92,7 @@ async fn login(State(state): State<AppState>, body: JsonBody) -> Result<Response
         ));
     };
     state.limiter.succeeded(&user.username);
+    state.accounts.login_succeeded(&user.username).await?;
     let secret = new_secret();
     let csrf = new_secret();
     let now = state.engine.now();

@@ -418,4 +418,19 @@ pub trait Accounts: Send + Sync + std::fmt::Debug + 'static {
     async fn session(&self, id_hash: &str, now: &str) -> Result<Option<Session>, StoreError>;
     /// Ends a session (and forgets expired ones).
     async fn delete_session(&self, id_hash: &str, now: &str) -> Result<(), StoreError>;
+    /// Counts a login attempt for `username` at `now` (milliseconds) where
+    /// every replica sees it, or refuses it with the seconds to wait: the
+    /// same rule as [`crate::auth::LoginLimiter`]. `None` when the store is
+    /// not shared and the server's own count is enough.
+    async fn login_attempt(
+        &self,
+        _username: &str,
+        _now: i64,
+    ) -> Result<Option<Result<(), u64>>, StoreError> {
+        Ok(None)
+    }
+    /// Forgets the attempts of a name after a success.
+    async fn login_succeeded(&self, _username: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

@@ -23,7 +23,7 @@ use super::{
     AccountWrite, Accounts, Batch, Behind, ChangeQuery, Delta, FleetStore, Locked, Session,
     SnapshotMark, Store, StoreError, StoredReport, Token, User, rows,
 };
-use crate::world::World;
+use crate::{auth::rate_limit, world::World};
 
 rows::reads!(sqlx::Postgres);
 
@@ -573,6 +573,57 @@ impl Accounts for PgStore {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1 OR expires_at <= $2")
             .bind(id_hash)
             .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn login_attempt(
+        &self,
+        username: &str,
+        now: i64,
+    ) -> Result<Option<Result<(), u64>>, StoreError> {
+        let name = rate_limit::key(username);
+        let window = i64::try_from(rate_limit::WINDOW.as_millis()).unwrap_or(i64::MAX);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Parallel guesses at one name, on any replica, count one by one.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        // Attempts past the window count for no one: the table holds at
+        // most a window's worth, whatever names are sprayed at it.
+        sqlx::query("DELETE FROM login_attempts WHERE at <= $1")
+            .bind(now - window)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let recent: Vec<i64> =
+            sqlx::query_scalar("SELECT at FROM login_attempts WHERE username = $1 ORDER BY at")
+                .bind(name)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+        if recent.len() >= rate_limit::MAX_FAILURES {
+            let oldest = recent.first().copied().unwrap_or(now);
+            let wait_ms = (oldest + window - now).max(1_000);
+            return Ok(Some(Err(u64::try_from(wait_ms / 1_000).unwrap_or(1))));
+        }
+        sqlx::query("INSERT INTO login_attempts (username, at) VALUES ($1, $2)")
+            .bind(name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Some(Ok(())))
+    }
+
+    async fn login_succeeded(&self, username: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_attempts WHERE username = $1")
+            .bind(rate_limit::key(username))
             .execute(&self.pool)
             .await
             .map_err(db)?;
