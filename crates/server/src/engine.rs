@@ -732,15 +732,32 @@ mod tests {
     use super::*;
     use crate::store::{SnapshotMark, SqliteStore};
 
-    /// A store whose next commit can be made to fail.
+    /// SQLite behind the trait, with two knobs: the next commit can be made
+    /// to fail, and the store can pose as shared with another process —
+    /// then followed only by the engine's poll (its notifications never
+    /// come), so a test can act while one engine has not yet heard of the
+    /// other's commit.
     #[derive(Debug)]
-    struct Flaky {
+    struct TestStore {
         inner: SqliteStore,
         fail_next: AtomicBool,
+        shared: bool,
+        quiet: std::sync::Mutex<Option<mpsc::Sender<()>>>,
+    }
+
+    impl TestStore {
+        async fn open(dir: &std::path::Path, fail_next: bool, shared: bool) -> Self {
+            Self {
+                inner: SqliteStore::open(dir).await.expect("store"),
+                fail_next: AtomicBool::new(fail_next),
+                shared,
+                quiet: std::sync::Mutex::new(None),
+            }
+        }
     }
 
     #[async_trait::async_trait]
-    impl Store for Flaky {
+    impl Store for TestStore {
         async fn load(&self) -> Result<World, StoreError> {
             self.inner.load().await
         }
@@ -762,49 +779,18 @@ mod tests {
         async fn since(&self, commits: u64) -> Result<Delta, StoreError> {
             self.inner.since(commits).await
         }
-    }
-
-    /// A store another process also commits to: followed only by the
-    /// engine's poll (its notifications never come), so a test can act
-    /// while one engine has not yet heard of the other's commit.
-    #[derive(Debug)]
-    struct Shared {
-        inner: SqliteStore,
-        _quiet: std::sync::Mutex<Option<mpsc::Sender<()>>>,
-    }
-
-    #[async_trait::async_trait]
-    impl Store for Shared {
-        async fn load(&self) -> Result<World, StoreError> {
-            self.inner.load().await
-        }
-        async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
-            self.inner.commit(batch).await
-        }
-        async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError> {
-            self.inner.changes(query).await
-        }
-        async fn snapshot_marks(&self) -> Result<Vec<SnapshotMark>, StoreError> {
-            self.inner.snapshot_marks().await
-        }
-        async fn ping(&self) -> Result<(), StoreError> {
-            self.inner.ping().await
-        }
-        async fn since(&self, commits: u64) -> Result<Delta, StoreError> {
-            self.inner.since(commits).await
-        }
         async fn follow(&self) -> Result<Option<mpsc::Receiver<()>>, StoreError> {
+            if !self.shared {
+                return Ok(None);
+            }
             let (quiet, woken) = mpsc::channel(1);
-            *self._quiet.lock().expect("not poisoned") = Some(quiet);
+            *self.quiet.lock().expect("not poisoned") = Some(quiet);
             Ok(Some(woken))
         }
     }
 
     async fn replica(dir: &std::path::Path) -> Arc<Engine> {
-        let store = Arc::new(Shared {
-            inner: SqliteStore::open(dir).await.expect("store"),
-            _quiet: std::sync::Mutex::new(None),
-        });
+        let store = Arc::new(TestStore::open(dir, false, true).await);
         Engine::start(store, EngineConfig::default())
             .await
             .expect("engine")
@@ -828,8 +814,8 @@ mod tests {
             .expect("accepted against the committed environments");
         assert_eq!(change.revision, 4);
 
-        // And a's next write, on a world missing b's commit, is applied
-        // again on top of it rather than overwriting it.
+        // And a's next write, from a copy that missed b's commit, is
+        // applied on top of it rather than overwriting it.
         let next = a.write(create("qa"), "user:a", "").await.expect("commits");
         assert_eq!(next.revision, 5);
         let stored = a.store().load().await.expect("loads");
@@ -849,10 +835,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_commit_acknowledges_and_publishes_nothing() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Arc::new(Flaky {
-            inner: SqliteStore::open(dir.path()).await.expect("store"),
-            fail_next: AtomicBool::new(true),
-        });
+        let store = Arc::new(TestStore::open(dir.path(), true, false).await);
         let engine = Engine::start(store.clone(), EngineConfig::default())
             .await
             .expect("engine");
