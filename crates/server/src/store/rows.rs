@@ -227,7 +227,9 @@ where
 /// The reads every backend makes with the same SQL (no parameters: an
 /// integer of ours is written into the text), over one driver's
 /// connection. A macro rather than a function generic over the driver:
-/// sqlx's executor bounds make such a function's future not `Send`.
+/// written generically (over `raw_sql`), the async trait methods calling it
+/// did not compile ("`Send` is not general enough"); a generic version over
+/// `sqlx::query` was not tried.
 macro_rules! reads {
     ($db:ty) => {
         /// Reads shared by both backends (see `store::rows::reads`).
