@@ -110,11 +110,24 @@ http {
 NGINX
 nginx -c "$work/nginx.conf"
 
+# Waits until the three replicas serve the same revision of `dev`: a load
+# generator reads its clients' bases through nginx, from any replica, and
+# one that has not yet followed the last writes would hand out a stale base.
+revision() {
+  curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$1/api/v1/environments/dev/snapshot" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["revision"])'
+}
+settled() {
+  until [[ $(revision 18281) == "$(revision 18282)" && $(revision 18282) == "$(revision 18283)" ]]; do sleep 0.1; done
+}
+
 echo "== durable writes, PostgreSQL, one replica, ${seconds}s"
 "$loadgen" writes 127.0.0.1:18281 "$token" 1 "$seconds" bench-
 "$loadgen" writes 127.0.0.1:18281 "$token" 64 "$seconds" bench-
 echo "== durable writes, PostgreSQL, three replicas behind nginx, ${seconds}s"
+settled
 "$loadgen" writes 127.0.0.1:18280 "$token" 1 "$seconds" bench-
+settled
 "$loadgen" writes 127.0.0.1:18280 "$token" 64 "$seconds" bench-
 
 echo "== a write on replica a to 200 SSE watchers on replica b (200 writes, 20 ms apart)"
@@ -141,5 +154,6 @@ PY
   "$loadgen" writes 127.0.0.1:18281 "$token" 1 "$seconds" bench-
   "$loadgen" writes 127.0.0.1:18281 "$token" 64 "$seconds" bench-
   echo "-- three replicas behind nginx"
+  settled
   "$loadgen" writes 127.0.0.1:18280 "$token" 64 "$seconds" bench-
 done

@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::{
     metrics::Metrics,
     snapshots::Snapshots,
-    store::{AccountWrite, Batch, ChangeQuery, Delta, Store, StoreError},
+    store::{AccountWrite, Batch, ChangeQuery, Delta, Locked, Store, StoreError},
     world::{Command, Meta, Refusal, World},
 };
 
@@ -188,6 +188,7 @@ impl Engine {
                 config: config.clone(),
                 metrics: Arc::clone(&metrics),
                 followed: followed.clone(),
+                contended: false,
             },
         ));
         let engine = Arc::new(Self {
@@ -389,6 +390,9 @@ struct Writer {
     config: EngineConfig,
     metrics: Arc<Metrics>,
     followed: Option<Arc<std::sync::Mutex<std::time::Instant>>>,
+    /// Whether another replica committed while this one was writing: then
+    /// batches take the store's write lock before they are applied.
+    contended: bool,
 }
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -397,7 +401,7 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-async fn write_loop(mut queue: mpsc::Receiver<Work>, writer: Writer) {
+async fn write_loop(mut queue: mpsc::Receiver<Work>, mut writer: Writer) {
     while let Some(first) = queue.recv().await {
         let mut jobs = Vec::new();
         let mut catch_up = false;
@@ -423,29 +427,21 @@ async fn write_loop(mut queue: mpsc::Receiver<Work>, writer: Writer) {
 impl Writer {
     /// Applies the jobs and commits them; when another replica committed
     /// first, catches up and applies them again on top of its commit.
-    async fn commit(&self, jobs: Vec<Job>) {
+    ///
+    /// With replicas, a batch must be judged against what is committed,
+    /// not against this replica's copy: a client may name a base it got
+    /// from another replica a moment ago. The store's compare-and-set on
+    /// the commit count refuses a batch applied to a copy that missed a
+    /// commit, so a writer alone on the store commits in one round trip
+    /// without a lock. Once it loses a race, it takes the store's write
+    /// lock before applying (read what is new, apply, commit, all under
+    /// the lock: it cannot lose again) and keeps doing so until a batch
+    /// finds nobody else committed.
+    async fn commit(&mut self, jobs: Vec<Job>) {
         let reclaim_ms = i64::try_from(self.config.reclaim_after.as_millis()).unwrap_or(i64::MAX);
-        // With replicas, judge the batch against what is committed, not
-        // against this replica's copy: a client may name a base it got
-        // from another replica a moment ago. The store's write lock is
-        // taken first and held to the commit, so no other replica commits
-        // between the read of what is new and this batch: one read per
-        // batch, never a lost race.
         let mut locked = None;
-        if self.followed.is_some() {
-            let read_at = std::time::Instant::now();
-            let taken = match self.store.lock().await {
-                Ok(Some(mut held)) => {
-                    let commits = self.world_tx.borrow().commits;
-                    match held.since(commits).await {
-                        Ok(delta) => self.take_in(delta, read_at).await.map(|()| Some(held)),
-                        Err(error) => Err(error),
-                    }
-                }
-                Ok(None) => self.catch_up().await.map(|()| None),
-                Err(error) => Err(error),
-            };
-            match taken {
+        if self.contended {
+            match self.lock_and_catch_up().await {
                 Ok(held) => locked = held,
                 Err(error) => {
                     fail(jobs, error);
@@ -453,6 +449,9 @@ impl Writer {
                 }
             }
         }
+        // Refusals too must be judged against what is committed: checked
+        // once, when nothing was held.
+        let mut refusals_checked = self.followed.is_none();
         for attempt in 1.. {
             let now = self.config.clock.now_millis();
             let at = format_timestamp(now);
@@ -465,6 +464,18 @@ impl Writer {
             let accepted = outcomes.iter().any(Result::is_ok);
             let touched = collect_records(&start, &world, &mut batch);
             if !accepted || batch.is_empty() {
+                if locked.is_none() && !refusals_checked {
+                    refusals_checked = true;
+                    let commits = start.commits;
+                    match self.catch_up().await {
+                        Ok(()) if self.world_tx.borrow().commits > commits => continue,
+                        Ok(()) => {}
+                        Err(error) => {
+                            fail(jobs, error);
+                            return;
+                        }
+                    }
+                }
                 // Nothing to make durable (all refused, or a repeated
                 // alert): no transaction, no fsync; the lock, if held, is
                 // let go.
@@ -495,9 +506,13 @@ impl Writer {
                 Err(error) if error.is_behind() && attempt < MAX_TRIES => {
                     // Refusals too are decided again: they were judged
                     // against a world that missed a commit.
-                    if let Err(error) = self.catch_up().await {
-                        fail(jobs, error);
-                        return;
+                    self.contended = true;
+                    match self.lock_and_catch_up().await {
+                        Ok(held) => locked = held,
+                        Err(error) => {
+                            fail(jobs, error);
+                            return;
+                        }
                     }
                 }
                 Err(error) => {
@@ -506,6 +521,22 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Takes the store's write lock (where it has one) and catches up
+    /// under it, so that the batch applied next is judged against all that
+    /// is committed and cannot lose to another replica.
+    async fn lock_and_catch_up(&mut self) -> Result<Option<Box<dyn Locked>>, StoreError> {
+        let read_at = std::time::Instant::now();
+        let commits = self.world_tx.borrow().commits;
+        let Some(mut held) = self.store.lock().await? else {
+            self.catch_up().await?;
+            return Ok(None);
+        };
+        let delta = held.since(commits).await?;
+        self.contended = delta.commits > commits;
+        self.take_in(delta, read_at).await?;
+        Ok(Some(held))
     }
 
     /// Reads what other processes committed since this world and moves the

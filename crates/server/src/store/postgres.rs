@@ -1,20 +1,22 @@
 //! PostgreSQL, for several replicas sharing one database: `setpoint serve
 //! --store postgres://…`.
 //!
-//! Every replica keeps the world in memory. Its writer takes the `meta`
-//! row's lock ([`Store::lock`]), reads what others committed, applies and
-//! commits; every commit is also the same compare-and-set on the commit
-//! count as on SQLite, so a writer without the lock that missed a commit is
-//! told it is behind (see `docs/decisions.md`). A commit
+//! Every replica keeps the world in memory. A commit is a compare-and-set
+//! on the commit count in the `meta` row, as on SQLite: a writer that
+//! missed another replica's commit is told it is behind and writes
+//! nothing. A writer that lost such a race takes that row's lock
+//! ([`Store::lock`]) before its next batches, reads what others committed,
+//! applies and commits under it (see `docs/decisions.md`). A commit
 //! notifies `setpoint_commits` in its transaction, so the others hear of
 //! it when, and only if, it is durable; they read what it wrote by the
-//! rows' `written_at`, never by the notification's payload.
+//! rows' `written_at`. The notification's payload names the process that
+//! committed, only so that it does not catch up with itself.
 
 use std::time::Duration;
 
 use setpoint_core::Change;
 use sqlx::{
-    Postgres, QueryBuilder,
+    Postgres,
     postgres::{PgListener, PgPool, PgPoolOptions},
 };
 use tokio::sync::mpsc;
@@ -30,14 +32,13 @@ rows::reads!(sqlx::Postgres);
 /// The channel commits are announced on.
 const CHANNEL: &str = "setpoint_commits";
 
-/// Rows per multi-row `INSERT`: well under PostgreSQL's 65,535 parameters
-/// for the widest table.
-const ROWS_PER_INSERT: usize = 1_000;
-
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Names this process in its notifications, so that it does not
+    /// catch up with its own commits.
+    origin: String,
 }
 
 impl PgStore {
@@ -57,7 +58,12 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(StoreError::new)?;
-        Ok(Self { pool })
+        let mut origin = [0; 8];
+        getrandom::fill(&mut origin).expect("the operating system's random source works");
+        Ok(Self {
+            pool,
+            origin: format!("{:016x}", u64::from_le_bytes(origin)),
+        })
     }
 
     /// A transaction that reads one instant of the database.
@@ -88,8 +94,12 @@ impl Store for PgStore {
     }
 
     async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        if batch.is_usual() {
+            let mut conn = self.pool.acquire().await.map_err(db)?;
+            return write_usual(&mut conn, &batch, &self.origin).await;
+        }
         let mut tx = self.pool.begin().await.map_err(db)?;
-        write(&mut tx, &batch).await?;
+        write(&mut tx, &batch, &self.origin).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -126,7 +136,10 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        Ok(Some(Box::new(Held { tx })))
+        Ok(Some(Box::new(Held {
+            tx,
+            origin: self.origin.clone(),
+        })))
     }
 
     async fn follow(&self) -> Result<Option<mpsc::Receiver<()>>, StoreError> {
@@ -135,9 +148,12 @@ impl Store for PgStore {
         // One slot: a wake-up already waiting covers every commit after it,
         // because the follower reads all that is newer, not one commit.
         let (wake, woken) = mpsc::channel(1);
+        let own = format!("{} ", self.origin);
         tokio::spawn(async move {
             while !wake.is_closed() {
                 match listener.try_recv().await {
+                    // This process's writer has it already.
+                    Ok(Some(heard)) if heard.payload().starts_with(&own) => continue,
                     Ok(Some(_)) => {}
                     // The connection dropped and the next call reconnects:
                     // commits in between were not heard, so catch up.
@@ -157,6 +173,7 @@ impl Store for PgStore {
 /// The write lock: a transaction holding the `meta` row.
 struct Held {
     tx: sqlx::Transaction<'static, Postgres>,
+    origin: String,
 }
 
 #[async_trait::async_trait]
@@ -166,29 +183,63 @@ impl Locked for Held {
     }
 
     async fn commit(mut self: Box<Self>, batch: Batch) -> Result<(), StoreError> {
-        write(&mut self.tx, &batch).await?;
+        write(&mut self.tx, &batch, &self.origin).await?;
         self.tx.commit().await.map_err(db)
     }
 }
 
-/// Writes the batch in `tx`; the caller commits.
-async fn write(tx: &mut sqlx::PgConnection, batch: &Batch) -> Result<(), StoreError> {
-    let written_at = rows::to_i64(batch.commits)?;
-    // First: the row lock on `meta` queues every other replica's commit
-    // behind this one, and the count tells whether this writer saw all
-    // commits before it.
-    let moved =
-        sqlx::query("UPDATE meta SET revision = $1, commits = $2 WHERE id = 1 AND commits = $3")
-            .bind(rows::to_i64(batch.revision)?)
-            .bind(written_at)
-            .bind(written_at - 1)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-    if moved.rows_affected() != 1 {
-        return Err(StoreError::new(Behind));
+/// A batch's usual writes in one statement: the compare-and-set on the
+/// commit count, the change log, the services, the snapshot marks and the
+/// notification. Rows go in as one array per column (`unnest`), so the text
+/// is the same for every batch and stays prepared on each connection, and
+/// no batch is too big for PostgreSQL's limit on parameters. Every part
+/// depends on the compare-and-set: a writer that missed a commit writes
+/// nothing and gets no row back. On its own it is its own transaction: one
+/// round trip for a whole commit.
+const COMMIT: &str = "\
+WITH head AS (
+    UPDATE meta SET revision = $1, commits = $2 WHERE id = 1 AND commits = $2 - 1
+    RETURNING commits
+), logged AS (
+    INSERT INTO changes (revision, service, item, environment, actor, at, reason, kind, before, after)
+    SELECT * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+    WHERE EXISTS (SELECT FROM head)
+), upserted AS (
+    INSERT INTO services (name, doc, revision, deleted_at, reclaim_at, breakers, written_at)
+    SELECT s.*, $2 FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[], $17::text[],
+                               $18::text[]) AS s
+    WHERE EXISTS (SELECT FROM head)
+    ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, revision = excluded.revision,
+        deleted_at = excluded.deleted_at, reclaim_at = excluded.reclaim_at,
+        breakers = excluded.breakers, written_at = excluded.written_at
+), recreated AS (
+    DELETE FROM removed_services WHERE name = ANY($13) AND EXISTS (SELECT FROM head)
+), marked AS (
+    INSERT INTO snapshot_marks (environment, service, revision, content, written_at)
+    SELECT m.*, $2 FROM unnest($19::text[], $20::text[], $21::bigint[], $22::text[]) AS m
+    WHERE EXISTS (SELECT FROM head)
+    ON CONFLICT (environment, service) DO UPDATE SET revision = excluded.revision,
+        content = excluded.content, written_at = excluded.written_at
+)
+SELECT pg_notify($23, $24) FROM head";
+
+impl Batch {
+    /// Whether [`COMMIT`] writes all of it: true of nearly every batch
+    /// (config, flag and breaker writes), so they need no transaction of
+    /// their own.
+    fn is_usual(&self) -> bool {
+        self.environments.is_empty()
+            && self.removed_services.is_empty()
+            && self.unrouted.is_none()
+            && self.accounts.is_empty()
     }
-    write_changes(tx, &batch.changes).await?;
+}
+
+/// Writes the batch in `tx`; the caller commits.
+async fn write(tx: &mut sqlx::PgConnection, batch: &Batch, origin: &str) -> Result<(), StoreError> {
+    write_usual(tx, batch, origin).await?;
+    let written_at = rows::to_i64(batch.commits)?;
     for env in &batch.environments {
         sqlx::query(
             "INSERT INTO environments (name, description, revision, written_at) VALUES ($1, $2, $3, $4)",
@@ -200,118 +251,6 @@ async fn write(tx: &mut sqlx::PgConnection, batch: &Batch) -> Result<(), StoreEr
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-    }
-    write_services(tx, batch, written_at).await?;
-    write_marks(tx, &batch.snapshot_marks, written_at).await?;
-    if let Some(unrouted) = &batch.unrouted {
-        // At most a few hundred entries: replaced as a whole.
-        sqlx::query("DELETE FROM unrouted_alerts")
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        sqlx::query("UPDATE meta SET unrouted_at = $1 WHERE id = 1")
-            .bind(written_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        for entry in unrouted.values() {
-            sqlx::query("INSERT INTO unrouted_alerts (fingerprint, entry) VALUES ($1, $2)")
-                .bind(&entry.alert.fingerprint)
-                .bind(rows::json_text(entry)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-    }
-    for account in &batch.accounts {
-        write_account(tx, account).await?;
-    }
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(written_at.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-    Ok(())
-}
-
-/// Appends to the change log, many rows per statement.
-async fn write_changes(tx: &mut sqlx::PgConnection, changes: &[Change]) -> Result<(), StoreError> {
-    for chunk in changes.chunks(ROWS_PER_INSERT) {
-        let mut sql = QueryBuilder::<Postgres>::new(
-            "INSERT INTO changes (revision, service, item, environment, actor, at, reason, kind, before, after) ",
-        );
-        let mut failed = None;
-        sql.push_values(chunk, |mut row, change| {
-            let revision = rows::to_i64(change.revision).unwrap_or_else(|e| {
-                failed = Some(e);
-                0
-            });
-            row.push_bind(revision)
-                .push_bind(change.service.clone())
-                .push_bind(change.item.clone())
-                .push_bind(change.environment.clone())
-                .push_bind(change.actor.clone())
-                .push_bind(change.at.clone())
-                .push_bind(change.reason.clone())
-                .push_bind(change.kind.as_str())
-                .push_bind(change.before.as_ref().map(ToString::to_string))
-                .push_bind(change.after.as_ref().map(ToString::to_string));
-        });
-        if let Some(error) = failed {
-            return Err(error);
-        }
-        sql.build().execute(&mut *tx).await.map_err(db)?;
-    }
-    Ok(())
-}
-
-/// Writes the services the batch touched and forgets those it reclaimed.
-async fn write_services(
-    tx: &mut sqlx::PgConnection,
-    batch: &Batch,
-    written_at: i64,
-) -> Result<(), StoreError> {
-    for chunk in batch.services.chunks(ROWS_PER_INSERT) {
-        let mut values = Vec::with_capacity(chunk.len());
-        for service in chunk {
-            let tombstone = service.tombstone.as_ref();
-            values.push((
-                service.doc.service.clone(),
-                rows::json_text(&service.doc)?,
-                rows::to_i64(service.revision)?,
-                tombstone.map(|t| t.deleted_at.clone()),
-                tombstone.map(|t| t.reclaim_at.clone()),
-                rows::json_text(&service.breakers)?,
-            ));
-        }
-        let mut sql = QueryBuilder::<Postgres>::new(
-            "INSERT INTO services (name, doc, revision, deleted_at, reclaim_at, breakers, written_at) ",
-        );
-        sql.push_values(
-            values,
-            |mut row, (name, doc, revision, deleted, reclaim, breakers)| {
-                row.push_bind(name)
-                    .push_bind(doc)
-                    .push_bind(revision)
-                    .push_bind(deleted)
-                    .push_bind(reclaim)
-                    .push_bind(breakers)
-                    .push_bind(written_at);
-            },
-        );
-        sql.push(
-            " ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, revision = excluded.revision, \
-             deleted_at = excluded.deleted_at, reclaim_at = excluded.reclaim_at, \
-             breakers = excluded.breakers, written_at = excluded.written_at",
-        );
-        sql.build().execute(&mut *tx).await.map_err(db)?;
-        let names: Vec<&str> = chunk.iter().map(|s| s.doc.service.as_str()).collect();
-        sqlx::query("DELETE FROM removed_services WHERE name = ANY($1)")
-            .bind(&names)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
     }
     if !batch.removed_services.is_empty() {
         let names = &batch.removed_services;
@@ -335,37 +274,97 @@ async fn write_services(
         .await
         .map_err(db)?;
     }
+    if let Some(unrouted) = &batch.unrouted {
+        // At most a few hundred entries: replaced as a whole.
+        sqlx::query("DELETE FROM unrouted_alerts")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query("UPDATE meta SET unrouted_at = $1 WHERE id = 1")
+            .bind(written_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let (fingerprints, entries): (Vec<&str>, Vec<String>) = unrouted
+            .values()
+            .map(|entry| Ok((entry.alert.fingerprint.as_str(), rows::json_text(entry)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?
+            .into_iter()
+            .unzip();
+        sqlx::query(
+            "INSERT INTO unrouted_alerts (fingerprint, entry) SELECT * FROM unnest($1::text[], $2::text[])",
+        )
+        .bind(fingerprints)
+        .bind(entries)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
+    for account in &batch.accounts {
+        write_account(tx, account).await?;
+    }
     Ok(())
 }
 
-/// Records when the batch's rebuilt snapshots last changed.
-async fn write_marks(
-    tx: &mut sqlx::PgConnection,
-    marks: &[SnapshotMark],
-    written_at: i64,
+/// Runs [`COMMIT`] for the batch, announced as `<origin> <commits>`:
+/// [`Behind`] when the store's commit count is not the one before the
+/// batch's.
+async fn write_usual(
+    conn: &mut sqlx::PgConnection,
+    batch: &Batch,
+    origin: &str,
 ) -> Result<(), StoreError> {
-    for chunk in marks.chunks(ROWS_PER_INSERT) {
-        let mut values = Vec::with_capacity(chunk.len());
-        for mark in chunk {
-            values.push((mark, rows::to_i64(mark.revision)?));
-        }
-        let mut sql = QueryBuilder::<Postgres>::new(
-            "INSERT INTO snapshot_marks (environment, service, revision, content, written_at) ",
-        );
-        sql.push_values(values, |mut row, (mark, revision)| {
-            row.push_bind(mark.environment.clone())
-                .push_bind(mark.service.clone().unwrap_or_default())
-                .push_bind(revision)
-                .push_bind(mark.content.clone())
-                .push_bind(written_at);
-        });
-        sql.push(
-            " ON CONFLICT (environment, service) DO UPDATE SET revision = excluded.revision, \
-             content = excluded.content, written_at = excluded.written_at",
-        );
-        sql.build().execute(&mut *tx).await.map_err(db)?;
+    let text = |value: &Option<serde_json::Value>| value.as_ref().map(ToString::to_string);
+    let (changes, services, marks) = (&batch.changes, &batch.services, &batch.snapshot_marks);
+    let committed = sqlx::query(COMMIT)
+        .bind(rows::to_i64(batch.revision)?)
+        .bind(rows::to_i64(batch.commits)?)
+        .bind(try_column(changes, |c| rows::to_i64(c.revision))?)
+        .bind(column(changes, |c| c.service.clone()))
+        .bind(column(changes, |c| c.item.clone()))
+        .bind(column(changes, |c| c.environment.clone()))
+        .bind(column(changes, |c| c.actor.clone()))
+        .bind(column(changes, |c| c.at.clone()))
+        .bind(column(changes, |c| c.reason.clone()))
+        .bind(column(changes, |c| c.kind.as_str()))
+        .bind(column(changes, |c| text(&c.before)))
+        .bind(column(changes, |c| text(&c.after)))
+        .bind(column(services, |s| s.doc.service.clone()))
+        .bind(try_column(services, |s| rows::json_text(&s.doc))?)
+        .bind(try_column(services, |s| rows::to_i64(s.revision))?)
+        .bind(column(services, |s| {
+            s.tombstone.as_ref().map(|t| t.deleted_at.clone())
+        }))
+        .bind(column(services, |s| {
+            s.tombstone.as_ref().map(|t| t.reclaim_at.clone())
+        }))
+        .bind(try_column(services, |s| rows::json_text(&s.breakers))?)
+        .bind(column(marks, |m| m.environment.clone()))
+        .bind(column(marks, |m| m.service.clone().unwrap_or_default()))
+        .bind(try_column(marks, |m| rows::to_i64(m.revision))?)
+        .bind(column(marks, |m| m.content.clone()))
+        .bind(CHANNEL)
+        .bind(format!("{origin} {}", batch.commits))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+    match committed {
+        Some(_) => Ok(()),
+        None => Err(StoreError::new(Behind)),
     }
-    Ok(())
+}
+
+/// One column of a table's new rows, as an array parameter for `unnest`.
+fn column<T, U>(items: &[T], field: impl Fn(&T) -> U) -> Vec<U> {
+    items.iter().map(field).collect()
+}
+
+/// [`column`] of a field that may fail to convert.
+fn try_column<T, U>(
+    items: &[T],
+    field: impl Fn(&T) -> Result<U, StoreError>,
+) -> Result<Vec<U>, StoreError> {
+    items.iter().map(field).collect()
 }
 
 /// Writes one user or token change inside the batch's transaction; a user
