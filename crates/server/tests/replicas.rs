@@ -4,7 +4,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use common::parts::{Central, Postgres, eventually};
 use serde_json::{Value, json};
@@ -445,4 +451,275 @@ async fn failed_logins_spread_over_replicas_are_counted_together() {
         .await
         .expect("answers");
     assert_eq!(sixth.status(), 429, "{:?}", sixth.text().await);
+}
+
+/// Writers under fault: 64 clients, each patching its own service and
+/// sending each write to the next replica in turn, as behind a round-robin
+/// balancer.
+struct Load {
+    stop: Arc<AtomicBool>,
+    acknowledged: Arc<AtomicUsize>,
+    writers: Vec<tokio::task::JoinHandle<Tally>>,
+}
+
+/// What one writer saw.
+#[derive(Debug, Default)]
+struct Tally {
+    service: String,
+    /// The revision and reason of every write answered 200.
+    acknowledged: Vec<(u64, String)>,
+    /// Every other status, in order.
+    statuses: Vec<u16>,
+}
+
+const WRITERS: usize = 64;
+
+impl Load {
+    /// Imports the writers' services through `replicas[0]`, waits until
+    /// every replica has them, and starts writing.
+    async fn start(replicas: &[&Central]) -> Self {
+        let services: Vec<Value> = (0..WRITERS)
+            .map(|i| json!({"service": format!("load-{i}"), "schema": {"n": {"type": "int", "default": 0}}}))
+            .collect();
+        let http = reqwest::Client::new();
+        let imported = http
+            .post(format!("{}/api/v1/import", replicas[0].url()))
+            .bearer_auth(&replicas[0].admin)
+            .json(&json!({
+                "document": {"format": "setpoint/1", "environments": [], "services": services},
+                "reason": "load",
+            }))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(imported.status(), 200, "{:?}", imported.text().await);
+        for replica in replicas {
+            eventually(WITHIN, "every replica has the services", || async {
+                replica.get("/api/v1/services/load-63").await["revision"].is_u64()
+            })
+            .await;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let acknowledged = Arc::new(AtomicUsize::new(0));
+        let urls: Arc<Vec<String>> = Arc::new(replicas.iter().map(|r| r.url()).collect());
+        let writers = (0..WRITERS)
+            .map(|i| {
+                let writer = Writer {
+                    http: http.clone(),
+                    urls: Arc::clone(&urls),
+                    token: replicas[0].admin.clone(),
+                    service: format!("load-{i}"),
+                };
+                tokio::spawn(writer.run(i, Arc::clone(&stop), Arc::clone(&acknowledged)))
+            })
+            .collect();
+        Self {
+            stop,
+            acknowledged,
+            writers,
+        }
+    }
+
+    /// Waits until `more` writes beyond those acknowledged so far are.
+    async fn progress(&self, more: usize, what: &str) {
+        let target = self.acknowledged.load(Ordering::Relaxed) + more;
+        eventually(WITHIN, what, || async {
+            self.acknowledged.load(Ordering::Relaxed) >= target
+        })
+        .await;
+    }
+
+    async fn finish(self) -> Vec<Tally> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut tallies = Vec::new();
+        for writer in self.writers {
+            tallies.push(writer.await.expect("the writer ran"));
+        }
+        let mut statuses: Vec<u16> = tallies.iter().flat_map(|t| t.statuses.clone()).collect();
+        statuses.sort_unstable();
+        statuses.dedup();
+        eprintln!(
+            "{} writes acknowledged; also answered: {statuses:?}",
+            self.acknowledged.load(Ordering::Relaxed)
+        );
+        tallies
+    }
+}
+
+struct Writer {
+    http: reqwest::Client,
+    urls: Arc<Vec<String>>,
+    token: String,
+    service: String,
+}
+
+impl Writer {
+    async fn run(
+        self,
+        first: usize,
+        stop: Arc<AtomicBool>,
+        acknowledged: Arc<AtomicUsize>,
+    ) -> Tally {
+        let mut tally = Tally {
+            service: self.service.clone(),
+            ..Tally::default()
+        };
+        let mut base = None;
+        for n in 0.. {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let url = &self.urls[(first + n) % self.urls.len()];
+            let Some(revision) = base else {
+                base = self.revision(url).await;
+                continue;
+            };
+            let reason = format!("{} #{n}", self.service);
+            let sent = self
+                .http
+                .patch(format!("{url}/api/v1/services/{}/values/dev", self.service))
+                .bearer_auth(&self.token)
+                .json(&json!({"base_revision": revision, "set": {"n": n}, "reason": reason}))
+                .send()
+                .await;
+            // A replica that was killed does not answer: the next one will.
+            let Ok(answer) = sent else { continue };
+            let status = answer.status().as_u16();
+            if status == 200 {
+                let change: Value = answer.json().await.expect("a change");
+                let revision = change["revision"].as_u64().expect("a revision");
+                tally.acknowledged.push((revision, reason));
+                acknowledged.fetch_add(1, Ordering::Relaxed);
+                base = Some(revision);
+                continue;
+            }
+            tally.statuses.push(status);
+            if status == 409 {
+                // A write whose answer was lost with its replica (or its
+                // database connection) may have landed: start from what is.
+                base = None;
+            } else {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        tally
+    }
+
+    async fn revision(&self, url: &str) -> Option<u64> {
+        let answer = self
+            .http
+            .get(format!("{url}/api/v1/services/{}", self.service))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .ok()?;
+        let record: Value = answer.json().await.ok()?;
+        record["revision"].as_u64()
+    }
+}
+
+/// Every acknowledged write is in the change log `replica` serves, under the
+/// revision it was acknowledged with.
+async fn all_acknowledged_writes_are_logged(replica: &Central, tallies: &[Tally]) {
+    for tally in tallies {
+        let page = replica
+            .get(&format!(
+                "/api/v1/changes?service={}&limit=500",
+                tally.service
+            ))
+            .await;
+        let logged: std::collections::HashMap<u64, &str> = page["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .map(|c| {
+                (
+                    c["revision"].as_u64().expect("revision"),
+                    c["reason"].as_str().expect("reason"),
+                )
+            })
+            .collect();
+        assert!(
+            page["next_cursor"].is_null(),
+            "one page holds the writes of {}",
+            tally.service
+        );
+        for (revision, reason) in &tally.acknowledged {
+            assert_eq!(
+                logged.get(revision),
+                Some(&reason.as_str()),
+                "acknowledged as {revision}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_killed_under_load_loses_no_acknowledged_write() {
+    let postgres = Postgres::start();
+    let [a, b, mut c] = three(&postgres).await;
+    let load = Load::start(&[&a, &b, &c]).await;
+    load.progress(300, "writes land on three replicas").await;
+
+    c.kill();
+    load.progress(300, "writes go on landing on the other two")
+        .await;
+    let tallies = load.finish().await;
+
+    let statuses: Vec<u16> = tallies.iter().flat_map(|t| t.statuses.clone()).collect();
+    assert!(statuses.iter().all(|s| *s == 409), "{statuses:?}");
+    all_acknowledged_writes_are_logged(&a, &tallies).await;
+    let verify = a.cli(&["verify"]);
+    assert!(verify.status.success(), "{verify:?}");
+    eventually(
+        WITHIN,
+        "the two replicas serve the same snapshot",
+        || async {
+            a.get("/api/v1/environments/dev/snapshot").await["checksum"]
+                == b.get("/api/v1/environments/dev/snapshot").await["checksum"]
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_restarted_under_load_costs_503s_and_no_acknowledged_write() {
+    let mut postgres = Postgres::start();
+    let replicas = three(&postgres).await;
+    let load = Load::start(&replicas.each_ref()).await;
+    load.progress(300, "writes land").await;
+
+    postgres.kill();
+    eventually(WITHIN, "every replica reports not ready", || async {
+        let mut ready = 0;
+        for replica in &replicas {
+            let answer = reqwest::get(format!("{}/readyz", replica.url())).await;
+            ready += usize::from(answer.is_ok_and(|r| r.status() == 200));
+        }
+        ready == 0
+    })
+    .await;
+    postgres.restart();
+    load.progress(300, "writes land again once the database is back")
+        .await;
+    let tallies = load.finish().await;
+
+    // An outage is a 503 (retry), never another 5xx.
+    let statuses: Vec<u16> = tallies.iter().flat_map(|t| t.statuses.clone()).collect();
+    assert!(statuses.contains(&503), "the outage was seen: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| matches!(s, 409 | 503)),
+        "{statuses:?}"
+    );
+    all_acknowledged_writes_are_logged(&replicas[1], &tallies).await;
+    let verify = replicas[0].cli(&["verify"]);
+    assert!(verify.status.success(), "{verify:?}");
+    for replica in &replicas {
+        eventually(WITHIN, "ready again", || async {
+            reqwest::get(format!("{}/readyz", replica.url()))
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+    }
 }
