@@ -173,7 +173,7 @@ impl Engine {
         let metrics = Arc::new(Metrics::default());
         let followed = match store.follow().await? {
             Some(woken) => {
-                tokio::spawn(follow(woken, writer.clone()));
+                tokio::spawn(follow(woken, writer.downgrade()));
                 Some(Arc::new(std::sync::Mutex::new(std::time::Instant::now())))
             }
             None => None,
@@ -726,13 +726,18 @@ fn collect_records(start: &World, world: &World, batch: &mut Batch) -> BTreeSet<
 
 /// Follows the other replicas sharing the store: a catch-up on each
 /// notification of their commits, and every second in case one was lost.
-async fn follow(mut woken: mpsc::Receiver<()>, writer: mpsc::Sender<Work>) {
+/// Ends with the engine (it holds the writer's queue weakly), letting go of
+/// the notifications.
+async fn follow(mut woken: mpsc::Receiver<()>, writer: mpsc::WeakSender<Work>) {
     let mut listening = true;
     loop {
         tokio::select! {
             heard = woken.recv(), if listening => listening = heard.is_some(),
             () = tokio::time::sleep(FOLLOW_POLL) => {}
         }
+        let Some(writer) = writer.upgrade() else {
+            return;
+        };
         if writer.send(Work::CatchUp).await.is_err() {
             return;
         }

@@ -6,10 +6,7 @@ mod common;
 use axum::http::{Method, StatusCode};
 use common::{EXAMPLE, TestApp};
 use serde_json::{Value, json};
-use setpoint_server::{
-    auth::Role,
-    store::{AccountWrite, Accounts},
-};
+use setpoint_server::{auth::Role, store::AccountWrite};
 
 const ROLES: [Role; 7] = Role::ALL;
 
@@ -158,46 +155,70 @@ fn writes() -> Vec<Write> {
 
 #[tokio::test]
 async fn every_role_against_every_write_is_allowed_or_403_and_nothing_else() {
+    every_role_against_every_write(TestApp::seeded).await;
+}
+
+/// The same on two replicas sharing a PostgreSQL database, each request
+/// answered by the next replica (the token is made on one, the write taken
+/// by the other).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_role_against_every_write_on_two_replicas_of_postgresql() {
+    let postgres = common::parts::Postgres::start();
+    every_role_against_every_write(|| TestApp::seeded_replicas(&postgres)).await;
+}
+
+/// Each write by each role on a freshly seeded app from `seeded`: allowed
+/// (any success) or `403 forbidden`, nothing else. The roles of one write
+/// run at once, each on its own app.
+async fn every_role_against_every_write<F: Future<Output = TestApp>>(seeded: impl Fn() -> F) {
     let mut failures = Vec::new();
     for write in writes() {
-        for role in ROLES {
-            let app = TestApp::seeded().await;
-            // Agent tokens always follow one environment.
-            let environment = (role == Role::Agent).then_some("prod");
-            let token = format!(
-                "Bearer {}",
-                app.token("caller", role, None, environment).await
-            );
-            let revision = app.revision("checkout").await.to_string();
-            let mut headers = vec![("authorization", token.as_str())];
-            if write.if_match {
-                headers.push(("if-match", revision.as_str()));
-            }
-            let body = (write.body)(revision.parse().expect("number"));
-            let reply = app
-                .request(write.method.clone(), write.uri, &headers, body)
-                .await;
-            let allowed = role >= write.least;
-            let ok = if allowed {
-                reply.status.is_success()
-            } else {
-                reply.status == StatusCode::FORBIDDEN
-            };
-            if !ok {
-                failures.push(format!(
-                    "{} as {}: {} {}",
-                    write.name,
-                    role.as_str(),
-                    reply.status,
-                    reply.text
-                ));
-            }
-            if !allowed {
-                assert_eq!(reply.json["error"]["code"], "forbidden");
-            }
-        }
+        let cases = ROLES.map(|role| {
+            let (write, app) = (&write, seeded());
+            async move { one_role_against_one_write(&app.await, role, write).await }
+        });
+        failures.extend(
+            futures_util::future::join_all(cases)
+                .await
+                .into_iter()
+                .flatten(),
+        );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// What went wrong when `role` made `write`, if anything.
+async fn one_role_against_one_write(app: &TestApp, role: Role, write: &Write) -> Option<String> {
+    // Agent tokens always follow one environment.
+    let environment = (role == Role::Agent).then_some("prod");
+    let token = format!(
+        "Bearer {}",
+        app.token("caller", role, None, environment).await
+    );
+    let revision = app.revision("checkout").await.to_string();
+    let mut headers = vec![("authorization", token.as_str())];
+    if write.if_match {
+        headers.push(("if-match", revision.as_str()));
+    }
+    let body = (write.body)(revision.parse().expect("number"));
+    let reply = app
+        .request(write.method.clone(), write.uri, &headers, body)
+        .await;
+    let allowed = role >= write.least;
+    let ok = if allowed {
+        reply.status.is_success()
+    } else {
+        reply.status == StatusCode::FORBIDDEN && reply.json["error"]["code"] == "forbidden"
+    };
+    (!ok).then(|| {
+        format!(
+            "{} as {}: {} {}",
+            write.name,
+            role.as_str(),
+            reply.status,
+            reply.text
+        )
+    })
 }
 
 #[tokio::test]

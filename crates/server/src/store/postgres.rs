@@ -150,8 +150,13 @@ impl Store for PgStore {
         let (wake, woken) = mpsc::channel(1);
         let own = format!("{} ", self.origin);
         tokio::spawn(async move {
-            while !wake.is_closed() {
-                match listener.try_recv().await {
+            loop {
+                let heard = tokio::select! {
+                    heard = listener.try_recv() => heard,
+                    // Nobody follows any more: let the connection go.
+                    () = wake.closed() => return,
+                };
+                match heard {
                     // This process's writer has it already.
                     Ok(Some(heard)) if heard.payload().starts_with(&own) => continue,
                     Ok(Some(_)) => {}

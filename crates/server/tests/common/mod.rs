@@ -3,7 +3,13 @@
 
 pub mod parts;
 
-use std::sync::Arc;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use axum::{
     Router,
@@ -17,7 +23,7 @@ use setpoint_server::{
     auth::Role,
     engine::{Engine, EngineConfig},
     http::{NewToken, new_token},
-    store::{AccountWrite, SqliteStore},
+    store::{self, AccountWrite, Backend, SqliteStore},
 };
 use tower::ServiceExt;
 
@@ -28,9 +34,13 @@ pub const EXAMPLE: &str = include_str!("../../../../examples/checkout.json");
 pub struct TestApp {
     pub router: Router,
     pub engine: Arc<Engine>,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Backend>,
     pub admin: String,
     pub dir: tempfile::TempDir,
+    /// More replicas of the app on the same (PostgreSQL) database:
+    /// requests go to each in turn, as behind a round-robin balancer.
+    replicas: Vec<(Router, Arc<Engine>)>,
+    turn: AtomicUsize,
 }
 
 /// A response, read whole.
@@ -51,23 +61,77 @@ impl TestApp {
     pub async fn with_config(config: EngineConfig) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(SqliteStore::open(dir.path()).await.expect("store opens"));
-        let engine = Engine::start(store.clone(), config)
-            .await
-            .expect("engine starts");
-        let router = app(AppState::new(
-            Arc::clone(&engine),
-            store.clone(),
-            dir.path().join("no-console"),
-        ));
+        Self::over(vec![store], dir, config).await
+    }
+
+    /// [`TestApp::seeded`] as two replicas on a new database of
+    /// `postgres`, taking requests in turn.
+    pub async fn seeded_replicas(postgres: &parts::Postgres) -> Self {
+        static DATABASES: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("app{}", DATABASES.fetch_add(1, Ordering::Relaxed));
+        let url = postgres.migrated(&name).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut stores = Vec::new();
+        for _ in 0..2 {
+            stores.push(
+                store::open(Some(&url), dir.path())
+                    .await
+                    .expect("store opens"),
+            );
+        }
+        let app = Self::over(stores, dir, EngineConfig::default()).await;
+        app.seed().await;
+        app
+    }
+
+    /// An app per store, the first one's the `router`.
+    async fn over(
+        stores: Vec<Arc<dyn Backend>>,
+        dir: tempfile::TempDir,
+        config: EngineConfig,
+    ) -> Self {
+        let mut replicas = Vec::new();
+        for store in &stores {
+            let engine = Engine::start(store.clone(), config.clone())
+                .await
+                .expect("engine starts");
+            let router = app(AppState::new(
+                Arc::clone(&engine),
+                store.clone(),
+                dir.path().join("no-console"),
+            ));
+            replicas.push((router, engine));
+        }
+        let (router, engine) = replicas.remove(0);
         let mut app = Self {
             router,
             engine,
-            store,
+            store: Arc::clone(&stores[0]),
             admin: String::new(),
             dir,
+            replicas,
+            turn: AtomicUsize::new(0),
         };
         app.admin = app.token("test-admin", Role::Admin, None, None).await;
         app
+    }
+
+    /// Waits until every replica has followed every commit, so that what
+    /// one answers next does not depend on which one answers.
+    pub async fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let commits = self.engine.world().commits;
+            if self
+                .replicas
+                .iter()
+                .all(|(_, e)| e.world().commits == commits)
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the replicas did not follow");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// A bearer string for a new token.
@@ -89,6 +153,7 @@ impl TestApp {
             .write_account(AccountWrite::PutToken(token), "test", "")
             .await
             .expect("stored");
+        self.settle().await;
         bearer
     }
 
@@ -100,6 +165,13 @@ impl TestApp {
     /// [`TestApp::seeded`] with an engine running with `config`.
     pub async fn seeded_with(config: EngineConfig) -> Self {
         let app = Self::with_config(config).await;
+        app.seed().await;
+        app
+    }
+
+    /// Adds environments dev, staging and prod, and the example service.
+    async fn seed(&self) {
+        let app = self;
         for env in ["dev", "staging", "prod"] {
             let reply = app.post("/api/v1/environments", json!({"name": env})).await;
             assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
@@ -112,7 +184,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-        app
+        app.settle().await;
     }
 
     /// A request with a JSON body (if any), as the test admin unless the
@@ -158,8 +230,12 @@ impl TestApp {
             request = request.header(*name, *value);
         }
         let body = body.map_or_else(Body::empty, Body::from);
-        let response = self
-            .router
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed) % (self.replicas.len() + 1);
+        let router = match turn.checked_sub(1) {
+            Some(replica) => &self.replicas[replica].0,
+            None => &self.router,
+        };
+        let response = router
             .clone()
             .oneshot(request.body(body).expect("request builds"))
             .await
