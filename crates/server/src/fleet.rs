@@ -9,6 +9,11 @@
 //! thousand agents on ten-second heartbeats would otherwise be a hundred
 //! fsyncs a second for nothing.
 //!
+//! Replicas sharing a store share the fleet through it: each reads the
+//! reports the others stored every [`FOLLOW_EVERY`], and stores quiet
+//! heartbeats often enough that, read elsewhere, a cluster does not look
+//! stale (after one and a half heartbeats instead of a minute).
+//!
 //! The state of a cluster ([`ClusterState`]) is derived when asked, from
 //! the report, the revision the cluster should run (from the engine's
 //! snapshots) and the clock: silence makes a cluster `stale` without any
@@ -16,8 +21,9 @@
 
 use std::{
     borrow::Cow,
-    collections::BTreeMap,
-    sync::{Arc, PoisonError, RwLock},
+    collections::{BTreeMap, BTreeSet},
+    sync::{Arc, PoisonError, RwLock, Weak},
+    time::Duration,
 };
 
 use setpoint_core::{
@@ -34,6 +40,13 @@ use crate::{
 
 /// How long a heartbeat that changes nothing may go unstored.
 const STORE_QUIET_EVERY_MILLIS: i64 = 60_000;
+
+/// How often a replica reads the reports other replicas stored.
+pub const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+
+/// How long a stored report must be missing from the store before a
+/// replica takes it as forgotten: longer than any write of one may take.
+const FORGOTTEN_AFTER_MILLIS: i64 = 10_000;
 
 /// The most clusters kept by default: an agent token names its own
 /// cluster, so without a bound one token could grow the fleet (and the
@@ -81,6 +94,8 @@ pub struct Fleet {
     pending: std::sync::Mutex<BTreeMap<Key, StoredReport>>,
     /// Held by whoever writes the pending reports.
     commit_turn: tokio::sync::Mutex<()>,
+    /// Whether other replicas read the store too (see [`Fleet::shared`]).
+    shared: bool,
 }
 
 impl Fleet {
@@ -94,7 +109,76 @@ impl Fleet {
             capacity: MAX_CLUSTERS,
             pending: std::sync::Mutex::new(BTreeMap::new()),
             commit_turn: tokio::sync::Mutex::new(()),
+            shared: false,
         }
+    }
+
+    /// The same fleet, in a store other replicas share: quiet heartbeats
+    /// are stored every one and a half heartbeats, so that a replica
+    /// reading them sees a cluster go stale (three heartbeats of silence)
+    /// only when it is. Start [`Fleet::follow`] beside it.
+    #[must_use]
+    pub fn shared(mut self) -> Self {
+        self.shared = true;
+        self
+    }
+
+    /// Reads the reports other replicas stored, every [`FOLLOW_EVERY`],
+    /// while the fleet lives; `now` is the engine's clock.
+    pub async fn follow(fleet: Weak<Self>, now: impl Fn() -> Option<i64>) {
+        let mut tick = tokio::time::interval(FOLLOW_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let (Some(fleet), Some(now)) = (fleet.upgrade(), now()) else {
+                return;
+            };
+            if let Err(error) = fleet.read_others(now).await {
+                tracing::warn!(%error, "could not read the fleet's reports; will retry");
+            }
+        }
+    }
+
+    /// Takes in what the store holds that is newer than what this replica
+    /// has, and drops what another replica forgot: a cluster missing from
+    /// the store although this replica stored or read it well before the
+    /// read (`now`). A report stored while the read runs may be missing
+    /// from it, and must not be dropped.
+    async fn read_others(&self, now: i64) -> Result<(), StoreError> {
+        self.ready().await?;
+        let reports = self.store.reports().await?;
+        let found: BTreeSet<Key> = reports.iter().map(|s| key(&s.report)).collect();
+        let mut updated = Vec::new();
+        {
+            let mut clusters = self
+                .clusters
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            clusters.retain(|key, entry| {
+                found.contains(key)
+                    || entry.persisted_at >= now.saturating_sub(FORGOTTEN_AFTER_MILLIS)
+            });
+            for stored in reports {
+                let key = key(&stored.report);
+                let newer = clusters
+                    .get(&key)
+                    .is_none_or(|entry| entry.stored.reported_at < stored.reported_at);
+                if newer {
+                    updated.push(Arc::new(stored.clone()));
+                    clusters.insert(
+                        key,
+                        Entry {
+                            persisted_at: stored.reported_at,
+                            stored,
+                        },
+                    );
+                }
+            }
+        }
+        for stored in updated {
+            let _ = self.updates.send(stored);
+        }
+        Ok(())
     }
 
     /// The same fleet, keeping at most `capacity` clusters.
@@ -140,9 +224,16 @@ impl Fleet {
             if !clusters.contains_key(&key) && clusters.len() >= self.capacity {
                 return Err(ReportError::Full(self.capacity));
             }
+            let quiet_every = if self.shared {
+                let heartbeat = i64::try_from(stored.report.heartbeat_secs).unwrap_or(i64::MAX);
+                heartbeat
+                    .saturating_mul(1_500)
+                    .min(STORE_QUIET_EVERY_MILLIS)
+            } else {
+                STORE_QUIET_EVERY_MILLIS
+            };
             clusters.get(&key).is_none_or(|entry| {
-                entry.stored.report != stored.report
-                    || now - entry.persisted_at >= STORE_QUIET_EVERY_MILLIS
+                entry.stored.report != stored.report || now - entry.persisted_at >= quiet_every
             })
         };
         if persist {

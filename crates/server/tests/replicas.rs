@@ -723,3 +723,52 @@ async fn postgres_restarted_under_load_costs_503s_and_no_acknowledged_write() {
         .await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_reporting_to_one_replica_is_in_every_replicas_fleet() {
+    let postgres = Postgres::start();
+    let [a, b, c] = three(&postgres).await;
+    let revision = a.prod_revision().await;
+    let http = reqwest::Client::new();
+    let reported = http
+        .post(format!("{}/api/v1/fleet/reports", a.url()))
+        .bearer_auth(&a.agent)
+        .json(&json!({
+            "cluster": "eu-1", "namespace": "payments", "environment": "prod",
+            "revision": revision,
+            "sinks": [{"name": "etcd:/setpoint/prod", "ok": true, "revision": revision}],
+            "version": "0.1.0", "heartbeat_secs": 10,
+        }))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(reported.status(), 200, "{:?}", reported.text().await);
+
+    for replica in [&b, &c] {
+        eventually(WITHIN, "another replica lists the cluster", || async {
+            replica
+                .cluster("eu-1")
+                .await
+                .is_some_and(|status| status["state"] == "in_sync")
+        })
+        .await;
+    }
+
+    // Torn down: forgotten through one replica, gone from all.
+    let forgotten = http
+        .delete(format!(
+            "{}/api/v1/fleet/prod/eu-1?namespace=payments",
+            b.url()
+        ))
+        .bearer_auth(&b.admin)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(forgotten.status(), 204, "{:?}", forgotten.text().await);
+    for replica in [&a, &c] {
+        eventually(WITHIN, "the cluster is forgotten everywhere", || async {
+            replica.cluster("eu-1").await.is_none()
+        })
+        .await;
+    }
+}

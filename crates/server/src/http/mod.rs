@@ -85,8 +85,8 @@ impl AppState {
             engine.subscribe(),
         ));
         Self(Arc::new(Shared {
+            fleet: fleet(&engine, store.clone(), crate::fleet::MAX_CLUSTERS),
             engine,
-            fleet: Arc::new(Fleet::new(store.clone())),
             fleet_store: store.clone(),
             accounts: store,
             limiter: Arc::new(LoginLimiter::default()),
@@ -109,7 +109,7 @@ impl AppState {
     #[must_use]
     pub fn with_max_clusters(mut self, clusters: usize) -> Self {
         let shared = Arc::make_mut(&mut self.0);
-        shared.fleet = Arc::new(Fleet::new(shared.fleet_store.clone()).with_capacity(clusters));
+        shared.fleet = fleet(&shared.engine, shared.fleet_store.clone(), clusters);
         self
     }
 
@@ -119,6 +119,21 @@ impl AppState {
         Arc::make_mut(&mut self.0).secure_cookies = secure;
         self
     }
+}
+
+/// The fleet, kept in `store`; shared with the other replicas when the
+/// engine follows them.
+fn fleet(engine: &Arc<Engine>, store: Arc<dyn FleetStore>, capacity: usize) -> Arc<Fleet> {
+    let fleet = Fleet::new(store).with_capacity(capacity);
+    if engine.follow_lag().is_none() {
+        return Arc::new(fleet);
+    }
+    let fleet = Arc::new(fleet.shared());
+    let engine = Arc::downgrade(engine);
+    tokio::spawn(Fleet::follow(Arc::downgrade(&fleet), move || {
+        engine.upgrade().map(|engine| engine.now())
+    }));
+    fleet
 }
 
 /// The OpenAPI description's frame; the paths come from the handlers.
