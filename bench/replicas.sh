@@ -84,30 +84,12 @@ serve a 18281 --store "$url" --demo
 serve b 18282 --store "$url"
 serve c 18283 --store "$url"
 import 18281 "$token" "$work/bench.json"
-cat >"$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream setpoint {
-    server 127.0.0.1:18281;
-    server 127.0.0.1:18282;
-    server 127.0.0.1:18283;
-    keepalive 128;
-  }
-  server {
-    listen 127.0.0.1:18280;
-    location / {
-      proxy_pass http://setpoint;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-    }
-  }
-}
-NGINX
+# The configuration docs/deployment.md gives, as the tests run it.
+mkdir -p "$work/nginx"
+sed -e "s|@PID@|$work/nginx.pid|" -e "s|@LOGS@|$work/nginx|" -e "s|@TEMP@|$work/nginx|" \
+  -e "s|@LISTEN@|127.0.0.1:18280|" -e "s|@REPLICA_A@|127.0.0.1:18281|" \
+  -e "s|@REPLICA_B@|127.0.0.1:18282|" -e "s|@REPLICA_C@|127.0.0.1:18283|" \
+  deploy/nginx.conf >"$work/nginx.conf"
 nginx -c "$work/nginx.conf"
 
 # Waits until the three replicas serve the same revision of `dev`: a load

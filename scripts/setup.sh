@@ -35,7 +35,7 @@ command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs np
 # The breaker tests start their own Alertmanager, the delivery tests their
 # own etcd, the replica tests their own PostgreSQL, each on free loopback
 # ports.
-$with_tests && apt_install chromium chromium-driver prometheus-alertmanager curl etcd-server postgresql
+$with_tests && apt_install chromium chromium-driver prometheus-alertmanager curl etcd-server postgresql nginx-light
 # schemathesis drives the API from its OpenAPI description (scripts/schemathesis.sh).
 if $with_tests && [[ "$(schemathesis --version 2>/dev/null)" != "schemathesis, version 4.32.5" ]]; then
   step "pip install schemathesis 4.32.5"

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::parts::{Central, Postgres, eventually};
+use common::parts::{Central, Nginx, Postgres, eventually};
 use serde_json::{Value, json};
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -770,5 +770,74 @@ async fn an_agent_reporting_to_one_replica_is_in_every_replicas_fleet() {
             replica.cluster("eu-1").await.is_none()
         })
         .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_replicas_behind_nginx_as_the_deployment_guide_configures_it() {
+    let postgres = Postgres::start();
+    let [a, b, mut c] = three(&postgres).await;
+    let nginx = Nginx::start([&a, &b, &c]).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        http.get(format!("{}{path}", nginx.url()))
+            .bearer_auth(&a.admin)
+            .send()
+    };
+    let write = |base: u64, rps: u64| {
+        http.patch(format!(
+            "{}/api/v1/services/checkout/values/prod",
+            nginx.url()
+        ))
+        .bearer_auth(&a.admin)
+        .json(&json!({"base_revision": base, "set": {"throttle.rps": rps}}))
+        .send()
+    };
+    let revision = |answer: Value| answer["revision"].as_u64().expect("a revision");
+
+    // An event stream through nginx carries a write made through nginx as
+    // it happens: nothing buffers it.
+    let mut stream = get("/api/v1/events").await.expect("answers");
+    assert_eq!(stream.status(), 200);
+    let base = revision(a.get("/api/v1/services/checkout").await);
+    let written = write(base, 4321).await.expect("answers");
+    assert_eq!(written.status(), 200, "{:?}", written.text().await);
+    let mut base = revision(written.json().await.expect("a change"));
+    let mut seen = String::new();
+    let deadline = Instant::now() + WITHIN;
+    while !seen.contains("4321") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let chunk = tokio::time::timeout(left, stream.chunk())
+            .await
+            .expect("the change arrives in time")
+            .expect("the stream stays up")
+            .expect("the stream does not end");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+
+    // Consecutive reads land on different replicas and agree once they
+    // have followed.
+    eventually(WITHIN, "every replica serves the write", || async {
+        let mut etags = std::collections::BTreeSet::new();
+        for _ in 0..6 {
+            let answer = get("/api/v1/environments/prod/snapshot")
+                .await
+                .expect("answers");
+            etags.insert(answer.headers()["etag"].to_str().expect("ascii").to_owned());
+        }
+        etags.len() == 1
+    })
+    .await;
+
+    // A replica gone: nginx sends reads and writes to the others.
+    c.kill();
+    for rps in 0..12 {
+        let read = get("/api/v1/environments/prod/snapshot")
+            .await
+            .expect("answers");
+        assert_eq!(read.status(), 200);
+        let written = write(base, 5000 + rps).await.expect("answers");
+        assert_eq!(written.status(), 200, "{:?}", written.text().await);
+        base = revision(written.json().await.expect("a change"));
     }
 }

@@ -639,6 +639,67 @@ impl Postgres {
     }
 }
 
+/// nginx in front of replicas, with the configuration the deployment guide
+/// gives (`deploy/nginx.conf`).
+pub struct Nginx {
+    dir: tempfile::TempDir,
+    process: Running,
+    pub port: u16,
+}
+
+impl Nginx {
+    /// Starts nginx on a free port in front of three replicas.
+    pub async fn start(replicas: [&Central; 3]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        let config = include_str!("../../../../deploy/nginx.conf")
+            .replace("@PID@", &path("nginx.pid"))
+            .replace("@LOGS@", &path(""))
+            .replace("@TEMP@", &path(""))
+            .replace("@LISTEN@", &format!("127.0.0.1:{port}"))
+            .replace("@REPLICA_A@", &format!("127.0.0.1:{}", replicas[0].port))
+            .replace("@REPLICA_B@", &format!("127.0.0.1:{}", replicas[1].port))
+            .replace("@REPLICA_C@", &format!("127.0.0.1:{}", replicas[2].port));
+        std::fs::write(dir.path().join("nginx.conf"), config).expect("the config is written");
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx runs (apt-get install nginx-light)");
+        let nginx = Self {
+            dir,
+            process: Running(child),
+            port,
+        };
+        eventually(Duration::from_secs(30), "nginx listens", || async {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+        .await;
+        nginx
+    }
+
+    /// Its base URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // The master stops its workers on TERM; a KILL would leave them.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.process.0.id().to_string()])
+            .status();
+        let _ = self.process.0.wait();
+    }
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
         self.kill();
