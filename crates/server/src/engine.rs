@@ -415,7 +415,13 @@ async fn write_loop(mut queue: mpsc::Receiver<Work>, mut writer: Writer) {
                 next = queue.try_recv().ok();
             }
         }
-        if catch_up && let Err(error) = writer.catch_up().await {
+        // A batch that will take the store's lock reads what is new under
+        // it anyway: reading it first as well would only lengthen the turn.
+        let covered = !jobs.is_empty() && writer.contended;
+        if catch_up
+            && !covered
+            && let Err(error) = writer.catch_up().await
+        {
             tracing::warn!(%error, "could not read other replicas' commits; will retry");
         }
         if !jobs.is_empty() {

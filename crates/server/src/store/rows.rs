@@ -271,48 +271,74 @@ macro_rules! reads {
 
             /// What the commits after `commits` wrote, read in `conn`'s
             /// transaction.
+            ///
+            /// One round trip: the statements go as one text (the simple
+            /// protocol; the only value in them is an integer of ours), and
+            /// the rows come back statement by statement.
             pub(crate) async fn since(
                 conn: &mut Connection,
                 commits: u64,
             ) -> Result<Delta, StoreError> {
-                let meta = one(
-                    conn,
-                    "SELECT revision, commits, unrouted_at FROM meta WHERE id = 1",
-                )
-                .await?;
-                let head = meta.revision("commits")?;
+                use futures_util::TryStreamExt as _;
+                let after = rows::to_i64(commits)?;
+                let newer = format!(" WHERE written_at > {after}");
+                let sql = [
+                    "SELECT revision, commits, unrouted_at FROM meta WHERE id = 1".to_string(),
+                    format!("{ENVIRONMENTS}{newer}"),
+                    format!("{SERVICES}{newer}"),
+                    format!("SELECT name FROM removed_services{newer}"),
+                    format!("{MARKS}{newer}"),
+                    format!(
+                        "SELECT entry FROM unrouted_alerts \
+                         WHERE (SELECT unrouted_at FROM meta WHERE id = 1) > {after}"
+                    ),
+                ]
+                .join(";\n");
+                let mut results: Vec<Vec<Row>> = vec![Vec::new()];
+                let mut stream = sqlx::raw_sql(&sql).fetch_many(&mut *conn);
+                while let Some(item) = stream.try_next().await.map_err(StoreError::new)? {
+                    match item {
+                        sqlx::Either::Left(_) => results.push(Vec::new()),
+                        sqlx::Either::Right(row) => {
+                            if let Some(rows) = results.last_mut() {
+                                rows.push(row);
+                            }
+                        }
+                    }
+                }
+                drop(stream);
+                let mut results = results.into_iter();
+                let mut next = || results.next().unwrap_or_default();
+                let meta = next();
+                let meta = meta
+                    .first()
+                    .ok_or_else(|| StoreError::new(sqlx::Error::RowNotFound))?;
                 let mut delta = Delta {
-                    commits: head,
+                    commits: meta.revision("commits")?,
                     revision: meta.revision("revision")?,
                     ..Delta::default()
                 };
-                if head <= commits {
-                    return Ok(delta);
-                }
-                let newer = format!(" WHERE written_at > {}", rows::to_i64(commits)?);
-                delta.environments = all(conn, &format!("{ENVIRONMENTS}{newer}"))
-                    .await?
+                delta.environments = next()
                     .iter()
                     .map(rows::environment)
                     .collect::<Result<_, _>>()?;
-                delta.services = all(conn, &format!("{SERVICES}{newer}"))
-                    .await?
+                delta.services = next().iter().map(rows::service).collect::<Result<_, _>>()?;
+                delta.removed_services = next()
                     .iter()
-                    .map(rows::service)
+                    .map(|row| row.text("name"))
                     .collect::<Result<_, _>>()?;
-                delta.removed_services =
-                    all(conn, &format!("SELECT name FROM removed_services{newer}"))
-                        .await?
-                        .iter()
-                        .map(|row| row.text("name"))
-                        .collect::<Result<_, _>>()?;
-                delta.snapshot_marks = all(conn, &format!("{MARKS}{newer}"))
-                    .await?
-                    .iter()
-                    .map(rows::mark)
-                    .collect::<Result<_, _>>()?;
+                delta.snapshot_marks = next().iter().map(rows::mark).collect::<Result<_, _>>()?;
+                let unrouted = next();
                 if meta.revision("unrouted_at")? > commits {
-                    delta.unrouted = Some(Arc::new(unrouted(conn).await?));
+                    delta.unrouted = Some(Arc::new(
+                        unrouted
+                            .iter()
+                            .map(|row| {
+                                rows::unrouted(row)
+                                    .map(|entry| (entry.alert.fingerprint.clone(), entry))
+                            })
+                            .collect::<Result<_, _>>()?,
+                    ));
                 }
                 Ok(delta)
             }
