@@ -218,10 +218,26 @@ async fn a_replica_restarted_after_others_wrote_starts_from_their_writes() {
     let postgres = Postgres::start();
     let [a, mut b, _c] = three(&postgres).await;
     b.kill();
-    a.set_rps(31337).await;
+    // A long absence: many commits, to values, flags and environments.
+    for rps in 0..100 {
+        a.set_rps(31237 + rps).await;
+    }
+    a.put_flag(
+        "checkout",
+        "late-flag",
+        json!({"variants": {"on": true, "off": false}, "off": "off"}),
+    )
+    .await;
     b.restart(&[]).await;
-    assert_eq!(rps_on(&b).await, json!(31337));
-    assert_eq!(a.prod_revision().await, b.prod_revision().await);
+    assert_eq!(rps_on(&b).await, json!(31336));
+    for environment in ["dev", "staging", "prod"] {
+        let path = format!("/api/v1/environments/{environment}/snapshot");
+        assert_eq!(
+            a.get(&path).await["checksum"],
+            b.get(&path).await["checksum"]
+        );
+    }
+    a.set_rps(31337).await;
 
     // The offline commands work on the shared store beside the replicas.
     let export = b.cli(&["export"]);
