@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::parts::{Central, Nginx, Postgres, eventually};
+use common::parts::{Alertmanager, Central, Nginx, Postgres, eventually};
 use serde_json::{Value, json};
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -856,4 +856,71 @@ async fn three_replicas_behind_nginx_as_the_deployment_guide_configures_it() {
         assert_eq!(written.status(), 200, "{:?}", written.text().await);
         base = revision(written.json().await.expect("a change"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_alertmanager_behind_nginx_trips_a_breaker_on_every_replica() {
+    let postgres = Postgres::start();
+    let [a, b, c] = three(&postgres).await;
+    let nginx = Nginx::start([&a, &b, &c]).await;
+    let token = a.token("alertmanager", &["--role", "alert_source"]);
+    let alertmanager = Alertmanager::start(&nginx.url(), &token).await;
+    let alert = |ends_at: Option<String>| {
+        let mut alert = json!({
+            "labels": {"alertname": "ProviderErrorRate", "provider": "stripe", "environment": "prod",
+                       "instance": "api-1", "severity": "page"},
+            "annotations": {"summary": "Stripe errors above 5% on api-1"},
+            "startsAt": "2026-01-01T00:00:00Z",
+        });
+        if let Some(ends_at) = ends_at {
+            alert["endsAt"] = json!(ends_at);
+        }
+        json!([alert])
+    };
+
+    alertmanager.post(alert(None)).await;
+    for replica in [&a, &b, &c] {
+        eventually(WITHIN, "every replica shows the breaker open", || async {
+            stripe(replica).await == "open"
+        })
+        .await;
+    }
+    alertmanager
+        .post(alert(Some("2026-01-01T00:01:00Z".into())))
+        .await;
+    for replica in [&a, &b, &c] {
+        eventually(
+            WITHIN,
+            "every replica shows it awaiting a person",
+            || async { stripe(replica).await == "awaiting_close" },
+        )
+        .await;
+    }
+    let log = a
+        .get("/api/v1/changes?service=payments-gateway&item=stripe&kind=breaker_transition")
+        .await;
+    let states: Vec<&Value> = log["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| &c["after"]["state"])
+        .collect();
+    assert_eq!(
+        states,
+        [&json!("awaiting_close"), &json!("open")],
+        "tripped once"
+    );
+}
+
+/// The state of prod's stripe breaker as `replica` shows it.
+async fn stripe(replica: &Central) -> Value {
+    replica
+        .get("/api/v1/environments/prod/breakers")
+        .await
+        .as_array()
+        .expect("a board")
+        .iter()
+        .find(|b| b["service"] == "payments-gateway" && b["breaker"] == "stripe")
+        .expect("the stripe breaker")["state"]
+        .clone()
 }

@@ -700,6 +700,70 @@ impl Drop for Nginx {
     }
 }
 
+/// A real Prometheus Alertmanager (Debian's) on loopback, delivering every
+/// alert to Setpoint's webhook at `setpoint` with `token`, resolved ones
+/// included, within a second or two.
+pub struct Alertmanager {
+    _dir: tempfile::TempDir,
+    _process: Running,
+    port: u16,
+}
+
+impl Alertmanager {
+    pub async fn start(setpoint: &str, token: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = format!(
+            "route:\n  receiver: setpoint\n  group_by: ['alertname', 'instance']\n  \
+             group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
+             receivers:\n  - name: setpoint\n    webhook_configs:\n      \
+             - url: {setpoint}/api/v1/hooks/alertmanager\n        send_resolved: true\n        \
+             http_config:\n          authorization:\n            type: Bearer\n            \
+             credentials: {token}\n"
+        );
+        std::fs::write(dir.path().join("alertmanager.yml"), config).expect("config written");
+        let port = free_port();
+        let child = Command::new("prometheus-alertmanager")
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("alertmanager.yml").display()
+            ))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            // A single instance: no gossip.
+            .args(["--cluster.listen-address=", "--log.level=warn"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus-alertmanager runs (apt-get install prometheus-alertmanager)");
+        let alertmanager = Self {
+            _dir: dir,
+            _process: Running(child),
+            port,
+        };
+        eventually(Duration::from_secs(30), "Alertmanager is ready", || async {
+            reqwest::get(format!("http://127.0.0.1:{port}/-/ready"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .await;
+        alertmanager
+    }
+
+    /// Posts alerts to Alertmanager's API, as Prometheus does.
+    pub async fn post(&self, alerts: Value) {
+        let answer = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{}/api/v2/alerts", self.port))
+            .json(&alerts)
+            .send()
+            .await
+            .expect("Alertmanager answers");
+        assert!(answer.status().is_success(), "{:?}", answer.text().await);
+    }
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
         self.kill();
