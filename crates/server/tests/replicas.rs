@@ -380,17 +380,7 @@ async fn an_event_stream_on_one_replica_carries_a_write_made_on_another() {
         .expect("answers");
     assert_eq!(stream.status(), 200);
     a.set_rps(2468).await;
-    let mut seen = String::new();
-    let deadline = Instant::now() + WITHIN;
-    while !seen.contains("2468") {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let chunk = tokio::time::timeout(left, stream.chunk())
-            .await
-            .expect("the change arrives in time")
-            .expect("the stream stays up")
-            .expect("the stream does not end");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let seen = read_until(&mut stream, "2468").await;
     assert!(seen.contains(&format!("id: {}\n", from + 1)), "{seen}");
 }
 
@@ -411,12 +401,7 @@ async fn replicas_wait_out_the_database_going_away() {
     // An outage, not a bug: 503, and not ready.
     let refused = write(base.clone(), 555).await.expect("answers");
     assert_eq!(refused.status(), 503, "{:?}", refused.text().await);
-    let ready = http
-        .get(format!("{}/readyz", b.url()))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(ready.status(), 503);
+    assert!(!ready(&b).await);
     // Reads from memory go on.
     assert_eq!(rps_on(&b).await, rps_on(&a).await);
 
@@ -435,13 +420,7 @@ async fn replicas_wait_out_the_database_going_away() {
         rps_on(&b).await == json!(556)
     })
     .await;
-    eventually(WITHIN, "ready again", || async {
-        http.get(format!("{}/readyz", b.url()))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    eventually(WITHIN, "ready again", || ready(&b)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -707,12 +686,12 @@ async fn postgres_restarted_under_load_costs_503s_and_no_acknowledged_write() {
 
     postgres.kill();
     eventually(WITHIN, "every replica reports not ready", || async {
-        let mut ready = 0;
         for replica in &replicas {
-            let answer = reqwest::get(format!("{}/readyz", replica.url())).await;
-            ready += usize::from(answer.is_ok_and(|r| r.status() == 200));
+            if ready(replica).await {
+                return false;
+            }
         }
-        ready == 0
+        true
     })
     .await;
     postgres.restart();
@@ -731,12 +710,7 @@ async fn postgres_restarted_under_load_costs_503s_and_no_acknowledged_write() {
     let verify = replicas[0].cli(&["verify"]);
     assert!(verify.status.success(), "{verify:?}");
     for replica in &replicas {
-        eventually(WITHIN, "ready again", || async {
-            reqwest::get(format!("{}/readyz", replica.url()))
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        })
-        .await;
+        eventually(WITHIN, "ready again", || ready(replica)).await;
     }
 }
 
@@ -819,17 +793,7 @@ async fn three_replicas_behind_nginx_as_the_deployment_guide_configures_it() {
     let written = write(base, 4321).await.expect("answers");
     assert_eq!(written.status(), 200, "{:?}", written.text().await);
     let mut base = revision(written.json().await.expect("a change"));
-    let mut seen = String::new();
-    let deadline = Instant::now() + WITHIN;
-    while !seen.contains("4321") {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let chunk = tokio::time::timeout(left, stream.chunk())
-            .await
-            .expect("the change arrives in time")
-            .expect("the stream stays up")
-            .expect("the stream does not end");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    read_until(&mut stream, "4321").await;
 
     // Consecutive reads land on different replicas and agree once they
     // have followed.
@@ -923,4 +887,27 @@ async fn stripe(replica: &Central) -> Value {
         .find(|b| b["service"] == "payments-gateway" && b["breaker"] == "stripe")
         .expect("the stripe breaker")["state"]
         .clone()
+}
+
+/// Whether `replica` answers `/readyz` with 200.
+async fn ready(replica: &Central) -> bool {
+    reqwest::get(format!("{}/readyz", replica.url()))
+        .await
+        .is_ok_and(|r| r.status() == 200)
+}
+
+/// Reads an event stream until it holds `needle`: what it read.
+async fn read_until(stream: &mut reqwest::Response, needle: &str) -> String {
+    let mut seen = String::new();
+    let deadline = Instant::now() + WITHIN;
+    while !seen.contains(needle) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let chunk = tokio::time::timeout(left, stream.chunk())
+            .await
+            .expect("the change arrives in time")
+            .expect("the stream stays up")
+            .expect("the stream does not end");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
 }

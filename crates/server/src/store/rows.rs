@@ -265,7 +265,9 @@ macro_rules! reads {
                         .iter()
                         .map(|row| rows::service(row).map(|s| (s.doc.service.clone(), s)))
                         .collect::<Result<_, _>>()?,
-                    unrouted: Arc::new(unrouted(conn).await?),
+                    unrouted: Arc::new(by_fingerprint(
+                        &all(conn, "SELECT entry FROM unrouted_alerts").await?,
+                    )?),
                 })
             }
 
@@ -330,15 +332,7 @@ macro_rules! reads {
                 delta.snapshot_marks = next().iter().map(rows::mark).collect::<Result<_, _>>()?;
                 let unrouted = next();
                 if meta.revision("unrouted_at")? > commits {
-                    delta.unrouted = Some(Arc::new(
-                        unrouted
-                            .iter()
-                            .map(|row| {
-                                rows::unrouted(row)
-                                    .map(|entry| (entry.alert.fingerprint.clone(), entry))
-                            })
-                            .collect::<Result<_, _>>()?,
-                    ));
+                    delta.unrouted = Some(Arc::new(by_fingerprint(&unrouted)?));
                 }
                 Ok(delta)
             }
@@ -348,15 +342,14 @@ macro_rules! reads {
                 all(conn, MARKS).await?.iter().map(rows::mark).collect()
             }
 
-            async fn unrouted(
-                conn: &mut Connection,
+            /// Unrouted alerts' rows, by the alert's fingerprint.
+            fn by_fingerprint(
+                found: &[Row],
             ) -> Result<
                 std::collections::BTreeMap<String, $crate::world::UnroutedAlert>,
                 StoreError,
             > {
-                all(conn, "SELECT entry FROM unrouted_alerts")
-                    .await?
-                    .iter()
+                found.iter()
                     .map(|row| {
                         rows::unrouted(row).map(|entry| (entry.alert.fingerprint.clone(), entry))
                     })
