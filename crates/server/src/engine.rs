@@ -13,7 +13,14 @@
 //! flapping — reads it, and [`Engine::run_timers`] runs the timers once, so
 //! tests drive hours of time without waiting.
 
-use std::{collections::BTreeSet, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeSet,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicI64, Ordering},
+    },
+    time::Duration,
+};
 
 use bytes::Bytes;
 use setpoint_core::{Change, time::format_timestamp};
@@ -22,7 +29,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::{
     metrics::Metrics,
     snapshots::Snapshots,
-    store::{AccountWrite, Batch, ChangeQuery, Delta, Locked, Store, StoreError},
+    store::{AccountWrite, Batch, CHANGES_PER_READ, ChangeQuery, Delta, Locked, Store, StoreError},
     world::{Command, Meta, Refusal, World},
 };
 
@@ -114,24 +121,24 @@ impl Clock for SystemClock {
 
 /// A clock that moves only when told to, for tests.
 #[derive(Debug)]
-pub struct ManualClock(std::sync::atomic::AtomicI64);
+pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
     /// A clock standing at `millis` since the Unix epoch.
     pub fn new(millis: i64) -> Self {
-        Self(std::sync::atomic::AtomicI64::new(millis))
+        Self(AtomicI64::new(millis))
     }
 
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
         let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-        self.0.fetch_add(by, std::sync::atomic::Ordering::SeqCst);
+        self.0.fetch_add(by, Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
     fn now_millis(&self) -> i64 {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
+        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -171,9 +178,10 @@ impl Engine {
         let (changes, _) = broadcast::channel(4096);
         let (writer, queue) = mpsc::channel(4096);
         let metrics = Arc::new(Metrics::default());
+        let announced = Arc::new(AtomicBool::new(false));
         let followed = match store.follow().await? {
             Some(woken) => {
-                tokio::spawn(follow(woken, writer.downgrade()));
+                tokio::spawn(follow(woken, writer.downgrade(), Arc::clone(&announced)));
                 Some(Arc::new(std::sync::Mutex::new(std::time::Instant::now())))
             }
             None => None,
@@ -188,6 +196,7 @@ impl Engine {
                 config: config.clone(),
                 metrics: Arc::clone(&metrics),
                 followed: followed.clone(),
+                announced,
                 contended: false,
             },
         ));
@@ -390,6 +399,10 @@ struct Writer {
     config: EngineConfig,
     metrics: Arc<Metrics>,
     followed: Option<Arc<std::sync::Mutex<std::time::Instant>>>,
+    /// Set when another replica announced a commit this one has not read
+    /// yet: a batch reads it first rather than fail to commit on a stale
+    /// copy.
+    announced: Arc<AtomicBool>,
     /// Whether another replica committed while this one was writing: then
     /// batches take the store's write lock before they are applied.
     contended: bool,
@@ -414,6 +427,9 @@ async fn write_loop(mut queue: mpsc::Receiver<Work>, mut writer: Writer) {
             if jobs.len() < MAX_BATCH {
                 next = queue.try_recv().ok();
             }
+        }
+        if !jobs.is_empty() && writer.announced.swap(false, Ordering::AcqRel) {
+            catch_up = true;
         }
         // A batch that will take the store's lock reads what is new under
         // it anyway: reading it first as well would only lengthen the turn.
@@ -534,13 +550,13 @@ impl Writer {
     /// is committed and cannot lose to another replica.
     async fn lock_and_catch_up(&mut self) -> Result<Option<Box<dyn Locked>>, StoreError> {
         let read_at = std::time::Instant::now();
-        let commits = self.world_tx.borrow().commits;
+        let at = self.world_tx.borrow().position();
         let Some(mut held) = self.store.lock().await? else {
             self.catch_up().await?;
             return Ok(None);
         };
-        let delta = held.since(commits).await?;
-        self.contended = delta.commits > commits;
+        let delta = held.since(at).await?;
+        self.contended = delta.commits > at.commits;
         self.take_in(delta, read_at).await?;
         Ok(Some(held))
     }
@@ -549,14 +565,18 @@ impl Writer {
     /// world, the snapshots and the change stream to it.
     async fn catch_up(&self) -> Result<(), StoreError> {
         let read_at = std::time::Instant::now();
-        let commits = self.world_tx.borrow().commits;
-        let delta = self.store.since(commits).await?;
+        let at = self.world_tx.borrow().position();
+        let delta = self.store.since(at).await?;
         self.take_in(delta, read_at).await
     }
 
     /// Moves the world, the snapshots and the change stream to what `delta`
     /// (read at `read_at`) says the other processes committed.
-    async fn take_in(&self, delta: Delta, read_at: std::time::Instant) -> Result<(), StoreError> {
+    async fn take_in(
+        &self,
+        mut delta: Delta,
+        read_at: std::time::Instant,
+    ) -> Result<(), StoreError> {
         let start = self.world_tx.borrow().clone();
         let caught_up = || {
             if let Some(followed) = &self.followed {
@@ -567,29 +587,26 @@ impl Writer {
             caught_up();
             return Ok(());
         }
-        // The changes the commits logged, for event streams: read after the
-        // delta, so bounded by its revision.
+        // The changes the commits logged, for event streams: the delta
+        // carries the first of them; after a long absence, the rest are
+        // read page by page (after the delta, so bounded by its revision).
+        let mut page = std::mem::take(&mut delta.changes);
         let mut changes = Vec::new();
-        while changes
-            .last()
-            .map_or(start.revision, |c: &Change| c.revision)
-            < delta.revision
-        {
-            let after = changes
-                .last()
-                .map_or(start.revision, |c: &Change| c.revision);
-            let page = self
+        loop {
+            let last = page.last().map(|c| c.revision);
+            let full = page.len() >= CHANGES_PER_READ as usize;
+            changes.extend(page.into_iter().filter(|c| c.revision <= delta.revision));
+            let Some(after) = last.filter(|&last| full && last < delta.revision) else {
+                break;
+            };
+            page = self
                 .store
                 .changes(&ChangeQuery {
                     after_revision: Some(after),
-                    limit: 1_000,
+                    limit: CHANGES_PER_READ,
                     ..ChangeQuery::default()
                 })
                 .await?;
-            if page.is_empty() {
-                break;
-            }
-            changes.extend(page.into_iter().filter(|c| c.revision <= delta.revision));
         }
         let mut world = (*start).clone();
         let touched = world.absorb(&delta);
@@ -734,12 +751,24 @@ fn collect_records(start: &World, world: &World, batch: &mut Batch) -> BTreeSet<
 /// notification of their commits, and every second in case one was lost.
 /// Ends with the engine (it holds the writer's queue weakly), letting go of
 /// the notifications.
-async fn follow(mut woken: mpsc::Receiver<()>, writer: mpsc::WeakSender<Work>) {
+///
+/// Under load, commits come in runs, and a read per commit cost each
+/// follower's database about twice what the commit cost: after a
+/// catch-up, the notifications of the next [`GATHER`] are taken in by one
+/// read at its end — or at once by a write arriving meanwhile, which
+/// would otherwise fail to commit on a stale copy (`announced`).
+async fn follow(
+    mut woken: mpsc::Receiver<()>,
+    writer: mpsc::WeakSender<Work>,
+    announced: Arc<AtomicBool>,
+) {
     let mut listening = true;
     loop {
-        tokio::select! {
-            heard = woken.recv(), if listening => listening = heard.is_some(),
-            () = tokio::time::sleep(FOLLOW_POLL) => {}
+        if !announced.swap(false, Ordering::AcqRel) {
+            tokio::select! {
+                heard = woken.recv(), if listening => listening = heard.is_some(),
+                () = tokio::time::sleep(FOLLOW_POLL) => {}
+            }
         }
         let Some(writer) = writer.upgrade() else {
             return;
@@ -747,8 +776,24 @@ async fn follow(mut woken: mpsc::Receiver<()>, writer: mpsc::WeakSender<Work>) {
         if writer.send(Work::CatchUp).await.is_err() {
             return;
         }
+        drop(writer);
+        let gathered = tokio::time::sleep(GATHER);
+        tokio::pin!(gathered);
+        loop {
+            tokio::select! {
+                heard = woken.recv(), if listening => {
+                    listening = heard.is_some();
+                    announced.store(true, Ordering::Release);
+                }
+                () = &mut gathered => break,
+            }
+        }
     }
 }
+
+/// How long a follower gathers notifications after a catch-up: a tenth of
+/// the bound on showing another replica's commit (docs/replicas.md).
+const GATHER: Duration = Duration::from_millis(10);
 
 /// How often a replica checks for commits it was not told of.
 const FOLLOW_POLL: Duration = Duration::from_secs(1);
@@ -769,10 +814,9 @@ async fn timers(engine: std::sync::Weak<Engine>) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use crate::store::{SnapshotMark, SqliteStore};
+    use crate::store::{Position, SnapshotMark, SqliteStore};
 
     /// SQLite behind the trait, with two knobs: the next commit can be made
     /// to fail, and the store can pose as shared with another process —
@@ -818,8 +862,8 @@ mod tests {
         async fn ping(&self) -> Result<(), StoreError> {
             self.inner.ping().await
         }
-        async fn since(&self, commits: u64) -> Result<Delta, StoreError> {
-            self.inner.since(commits).await
+        async fn since(&self, after: Position) -> Result<Delta, StoreError> {
+            self.inner.since(after).await
         }
         async fn follow(&self) -> Result<Option<mpsc::Receiver<()>>, StoreError> {
             if !self.shared {
@@ -865,6 +909,26 @@ mod tests {
         assert!(stored.services.contains_key("checkout"));
         assert_eq!(stored.environments.len(), 4);
         assert!(a.world().services.contains_key("checkout"));
+    }
+
+    #[tokio::test]
+    async fn a_replica_streams_every_change_another_committed_however_many() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (a, b) = (replica(dir.path()).await, replica(dir.path()).await);
+        let mut streamed = b.subscribe();
+        // More changes than one read of the store carries: b pages the rest.
+        let many = u64::from(CHANGES_PER_READ) + 500;
+        let commands = (0..many).map(|i| create(&format!("env-{i}"))).collect();
+        a.write_all(commands, "user:a", "").await.expect("commits");
+
+        // b takes in a's commit before its own write.
+        let own = b.write(create("qa"), "user:b", "").await.expect("commits");
+        assert_eq!(own.revision, many + 1);
+        let revisions: Vec<u64> = std::iter::from_fn(|| streamed.try_recv().ok())
+            .map(|published| published.change.revision)
+            .collect();
+        assert_eq!(revisions.len() as u64, many + 1, "every change, once");
+        assert!(revisions.into_iter().eq(1..=many + 1), "in order");
     }
 
     fn create(name: &str) -> Command {

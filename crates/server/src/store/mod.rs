@@ -86,6 +86,16 @@ impl StoreError {
     }
 }
 
+/// How far a copy of the state has followed the store: the commits taken
+/// in, and the revision the last of them logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// Commits taken in.
+    pub commits: u64,
+    /// The last revision logged by them.
+    pub revision: u64,
+}
+
 /// What the commits after a given one wrote: how a replica follows the
 /// others without reloading everything.
 #[derive(Debug, Default)]
@@ -94,6 +104,11 @@ pub struct Delta {
     pub commits: u64,
     /// The store's revision at the read.
     pub revision: u64,
+    /// The first changes logged after the reader's revision, oldest first:
+    /// what its event streams are sent. At most [`CHANGES_PER_READ`] of
+    /// them, and possibly some logged after `revision`; the reader pages
+    /// through the log for the rest.
+    pub changes: Vec<Change>,
     /// Services written since (their current state).
     pub services: Vec<Arc<ServiceRecord>>,
     /// Services reclaimed since.
@@ -260,6 +275,11 @@ pub struct ChangeQuery {
     pub limit: u32,
 }
 
+/// How many of the changes logged since a reader's revision a [`Delta`]
+/// carries: every change of a usual catch-up (a few commits), without
+/// holding an hour of them in memory at once.
+pub const CHANGES_PER_READ: u32 = 1_000;
+
 /// A storage backend.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
@@ -275,8 +295,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError>;
     /// Checks the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
-    /// What the commits after `commits` wrote, read at one instant.
-    async fn since(&self, commits: u64) -> Result<Delta, StoreError>;
+    /// What the commits after `after` wrote, read at one instant.
+    async fn since(&self, after: Position) -> Result<Delta, StoreError>;
     /// For a store other processes commit to as well: its write lock, held
     /// until the returned guard commits or is dropped, so that what the
     /// holder reads of others' commits is still the latest when it
@@ -295,8 +315,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 /// A store's write lock, held: read what others committed, then commit.
 #[async_trait::async_trait]
 pub trait Locked: Send {
-    /// What the commits after `commits` wrote.
-    async fn since(&mut self, commits: u64) -> Result<Delta, StoreError>;
+    /// What the commits after `after` wrote.
+    async fn since(&mut self, after: Position) -> Result<Delta, StoreError>;
     /// Commits the batch and lets the lock go.
     async fn commit(self: Box<Self>, batch: Batch) -> Result<(), StoreError>;
 }

@@ -22,8 +22,8 @@ use sqlx::{
 use tokio::sync::mpsc;
 
 use super::{
-    AccountWrite, Accounts, Batch, Behind, ChangeQuery, Delta, FleetStore, Locked, Session,
-    SnapshotMark, Store, StoreError, StoredReport, Token, User, rows,
+    AccountWrite, Accounts, Batch, Behind, ChangeQuery, Delta, FleetStore, Locked, Position,
+    Session, SnapshotMark, Store, StoreError, StoredReport, Token, User, rows,
 };
 use crate::{auth::rate_limit, world::World};
 
@@ -68,14 +68,15 @@ impl PgStore {
 
     /// A transaction that reads one instant of the database.
     async fn snapshot(&self) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::new)?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
+        self.pool
+            .begin_with(format!("BEGIN {ONE_INSTANT}"))
             .await
-            .map_err(StoreError::new)?;
-        Ok(tx)
+            .map_err(db)
     }
 }
+
+/// How a read sees one instant of the database.
+const ONE_INSTANT: &str = "ISOLATION LEVEL REPEATABLE READ, READ ONLY";
 
 fn db(error: sqlx::Error) -> StoreError {
     StoreError::new(error)
@@ -122,18 +123,21 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn since(&self, commits: u64) -> Result<Delta, StoreError> {
-        let mut tx = self.snapshot().await?;
-        reads::since(&mut tx, commits).await
+    async fn since(&self, after: Position) -> Result<Delta, StoreError> {
+        // The text runs as one implicit transaction: no BEGIN and COMMIT
+        // round trips around it.
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        reads::since(&mut conn, after, &format!("SET TRANSACTION {ONE_INSTANT}")).await
     }
 
     async fn lock(&self) -> Result<Option<Box<dyn Locked>>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
         // Every commit updates this row first, so holding it queues every
         // other replica's commit; at READ COMMITTED, each read after this
-        // sees all that committed before.
-        sqlx::query("SELECT commits FROM meta WHERE id = 1 FOR UPDATE")
-            .execute(&mut *tx)
+        // sees all that committed before. Sent with the BEGIN: one round
+        // trip.
+        let tx = self
+            .pool
+            .begin_with("BEGIN; SELECT commits FROM meta WHERE id = 1 FOR UPDATE")
             .await
             .map_err(db)?;
         Ok(Some(Box::new(Held {
@@ -183,8 +187,8 @@ struct Held {
 
 #[async_trait::async_trait]
 impl Locked for Held {
-    async fn since(&mut self, commits: u64) -> Result<Delta, StoreError> {
-        reads::since(&mut self.tx, commits).await
+    async fn since(&mut self, after: Position) -> Result<Delta, StoreError> {
+        reads::since(&mut self.tx, after, "").await
     }
 
     async fn commit(mut self: Box<Self>, batch: Batch) -> Result<(), StoreError> {

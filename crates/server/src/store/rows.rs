@@ -174,6 +174,9 @@ pub(super) fn report(row: &impl Columns) -> Result<StoredReport, StoreError> {
     })
 }
 
+/// The change log's rows, as [`change`] reads them.
+pub(super) const CHANGES: &str = "SELECT revision, service, item, environment, actor, at, reason, kind, before, after FROM changes";
+
 /// The change-log query both backends run, with the dialect's placeholders
 /// (`QueryBuilder` writes `?` or `$n`).
 pub(super) fn changes_sql<'q, DB>(
@@ -185,9 +188,7 @@ where
     i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    let mut sql = sqlx::QueryBuilder::new(
-        "SELECT revision, service, item, environment, actor, at, reason, kind, before, after FROM changes WHERE 1 = 1",
-    );
+    let mut sql = sqlx::QueryBuilder::new(format!("{CHANGES} WHERE 1 = 1"));
     if let Some(service) = &query.service {
         sql.push(" AND service = ").push_bind(service.clone());
     }
@@ -271,20 +272,22 @@ macro_rules! reads {
                 })
             }
 
-            /// What the commits after `commits` wrote, read in `conn`'s
-            /// transaction.
-            ///
-            /// One round trip: the statements go as one text (the simple
-            /// protocol; the only value in them is an integer of ours), and
-            /// the rows come back statement by statement.
+            /// What the commits after `after` wrote, read in one round
+            /// trip: the statements go as one text (the simple protocol; the
+            /// only values in them are integers of ours), after `first`,
+            /// and the rows come back statement by statement. On
+            /// PostgreSQL the text runs as one transaction, which `first`
+            /// may make one instant (`SET TRANSACTION …`).
             pub(crate) async fn since(
                 conn: &mut Connection,
-                commits: u64,
+                after: $crate::store::Position,
+                first: &str,
             ) -> Result<Delta, StoreError> {
                 use futures_util::TryStreamExt as _;
-                let after = rows::to_i64(commits)?;
-                let newer = format!(" WHERE written_at > {after}");
+                let commits = rows::to_i64(after.commits)?;
+                let newer = format!(" WHERE written_at > {commits}");
                 let sql = [
+                    first.to_string(),
                     "SELECT revision, commits, unrouted_at FROM meta WHERE id = 1".to_string(),
                     format!("{ENVIRONMENTS}{newer}"),
                     format!("{SERVICES}{newer}"),
@@ -292,10 +295,20 @@ macro_rules! reads {
                     format!("{MARKS}{newer}"),
                     format!(
                         "SELECT entry FROM unrouted_alerts \
-                         WHERE (SELECT unrouted_at FROM meta WHERE id = 1) > {after}"
+                         WHERE (SELECT unrouted_at FROM meta WHERE id = 1) > {commits}"
+                    ),
+                    format!(
+                        "{} WHERE revision > {} ORDER BY revision LIMIT {}",
+                        rows::CHANGES,
+                        rows::to_i64(after.revision)?,
+                        $crate::store::CHANGES_PER_READ,
                     ),
                 ]
+                .into_iter()
+                .filter(|statement| !statement.is_empty())
+                .collect::<Vec<_>>()
                 .join(";\n");
+                // Rows by statement; `first` returns none.
                 let mut results: Vec<Vec<Row>> = vec![Vec::new()];
                 let mut stream = sqlx::raw_sql(&sql).fetch_many(&mut *conn);
                 while let Some(item) = stream.try_next().await.map_err(StoreError::new)? {
@@ -311,6 +324,9 @@ macro_rules! reads {
                 drop(stream);
                 let mut results = results.into_iter();
                 let mut next = || results.next().unwrap_or_default();
+                if !first.is_empty() {
+                    next();
+                }
                 let meta = next();
                 let meta = meta
                     .first()
@@ -331,9 +347,10 @@ macro_rules! reads {
                     .collect::<Result<_, _>>()?;
                 delta.snapshot_marks = next().iter().map(rows::mark).collect::<Result<_, _>>()?;
                 let unrouted = next();
-                if meta.revision("unrouted_at")? > commits {
+                if meta.revision("unrouted_at")? > after.commits {
                     delta.unrouted = Some(Arc::new(by_fingerprint(&unrouted)?));
                 }
+                delta.changes = next().iter().map(rows::change).collect::<Result<_, _>>()?;
                 Ok(delta)
             }
 

@@ -24,7 +24,7 @@ use setpoint_core::{
 
 use breakers::BREAKERS;
 
-use crate::store::Delta;
+use crate::store::{Delta, Position};
 pub use breakers::{AlertScope, BreakerOp, UnroutedAlert, board, unrouted_newest_first};
 
 /// Everything Setpoint knows, at one revision. Cloning is cheap: records
@@ -305,6 +305,14 @@ pub enum Refusal {
 }
 
 impl World {
+    /// How far this world has followed the store.
+    pub fn position(&self) -> Position {
+        Position {
+            commits: self.commits,
+            revision: self.revision,
+        }
+    }
+
     /// Takes in what other replicas committed (a [`Delta`] read from the
     /// store) and returns the services it touched, to rebuild their
     /// snapshots.

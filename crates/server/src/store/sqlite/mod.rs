@@ -16,8 +16,8 @@ mod commit;
 use commit::Committer;
 
 use super::{
-    Accounts, Batch, ChangeQuery, Delta, FleetStore, Session, SnapshotMark, Store, StoreError,
-    StoredReport, Token, User, rows,
+    Accounts, Batch, ChangeQuery, Delta, FleetStore, Position, Session, SnapshotMark, Store,
+    StoreError, StoredReport, Token, User, rows,
 };
 use crate::world::World;
 
@@ -84,9 +84,9 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn since(&self, commits: u64) -> Result<Delta, StoreError> {
+    async fn since(&self, after: Position) -> Result<Delta, StoreError> {
         let mut tx = self.pool.begin().await.map_err(StoreError::new)?;
-        reads::since(&mut tx, commits).await
+        reads::since(&mut tx, after, "").await
     }
 
     async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError> {
