@@ -911,3 +911,86 @@ async fn read_until(stream: &mut reqwest::Response, needle: &str) -> String {
     }
     seen
 }
+
+/// The two backends' migrations are written twice, once per dialect: the
+/// tables, columns and indexes they make must be the same, or a store
+/// moved from SQLite to PostgreSQL (docs/deployment.md) would lose data.
+#[tokio::test(flavor = "multi_thread")]
+async fn both_backends_migrate_to_the_same_tables_columns_and_indexes() {
+    use sqlx::Connection as _;
+    type Schema = std::collections::BTreeSet<(String, String)>;
+    type Rows = Vec<(String, String)>;
+
+    let postgres = Postgres::start();
+    let url = postgres.migrated("compared").await;
+    let mut pg = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("PostgreSQL answers");
+    let pg_columns: Rows = sqlx::query_as(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name NOT LIKE '\\_sqlx%'",
+    )
+    .fetch_all(&mut pg)
+    .await
+    .expect("columns");
+    // Indexes made by CREATE INDEX, not those behind a key or constraint.
+    let pg_indexes: Rows = sqlx::query_as(
+        "SELECT t.relname::text, i.relname::text FROM pg_index x \
+         JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
+         JOIN pg_namespace n ON n.oid = t.relnamespace \
+         WHERE n.nspname = 'public' AND t.relname NOT LIKE '\\_sqlx%' \
+         AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = x.indexrelid)",
+    )
+    .fetch_all(&mut pg)
+    .await
+    .expect("indexes");
+
+    let data = tempfile::tempdir().expect("temp dir");
+    let migrated = std::process::Command::new(env!("CARGO_BIN_EXE_setpoint"))
+        .args(["verify", "--data"])
+        .arg(data.path())
+        .output()
+        .expect("setpoint runs");
+    assert!(migrated.status.success(), "verify: {migrated:?}");
+    let mut sqlite = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        data.path().join("setpoint.db").display()
+    ))
+    .await
+    .expect("SQLite opens");
+    let sqlite_columns: Rows = sqlx::query_as(
+        "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+         AND m.name NOT LIKE '\\_sqlx%' ESCAPE '\\'",
+    )
+    .fetch_all(&mut sqlite)
+    .await
+    .expect("columns");
+    let sqlite_indexes: Rows = sqlx::query_as(
+        "SELECT tbl_name, name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+    )
+    .fetch_all(&mut sqlite)
+    .await
+    .expect("indexes");
+
+    let [pg_columns, pg_indexes, sqlite_columns, sqlite_indexes] =
+        [pg_columns, pg_indexes, sqlite_columns, sqlite_indexes].map(Schema::from_iter);
+    assert!(
+        pg_columns.len() > 30 && !pg_indexes.is_empty(),
+        "the schema was read: {pg_columns:?} {pg_indexes:?}"
+    );
+    assert_eq!(
+        pg_columns
+            .symmetric_difference(&sqlite_columns)
+            .collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "columns in one backend only"
+    );
+    assert_eq!(
+        pg_indexes
+            .symmetric_difference(&sqlite_indexes)
+            .collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "indexes in one backend only"
+    );
+}
