@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Prints Setpoint's figures on PostgreSQL (issue 19), beside the embedded
-# SQLite store in the same run:
+# Prints Setpoint's figures on PostgreSQL (issue 19), beside its peers in
+# the same run:
 #   - durable writes/s at 1 and 64 clients (each client its own service) on
 #     SQLite, on PostgreSQL through one replica, and through three replicas
 #     behind nginx (round robin: consecutive writes of a client land on
-#     different replicas);
+#     different replicas); peers: etcd (one member) taking puts the same
+#     way, and pgbench on the same PostgreSQL, one row updated per
+#     transaction (what the database itself commits at 1 and 64 clients);
+#   - snapshot GETs through nginx across the three replicas, beside nginx
+#     serving the same bytes as a static file;
 #   - time from a write on one replica to its delivery on 200 SSE watchers
 #     of another (200 writes, 20 ms apart);
 #   - the writes again with 2,000 and 20,000 services in the environment.
@@ -15,7 +19,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
-command -v nginx >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
+for tool in wrk nginx etcd; do
+  command -v "$tool" >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light etcd-server >/dev/null; }
+done
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [[ -x "$pg_bin/pg_ctl" ]] || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); }
 
@@ -31,7 +37,7 @@ chmod 755 "$work"
 as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
   kill $(jobs -p) 2>/dev/null || true
-  [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
+  for pid in "$work"/nginx*.pid; do [[ -f $pid ]] && kill "$(cat "$pid")" 2>/dev/null || true; done
   [[ -d $work/pg ]] && as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -m immediate -w stop >/dev/null 2>&1
   rm -rf "$work"
 }
@@ -78,6 +84,28 @@ import 18280 "$sqlite_token" "$work/bench.json"
 "$loadgen" writes 127.0.0.1:18280 "$sqlite_token" 64 "$seconds" bench-
 kill "$sqlite_pid"
 wait "$sqlite_pid" 2>/dev/null || true
+echo "-- peer: etcd $(etcd --version | sed -n 's/^etcd Version: //p'), one member, puts through its JSON gateway"
+etcd --name bench --data-dir "$work/etcd" \
+  --listen-client-urls http://127.0.0.1:18286 --advertise-client-urls http://127.0.0.1:18286 \
+  --listen-peer-urls http://127.0.0.1:18287 --initial-advertise-peer-urls http://127.0.0.1:18287 \
+  --initial-cluster bench=http://127.0.0.1:18287 >"$work/etcd.log" 2>&1 &
+etcd_pid=$!
+until curl -fsS http://127.0.0.1:18286/health >/dev/null 2>&1; do sleep 0.2; done
+"$loadgen" etcd-puts 127.0.0.1:18286 1 "$seconds"
+"$loadgen" etcd-puts 127.0.0.1:18286 64 "$seconds"
+kill "$etcd_pid"
+wait "$etcd_pid" 2>/dev/null || true
+
+echo "-- peer: pgbench on the same PostgreSQL, one row updated per transaction, ${seconds}s"
+as_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres peer
+psql -q -h 127.0.0.1 -p "$pg_port" -U postgres -d peer \
+  -c "CREATE TABLE t (id int PRIMARY KEY, n bigint); INSERT INTO t SELECT g, 0 FROM generate_series(1, 64) g"
+printf '\\set id random(1, 64)\nUPDATE t SET n = n + 1 WHERE id = :id;\n' >"$work/peer.sql"
+for clients in 1 64; do
+  "$pg_bin/pgbench" -n -M prepared -h 127.0.0.1 -p "$pg_port" -U postgres -c "$clients" -j 2 \
+    -T "$seconds" -f "$work/peer.sql" peer 2>&1 |
+    awk -v c="$clients" '/latency average/ {l = $4} /^tps/ {printf "pgbench: clients=%s per_second=%.0f latency_avg_ms=%s\n", c, $3, l}'
+done
 
 token=$("$setpoint" token create bench --role admin --store "$url" --data "$work/a" 2>/dev/null)
 serve a 18281 --store "$url" --demo
@@ -111,6 +139,45 @@ settled
 "$loadgen" writes 127.0.0.1:18280 "$token" 1 "$seconds" bench-
 settled
 "$loadgen" writes 127.0.0.1:18280 "$token" 64 "$seconds" bench-
+
+# wrk spreads connections over one address: three of them, one per
+# replica, are the replicas' total; the peer gets the same three.
+# get_spread NAME URL…: prints the sum of the wrks' requests/s.
+get_spread() {
+  local name=$1 i=0 pids=()
+  shift
+  for url in "$@"; do
+    wrk -t1 -c21 -d"${seconds}s" -H "Authorization: Bearer $token" "$url" >"$work/wrk-$name-$i.txt" &
+    pids+=($!)
+    i=$((i + 1))
+  done
+  wait "${pids[@]}"
+  printf '%s: ' "$name"
+  cat "$work"/wrk-"$name"-*.txt | awk '/Requests\/sec/ {sum += $2; n++} END {printf "%.0f requests/s over %d wrk processes of 21 connections\n", sum, n}'
+}
+snapshot=/api/v1/environments/prod/snapshot
+echo "== snapshot GET across three replicas, 3×21 connections, ${seconds}s"
+curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:18281$snapshot" -o "$work/snapshot.json"
+printf 'snapshot size: %s bytes\n' "$(wc -c <"$work/snapshot.json")"
+get_spread replicas "http://127.0.0.1:18281$snapshot" "http://127.0.0.1:18282$snapshot" "http://127.0.0.1:18283$snapshot"
+mkdir -p "$work/www"
+cp "$work/snapshot.json" "$work/www/"
+cat >"$work/static.conf" <<NGINX
+worker_processes auto;
+pid $work/nginx-static.pid;
+error_log $work/nginx-static.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server { listen 127.0.0.1:18285; root $work/www; }
+}
+NGINX
+nginx -c "$work/static.conf"
+echo "-- peer: nginx serving the same bytes as a static file"
+get_spread nginx-static http://127.0.0.1:18285/snapshot.json http://127.0.0.1:18285/snapshot.json http://127.0.0.1:18285/snapshot.json
+kill "$(cat "$work/nginx-static.pid")"
+echo "-- the same GETs through nginx in front of the replicas (deploy/nginx.conf)"
+get_spread through-nginx "http://127.0.0.1:18280$snapshot" "http://127.0.0.1:18280$snapshot" "http://127.0.0.1:18280$snapshot"
 
 echo "== a write on replica a to 200 SSE watchers on replica b (200 writes, 20 ms apart)"
 "$loadgen" fanout 127.0.0.1:18282 "$token" 200 200 bench-0 dev 127.0.0.1:18281
