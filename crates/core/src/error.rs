@@ -288,6 +288,25 @@ pub enum ViolationKind {
     /// An alert matcher set is empty, which would match every alert.
     #[error("a matcher set must not be empty: it would match every alert")]
     EmptyMatcherSet,
+    /// In a folder of documents, one per service, a file is named for
+    /// another service than the one it defines.
+    #[error(
+        "the file is named for {file:?} but defines {service:?}: name each file for its service"
+    )]
+    NameNotFile {
+        /// The service the document defines.
+        service: String,
+        /// The file's name without its extension.
+        file: String,
+    },
+    /// In a folder of documents, more than one file defines a service.
+    #[error("{service:?} is also defined in {}", others.join(", "))]
+    ClaimedTwice {
+        /// The service.
+        service: String,
+        /// The other files defining it.
+        others: Vec<String>,
+    },
 }
 
 fn weights_keys_message(missing: &[String], unexpected: &[String]) -> String {
@@ -338,6 +357,8 @@ impl ViolationKind {
             Self::InvalidOperand { .. } => "invalid_operand",
             Self::InvalidMatcher { .. } => "invalid_matcher",
             Self::EmptyMatcherSet => "empty_matcher_set",
+            Self::NameNotFile { .. } => "name_not_file",
+            Self::ClaimedTwice { .. } => "claimed_twice",
         }
     }
 }

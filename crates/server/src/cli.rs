@@ -35,7 +35,8 @@ pub enum Command {
     /// Follow one environment's snapshot and write it into etcd and/or
     /// files beside the pods (one agent per cluster or namespace).
     Agent(Box<setpoint_agent::AgentArgs>),
-    /// Check service documents offline; exits non-zero when any is invalid.
+    /// Check service documents (JSON or YAML) or folders of them offline;
+    /// exits non-zero when any is invalid.
     Validate(ValidateArgs),
     /// Print everything (environments and services) as one document.
     Export {
@@ -209,7 +210,9 @@ impl StoreArgs {
 /// Options of `setpoint validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Service documents (JSON) to check.
+    /// Service documents (JSON or YAML) to check, or folders of them: one
+    /// service per file, each file named for its service (`checkout.yaml`),
+    /// checked across files too.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Environments that exist, comma-separated; values and targeting for

@@ -63,6 +63,101 @@ fn validate_reports_unreadable_files() {
     assert_eq!(line["valid"], false);
 }
 
+/// Writes `files` (path under the folder, text) into a new folder.
+fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    dir
+}
+
+const SEARCH_YAML: &str = "service: search\nschema:\n  n:\n    type: int\n    default: 1\n    max: 5\nvalues:\n  prod:\n    n: 4\n";
+
+#[test]
+fn validate_passes_a_folder_of_json_and_yaml_documents_named_for_their_services() {
+    let checkout = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/checkout.json"
+    ))
+    .expect("the example");
+    let dir = folder(&[
+        ("payments/checkout.json", &checkout),
+        ("search.yaml", SEARCH_YAML),
+        (".git/config.json", "not a document"),
+        ("README.md", "not a document either"),
+    ]);
+    let output = setpoint()
+        .args(["validate", "--environments", "dev,staging,prod"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout.contains("payments/checkout.json: ok"), "{stdout}");
+    assert!(stdout.contains("search.yaml: ok"), "{stdout}");
+    assert_eq!(
+        stdout.lines().count(),
+        2,
+        "hidden and other files skipped: {stdout}"
+    );
+}
+
+#[test]
+fn validate_checks_a_folder_across_files_with_file_and_field_paths() {
+    let dir = folder(&[
+        ("a/search.yaml", SEARCH_YAML),
+        ("b/search.json", r#"{"service": "search", "schema": {}}"#),
+        ("checkout.json", r#"{"service": "payments", "schema": {}}"#),
+        (
+            "limits.yml",
+            "service: limits\nschema:\n  n: {type: int, default: 9, max: 5}\n",
+        ),
+        ("broken.yaml", "service: [unclosed\n"),
+    ]);
+    let output = setpoint()
+        .arg("validate")
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        r#"a/search.yaml: service: "search" is also defined in b/search.json [claimed_twice]"#,
+        r#"b/search.json: service: "search" is also defined in a/search.yaml [claimed_twice]"#,
+        r#"checkout.json: service: the file is named for "checkout" but defines "payments": name each file for its service [name_not_file]"#,
+        "limits.yml: schema.n.default: 9 is above the maximum 5 [above_max]",
+    ] {
+        assert!(stdout.contains(expected), "{expected} in {stdout}");
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("broken.yaml: not valid YAML"), "{stderr}");
+
+    let json = setpoint()
+        .args(["validate", "--json"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 5, "every file, the unreadable one too");
+    let checkout = lines
+        .iter()
+        .find(|l| {
+            l["file"]
+                .as_str()
+                .is_some_and(|f| f.ends_with("checkout.json"))
+        })
+        .expect("checkout.json reported");
+    assert_eq!(checkout["valid"], false);
+    assert_eq!(checkout["errors"][0]["code"], "name_not_file");
+    assert_eq!(checkout["errors"][0]["path"], "service");
+}
+
 #[test]
 fn export_import_and_verify_offline_and_the_lock_keeps_two_writers_apart() {
     let source = tempfile::tempdir().expect("tempdir");
