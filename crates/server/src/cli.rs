@@ -56,6 +56,16 @@ pub enum Command {
         #[arg(long, default_value = "import")]
         reason: String,
     },
+    /// Bring a backup back (its checksum checked first): what it holds is
+    /// imported all or nothing, as `import` does (on SQLite, with the
+    /// server stopped).
+    RestoreBackup {
+        /// The backup (`setpoint-….json`, its `.sha256` beside it).
+        file: PathBuf,
+        /// Where the state is kept.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Replay the change log and check it reproduces the current state.
     Verify {
         /// Where the state is kept.
@@ -160,6 +170,25 @@ pub struct ServeArgs {
         default_value_t = 256
     )]
     pub max_streams_per_principal: usize,
+    /// Write a backup (an export document with its checksum) into this
+    /// folder on schedule and after every reclaim; restore one with
+    /// `setpoint restore-backup`.
+    #[arg(long, env = "SETPOINT_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Time between backups (`30m`, `1h`, `1d`); one is written only if
+    /// something changed since the last.
+    #[arg(long, env = "SETPOINT_BACKUP_EVERY", default_value = "1h", value_parser = parse_every)]
+    pub backup_every: std::time::Duration,
+    /// Backups kept; older ones are removed.
+    #[arg(long, env = "SETPOINT_BACKUP_KEEP", default_value_t = 48, value_parser = clap::value_parser!(u64).range(1..))]
+    pub backup_keep: u64,
+}
+
+fn parse_every(text: &str) -> Result<std::time::Duration, String> {
+    match setpoint_core::time::parse_duration(text)? {
+        0 => Err("use a duration above zero, e.g. 1h".into()),
+        millis => Ok(std::time::Duration::from_millis(millis)),
+    }
 }
 
 /// Where the state is kept: every command that reads or writes it takes
@@ -255,6 +284,16 @@ pub async fn serve(args: ServeArgs) -> std::io::Result<()> {
         .map_err(std::io::Error::other)?;
     if args.demo {
         bootstrap::seed_demo(&engine).await?;
+    }
+    if let Some(dir) = args.backup_dir {
+        crate::backup::start(
+            &engine,
+            crate::backup::Backups {
+                dir,
+                every: args.backup_every,
+                keep: usize::try_from(args.backup_keep).unwrap_or(usize::MAX),
+            },
+        );
     }
     let admission = Admission::new(AdmissionLimits {
         streams: args.max_streams,
@@ -422,15 +461,29 @@ pub async fn export(store: &StoreArgs) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Runs `setpoint restore-backup`.
+pub async fn restore_backup(file: &std::path::Path, store: &StoreArgs) -> std::io::Result<()> {
+    let body = crate::backup::read_verified(file)?;
+    let text = String::from_utf8(body).map_err(std::io::Error::other)?;
+    let name = file
+        .file_name()
+        .unwrap_or(file.as_os_str())
+        .to_string_lossy();
+    import_text(&text, store, &format!("restore backup {name}")).await
+}
+
 /// Runs `setpoint import`.
 pub async fn import(
     file: &std::path::Path,
     store: &StoreArgs,
     reason: &str,
 ) -> std::io::Result<()> {
-    let text = std::fs::read_to_string(file)?;
+    import_text(&std::fs::read_to_string(file)?, store, reason).await
+}
+
+async fn import_text(text: &str, store: &StoreArgs, reason: &str) -> std::io::Result<()> {
     let export: crate::http::transfer::Export =
-        setpoint_core::validate::parse(&text).map_err(|violations| {
+        setpoint_core::validate::parse(text).map_err(|violations| {
             std::io::Error::other(
                 violations
                     .iter()

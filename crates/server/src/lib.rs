@@ -28,6 +28,7 @@
 
 pub mod admission;
 pub mod auth;
+pub mod backup;
 pub mod bootstrap;
 pub mod cli;
 pub mod console;

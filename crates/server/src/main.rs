@@ -41,6 +41,9 @@ async fn main() -> ExitCode {
             store,
             reason,
         } => report(setpoint_server::cli::import(&file, &store, &reason).await),
+        Command::RestoreBackup { file, store } => {
+            report(setpoint_server::cli::restore_backup(&file, &store).await)
+        }
         Command::Verify { store } => match setpoint_server::cli::verify(&store).await {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,

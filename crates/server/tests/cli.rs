@@ -219,3 +219,105 @@ fn export_import_and_verify_offline_and_the_lock_keeps_two_writers_apart() {
     let second: serde_json::Value = serde_json::from_slice(&exported_again.stdout).expect("json");
     assert_eq!(first["services"], second["services"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backups_are_written_rotated_and_restored_with_their_checksums_checked() {
+    use common::parts::{Central, eventually};
+    let backups = tempfile::tempdir().expect("tempdir");
+    let dir = backups.path().to_str().expect("a UTF-8 path");
+    let mut central = Central::new();
+    central
+        .restart(&[
+            "--demo",
+            "--backup-dir",
+            dir,
+            "--backup-every",
+            "100ms",
+            "--backup-keep",
+            "2",
+        ])
+        .await;
+    let kept = || {
+        let mut names: Vec<String> = std::fs::read_dir(backups.path())
+            .expect("the folder")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| {
+                std::path::Path::new(name)
+                    .extension()
+                    .is_some_and(|e| e == "json")
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    for rps in [101, 102, 103] {
+        central.set_rps(rps).await;
+        let revision = central.get("/api/v1/export").await["revision"].clone();
+        let name = format!("-r{revision}.json");
+        eventually(
+            std::time::Duration::from_secs(30),
+            &format!("a backup named *{name}"),
+            || async { kept().last().is_some_and(|newest| newest.ends_with(&name)) },
+        )
+        .await;
+    }
+    // The oldest goes just after the newest is renamed into place.
+    eventually(
+        std::time::Duration::from_secs(30),
+        "two backups kept",
+        || async { kept().len() == 2 },
+    )
+    .await;
+    let kept = kept();
+    central.kill();
+
+    // The older of the two, restored into an empty store, is that state.
+    let older = backups.path().join(&kept[0]);
+    let backup: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&older).expect("reads")).expect("an export");
+    let restored = tempfile::tempdir().expect("tempdir");
+    let restore = setpoint()
+        .arg("restore-backup")
+        .arg(&older)
+        .arg("--data")
+        .arg(restored.path())
+        .output()
+        .expect("runs");
+    assert!(restore.status.success(), "{restore:?}");
+    let export = setpoint()
+        .args(["export", "--data"])
+        .arg(restored.path())
+        .output()
+        .expect("runs");
+    let export: serde_json::Value = serde_json::from_slice(&export.stdout).expect("an export");
+    assert_eq!(export["services"], backup["services"]);
+    let checkout = export["services"]
+        .as_array()
+        .and_then(|services| services.iter().find(|s| s["service"] == "checkout"))
+        .expect("checkout restored");
+    assert_eq!(checkout["values"]["prod"]["throttle.rps"], 102);
+
+    // A damaged backup is refused before anything is opened.
+    let newer = backups.path().join(&kept[1]);
+    let mut bytes = std::fs::read(&newer).expect("reads");
+    let last = bytes.len() - 2;
+    bytes[last] = b' ';
+    std::fs::write(&newer, bytes).expect("damages");
+    let untouched = tempfile::tempdir().expect("tempdir");
+    let refused = setpoint()
+        .arg("restore-backup")
+        .arg(&newer)
+        .arg("--data")
+        .arg(untouched.path())
+        .output()
+        .expect("runs");
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("checksum mismatch"),
+        "{refused:?}"
+    );
+    assert!(
+        !untouched.path().join("setpoint.db").exists(),
+        "nothing written"
+    );
+}
