@@ -783,7 +783,9 @@ async fn follow(
             tokio::select! {
                 heard = woken.recv(), if listening => {
                     listening = heard.is_some();
-                    announced.store(true, Ordering::Release);
+                    if listening {
+                        announced.store(true, Ordering::Release);
+                    }
                 }
                 () = &mut gathered => break,
             }
@@ -814,7 +816,6 @@ async fn timers(engine: std::sync::Weak<Engine>) {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
     use crate::store::{Position, SnapshotMark, SqliteStore};
 
