@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::{FieldPath, Limits, ServiceDoc, Violation, ViolationKind, check_document};
+use crate::{
+    DiffEntry, FieldPath, Limits, ServiceDoc, Violation, ViolationKind, check_document,
+    diff_services,
+};
 
 /// A problem, in the file it was found in.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -114,6 +117,64 @@ pub fn check_folder(
         .collect())
 }
 
+/// What applying a folder would do to the services a server holds.
+/// Services the server has and the folder does not are left alone.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Plan {
+    /// Services in the folder the server does not have.
+    pub create: Vec<Planned>,
+    /// Services whose document differs from the folder's.
+    pub change: Vec<Planned>,
+    /// Services already as the folder says.
+    pub unchanged: Vec<String>,
+}
+
+/// One service of a [`Plan`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Planned {
+    /// The service.
+    pub service: String,
+    /// The file that defines it.
+    pub file: String,
+    /// From the server's document to the file's (empty for a creation).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diff: Vec<DiffEntry>,
+}
+
+impl Plan {
+    /// Whether applying would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.create.is_empty() && self.change.is_empty()
+    }
+}
+
+/// The plan that makes `server`'s services what `folder` (checked by
+/// [`check_folder`]) says, in order of service name.
+pub fn plan(folder: &BTreeMap<String, Sourced>, server: &[ServiceDoc]) -> Plan {
+    let held: BTreeMap<&str, &ServiceDoc> =
+        server.iter().map(|d| (d.service.as_str(), d)).collect();
+    let mut plan = Plan::default();
+    for (service, sourced) in folder {
+        let planned = |diff| Planned {
+            service: service.clone(),
+            file: sourced.file.clone(),
+            diff,
+        };
+        match held.get(service.as_str()) {
+            None => plan.create.push(planned(Vec::new())),
+            Some(current) => {
+                let diff = diff_services(current, &sourced.doc);
+                if diff.is_empty() {
+                    plan.unchanged.push(service.clone());
+                } else {
+                    plan.change.push(planned(diff));
+                }
+            }
+        }
+    }
+    plan
+}
+
 /// The file's name without its folders and its last extension:
 /// `payments/checkout.api.yaml` → `checkout.api`.
 fn stem(file: &str) -> &str {
@@ -192,5 +253,39 @@ mod tests {
         let problems = check_folder(&files, &limits).expect_err("refused");
         assert_eq!(codes(&problems), [("checkout.json", "type_mismatch")]);
         assert_eq!(problems[0].violation.path.to_string(), "schema.n.default");
+    }
+
+    #[test]
+    fn a_plan_creates_what_the_server_lacks_and_changes_only_what_differs() {
+        let (checkout, search, limits) = (doc("checkout"), doc("search"), doc("limits"));
+        let edited = checkout.replace(r#""default": 1"#, r#""default": 2"#);
+        let files = [
+            ("checkout.json", edited.as_str()),
+            ("search.json", search.as_str()),
+            ("limits.json", limits.as_str()),
+        ];
+        let folder = check_folder(&files, &Limits::default()).expect("valid");
+        let server: Vec<ServiceDoc> = [&checkout, &search, &doc("other")]
+            .iter()
+            .map(|text| check_document(text, &Limits::default()).expect("valid"))
+            .collect();
+        let plan = plan(&folder, &server);
+        let names = |planned: &[Planned]| {
+            planned
+                .iter()
+                .map(|p| p.service.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&plan.create), ["limits"]);
+        assert_eq!(names(&plan.change), ["checkout"]);
+        assert_eq!(
+            plan.unchanged,
+            ["search"],
+            "and `other`, not in the folder, is left alone"
+        );
+        let change = &plan.change[0].diff;
+        assert_eq!(change.len(), 1);
+        assert_eq!(change[0].path.to_string(), "schema.n.default");
+        assert!(!plan.is_empty());
     }
 }

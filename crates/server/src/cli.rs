@@ -38,6 +38,10 @@ pub enum Command {
     /// Check service documents (JSON or YAML) or folders of them offline;
     /// exits non-zero when any is invalid.
     Validate(ValidateArgs),
+    /// Show what applying a folder of service documents (as `validate DIR`
+    /// checks them) would change on a server, changing nothing; exits 0
+    /// with nothing to do, 2 with changes, 1 when invalid.
+    Plan(PlanArgs),
     /// Print everything (environments and services) as one document.
     Export {
         /// Where the state is kept.
@@ -249,6 +253,24 @@ pub struct ValidateArgs {
     #[arg(long, env = "SETPOINT_ENVIRONMENTS", value_delimiter = ',')]
     pub environments: Option<Vec<String>>,
     /// Print the result as JSON, one object per file.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `setpoint plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The folder: one service per file (JSON or YAML), each named for its
+    /// service.
+    pub dir: PathBuf,
+    /// The server's base URL, e.g. `https://setpoint.example.com`.
+    #[arg(long, env = "SETPOINT_SERVER")]
+    pub server: String,
+    /// A token that may read the services (any role; a scoped token plans
+    /// against what it sees).
+    #[arg(long, env = "SETPOINT_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Print the plan as one JSON object.
     #[arg(long)]
     pub json: bool,
 }

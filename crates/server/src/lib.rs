@@ -39,6 +39,7 @@ pub mod http;
 pub mod listen;
 pub mod metrics;
 pub mod ofrep;
+pub mod plan;
 pub mod snapshots;
 pub mod store;
 pub mod validate_files;

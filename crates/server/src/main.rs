@@ -35,6 +35,7 @@ async fn main() -> ExitCode {
             }
         }
         Command::Validate(args) => setpoint_server::validate_files::run(&args),
+        Command::Plan(args) => setpoint_server::plan::run(&args).await,
         Command::Export { store } => report(setpoint_server::cli::export(&store).await),
         Command::Import {
             file,

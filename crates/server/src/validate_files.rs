@@ -61,11 +61,11 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
 }
 
 /// A file that could not be turned into JSON text, and why.
-type Unreadable = (String, String);
+pub(crate) type Unreadable = (String, String);
 
 /// Every document under `dir` (hidden entries skipped), named by its path
 /// under `dir`, in order of name.
-fn read_folder(dir: &Path) -> (Vec<(String, String)>, Vec<Unreadable>) {
+pub(crate) fn read_folder(dir: &Path) -> (Vec<(String, String)>, Vec<Unreadable>) {
     let mut paths = Vec::new();
     let mut unreadable = Vec::new();
     let mut pending = vec![dir.to_path_buf()];

@@ -321,3 +321,90 @@ async fn backups_are_written_rotated_and_restored_with_their_checksums_checked()
         "nothing written"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_shows_what_a_folder_would_create_and_change_and_changes_nothing() {
+    let central = common::parts::Central::start().await;
+    let export = central.get("/api/v1/export").await;
+    let held = |name: &str| {
+        export["services"]
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s["service"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} on the demo server"))
+    };
+    let mut checkout = held("checkout");
+    checkout["values"]["prod"]["throttle.rps"] = serde_json::json!(777);
+    let dir = folder(&[
+        ("payments/checkout.json", &checkout.to_string()),
+        (
+            "ledger.yaml",
+            &SEARCH_YAML.replace("service: search", "service: ledger"),
+        ),
+    ]);
+    let plan = |json: bool| {
+        let mut command = setpoint();
+        command.arg("plan").arg(dir.path()).args([
+            "--server",
+            &central.url(),
+            "--token",
+            &central.admin,
+        ]);
+        if json {
+            command.arg("--json");
+        }
+        command.output().expect("runs")
+    };
+
+    let output = plan(false);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "changes to apply: {output:?}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let before = held("checkout")["values"]["prod"]["throttle.rps"].clone();
+    for expected in [
+        "+ ledger (ledger.yaml): create".to_string(),
+        "~ checkout (payments/checkout.json):".to_string(),
+        format!(r#"    ~ values.prod["throttle.rps"]: {before} -> 777"#),
+        "Plan: 1 to create, 1 to change, 0 unchanged.".to_string(),
+    ] {
+        assert!(stdout.contains(&expected), "{expected} in {stdout}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&plan(true).stdout).expect("one JSON object");
+    assert_eq!(json["create"][0]["service"], "ledger");
+    assert_eq!(
+        json["change"][0]["diff"][0]["path"],
+        r#"values.prod["throttle.rps"]"#
+    );
+    assert_eq!(
+        central.get("/api/v1/export").await,
+        export,
+        "planning changed nothing"
+    );
+
+    // The folder as the server holds it: nothing to do.
+    std::fs::write(
+        dir.path().join("payments/checkout.json"),
+        held("checkout").to_string(),
+    )
+    .expect("write");
+    std::fs::remove_file(dir.path().join("ledger.yaml")).expect("remove");
+    let output = plan(false);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("No changes: 1 service(s)"),
+        "{output:?}"
+    );
+
+    // An invalid folder plans nothing.
+    std::fs::write(dir.path().join("other.json"), held("checkout").to_string()).expect("write");
+    let output = plan(false);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("[claimed_twice]"),
+        "{output:?}"
+    );
+}
