@@ -367,3 +367,66 @@ async fn a_shutdown_does_not_wait_for_event_streams_forever() {
         .expect("joins")
         .expect("serves");
 }
+
+/// An export of `services` services, each holding a string of `bytes`.
+fn export_of(services: usize, bytes: usize) -> Vec<u8> {
+    let blob = "x".repeat(bytes);
+    let services: Vec<Value> = (0..services)
+        .map(|i| {
+            json!({
+                "service": format!("big-{i}"),
+                "schema": {"blob": {"type": "string", "default": blob}}
+            })
+        })
+        .collect();
+    let document = json!({"format": "setpoint/1", "environments": [], "services": services});
+    json!({"document": document, "reason": "a big import"})
+        .to_string()
+        .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_imports_fifty_megabytes_and_nobody_else_gets_it_read() {
+    // No environments: the import's cost is reading, checking and storing
+    // it, not sealing snapshots of it.
+    let app = TestApp::new().await;
+    let json = [("content-type", "application/json")];
+    // Over the general 1 MiB limit, for someone who may not import: refused
+    // for who they are, not for the size.
+    let editor = format!("Bearer {}", app.token("ed", Role::Editor, None, None).await);
+    let small = export_of(40, 60_000);
+    let reply = app
+        .raw(
+            Method::POST,
+            "/api/v1/import",
+            &[json[0], ("authorization", &editor)],
+            Some(small),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+
+    let body = export_of(820, 62_000);
+    assert!(body.len() > 50_000_000, "{} bytes", body.len());
+    let started = std::time::Instant::now();
+    let reply = app
+        .raw(Method::POST, "/api/v1/import", &json, Some(body))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    eprintln!("50 MB import answered in {:?}", started.elapsed());
+    assert_eq!(reply.json["changes"].as_array().map(Vec::len), Some(820));
+    app.settle().await;
+    let services = app.get("/api/v1/services").await;
+    assert_eq!(services.json.as_array().map(Vec::len), Some(820));
+
+    let over = vec![b' '; setpoint_server::http::transfer::MAX_IMPORT_BYTES + 1];
+    let reply = app
+        .raw(Method::POST, "/api/v1/import", &json, Some(over))
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.json["error"]["code"], "payload_too_large");
+}

@@ -2,7 +2,6 @@
 //! (size-limited, JSON-checked), query strings and path parameters.
 
 use axum::{
-    body::Bytes,
     extract::{FromRequest, FromRequestParts, Request},
     http::{header, request::Parts},
 };
@@ -22,7 +21,16 @@ pub struct JsonBody(pub String);
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
+        Self::read(request, MAX_BODY_BYTES).await
+    }
+}
+
+impl JsonBody {
+    /// Reads the body of `request` if it is JSON of at most `limit` bytes.
+    /// For a route that accepts more than [`MAX_BODY_BYTES`]: it calls this
+    /// once it knows the principal may send that much.
+    pub async fn read(request: Request, limit: usize) -> Result<Self, ApiError> {
         let is_json = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -40,24 +48,23 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 details: Vec::new(),
             });
         }
-        let bytes = Bytes::from_request(request, state)
+        // Not the `DefaultBodyLimit` the router sets: `limit` is this call's.
+        let bytes = axum::body::to_bytes(request.into_body(), limit)
             .await
-            .map_err(|rejection| {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge {
-                        limit: MAX_BODY_BYTES,
-                    }
+            .map_err(|error| {
+                let too_large = std::error::Error::source(&error)
+                    .is_some_and(<dyn std::error::Error>::is::<http_body_util::LengthLimitError>);
+                if too_large {
+                    ApiError::PayloadTooLarge { limit }
                 } else {
-                    ApiError::bad_request("unreadable_body", rejection.body_text())
+                    ApiError::bad_request("unreadable_body", error.to_string())
                 }
             })?;
         let text = String::from_utf8(bytes.to_vec())
             .map_err(|_| ApiError::bad_request("invalid_utf8", "the body is not valid UTF-8"))?;
         Ok(Self(text))
     }
-}
 
-impl JsonBody {
     /// Parses the body into `T`: syntax and shape errors (unknown fields,
     /// wrong types) are a `400` whose detail says where.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {

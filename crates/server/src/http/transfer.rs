@@ -4,7 +4,11 @@
 
 use std::borrow::Cow;
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::{Request, State},
+    http::StatusCode,
+};
 use serde::{Deserialize, Serialize};
 use setpoint_core::{Change, FieldPath, Limits, ServiceDoc, validate_document};
 
@@ -19,6 +23,14 @@ use crate::{
 
 /// The format tag of export documents.
 pub const FORMAT: &str = "setpoint/1";
+
+/// The largest import body: an export of tens of thousands of services.
+/// Read only for an admin, one import at a time ([`IMPORTS`]), so what an
+/// import may cost in memory is bounded.
+pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+
+/// Imports being read and applied: one at a time.
+static IMPORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// The transfer routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -176,10 +188,14 @@ struct Imported {
 async fn import(
     State(state): State<AppState>,
     principal: Principal,
-    body: JsonBody,
+    request: Request,
 ) -> Result<(StatusCode, Json<Imported>), ApiError> {
+    // Who may send this much is settled before a byte of it is read.
     principal.require(Permission::Administer, None, None)?;
-    let request: ImportRequest = body.parse()?;
+    let _one_at_a_time = IMPORTS
+        .try_acquire()
+        .map_err(|_| ApiError::Busy("imports"))?;
+    let request: ImportRequest = JsonBody::read(request, MAX_IMPORT_BYTES).await?.parse()?;
     let commands = import_commands(&state.engine.world(), request.document)?;
     let reason = write::reason(request.reason)?;
     let changes = write::commit_all(&state, &principal, commands, &reason).await?;
