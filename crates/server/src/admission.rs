@@ -7,7 +7,8 @@
 //!   refused with `429 busy`, so the server stays answerable (`/healthz`,
 //!   reads, writes) whatever arrives;
 //! - long-lived answers — event streams and long-polls — are counted per
-//!   principal (`429 busy` past its share) and in all (`503` past the cap).
+//!   principal (`429 busy` past its share) and in all (`503` past the cap);
+//! - imports, whose bodies may be tens of megabytes, run one at a time.
 
 use std::{
     collections::HashMap,
@@ -15,7 +16,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::{
     ApiError,
@@ -58,6 +59,7 @@ impl Default for AdmissionLimits {
 pub struct Admission {
     passwords: Semaphore,
     validations: Semaphore,
+    imports: Semaphore,
     queue_wait: Duration,
     streams: Arc<Streams>,
 }
@@ -117,6 +119,7 @@ impl Admission {
         Self {
             passwords: Semaphore::new(limits.passwords),
             validations: Semaphore::new(limits.validations),
+            imports: Semaphore::new(1),
             queue_wait: limits.queue_wait,
             streams: Arc::new(Streams {
                 limit: limits.streams,
@@ -170,6 +173,24 @@ impl Admission {
     ) -> Result<T, ApiError> {
         run(&self.validations, self.queue_wait, "validations", work).await
     }
+
+    /// The turn to read and apply an import, held until dropped: one at a
+    /// time, so the memory imports may hold is bounded.
+    pub async fn import(&self) -> Result<SemaphorePermit<'_>, ApiError> {
+        turn(&self.imports, self.queue_wait, "imports").await
+    }
+}
+
+async fn turn<'a>(
+    turns: &'a Semaphore,
+    wait: Duration,
+    what: &'static str,
+) -> Result<SemaphorePermit<'a>, ApiError> {
+    tokio::time::timeout(wait, turns.acquire())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or(ApiError::Busy(what))
 }
 
 async fn run<T: Send + 'static>(
@@ -178,11 +199,7 @@ async fn run<T: Send + 'static>(
     what: &'static str,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
-    let _turn = tokio::time::timeout(wait, turns.acquire())
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .ok_or(ApiError::Busy(what))?;
+    let _turn = turn(turns, wait, what).await?;
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| ApiError::Internal(Box::new(e)))
@@ -225,5 +242,21 @@ mod tests {
         release.send(()).expect("release");
         assert!(first.await.expect("task").expect("ran"));
         assert!(admission.validate(|| true).await.expect("a free turn"));
+    }
+
+    #[tokio::test]
+    async fn one_import_at_a_time_and_the_next_is_refused_as_busy_after_the_wait() {
+        let admission = Admission::new(AdmissionLimits {
+            queue_wait: Duration::from_millis(50),
+            ..AdmissionLimits::default()
+        });
+        let first = admission.import().await.expect("a free turn");
+        let second = admission.import().await;
+        assert!(
+            matches!(second, Err(ApiError::Busy("imports"))),
+            "{second:?}"
+        );
+        drop(first);
+        assert!(admission.import().await.is_ok(), "free again");
     }
 }

@@ -5,8 +5,8 @@
 //!
 //! Each backup is `setpoint-<unix ms>-r<revision>.json` beside a
 //! `.sha256` file in `sha256sum`'s format; both are written to a temporary
-//! name and renamed, the checksum last, so a backup without its checksum
-//! was never finished. Names sort by time. A backup is written only when
+//! name and renamed (the agent's `write_atomically`), the checksum last, so
+//! a backup without its checksum was never finished. Names sort by time. A backup is written only when
 //! the revision moved since the last one, so the ones kept are as many
 //! different states.
 
@@ -20,6 +20,8 @@ use std::{
 use setpoint_core::{ChangeKind, ServiceDoc};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::broadcast::error::RecvError;
+
+use setpoint_agent::last_good::write_atomically;
 
 use crate::{auth::hex, engine::Engine, http::transfer::export_of};
 
@@ -130,9 +132,9 @@ pub fn back_up(
     };
     let name = format!("{PREFIX}{now_millis:013}-r{}{marked}.json", world.revision);
     let path = backups.dir.join(&name);
-    write_renamed(&path, &body)?;
-    let sum = format!("{}  {name}\n", hex(&Sha256::digest(&body)));
-    write_renamed(&checksum_of(&path), sum.as_bytes())?;
+    write_atomically(&path, &body)?;
+    let sum = format!("{}  {name}\n", digest(&body));
+    write_atomically(&checksum_of(&path), sum.as_bytes())?;
     let mut complete = list(&backups.dir)?;
     let excess = complete.len().saturating_sub(backups.keep.max(1));
     for old in complete.drain(..excess) {
@@ -155,7 +157,7 @@ pub fn read_verified(path: &Path) -> io::Result<Vec<u8>> {
         )
     })?;
     let expected = sums.split_whitespace().next().unwrap_or_default();
-    let actual = hex(&Sha256::digest(&body));
+    let actual = digest(&body);
     if expected != actual {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -200,17 +202,9 @@ fn checksum_of(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Writes `bytes` durably under a temporary name, then renames it: a
-/// reader sees the whole file or none.
-fn write_renamed(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write as _;
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = PathBuf::from(temporary);
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)
+/// The SHA-256 of `bytes`, as `sha256sum` prints it.
+fn digest(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 /// Starts backing up `engine` as `backups` says.

@@ -9,16 +9,19 @@ use std::process::ExitCode;
 use serde_json::json;
 use setpoint_core::{DiffOp, Limits, Plan, check_folder, folder::plan};
 
-use crate::{cli::PlanArgs, http::transfer::Export, validate_files::read_folder};
+use crate::{
+    cli::PlanArgs,
+    http::transfer::Export,
+    validate_files::{read_folder, report},
+};
 
 /// Plans, prints the plan, and says by the exit code whether there is
 /// anything to apply.
 pub async fn run(args: &PlanArgs) -> ExitCode {
     let (files, unreadable) = read_folder(&args.dir);
-    for (file, error) in &unreadable {
-        eprintln!("{}: {error}", args.dir.join(file).display());
-    }
+    let name = |file: &str| args.dir.join(file).display().to_string();
     if !unreadable.is_empty() {
+        report(&name, &[], &unreadable, &[], args.json);
         return ExitCode::FAILURE;
     }
     let server = match fetch(args).await {
@@ -39,12 +42,8 @@ pub async fn run(args: &PlanArgs) -> ExitCode {
     let folder = match check_folder(&texts, &limits) {
         Ok(folder) => folder,
         Err(problems) => {
-            for problem in &problems {
-                let at = args.dir.join(&problem.file);
-                let v = &problem.violation;
-                println!("{}: {v} [{}]", at.display(), v.code());
-            }
-            println!("{} problem(s): nothing planned", problems.len());
+            // Reported as `validate` reports them; nothing is planned.
+            report(&name, &files, &[], &problems, args.json);
             return ExitCode::FAILURE;
         }
     };

@@ -22,7 +22,9 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
     };
     let mut failed = false;
     for target in &args.files {
-        let (files, unreadable) = if target.is_dir() {
+        // A folder is judged as a whole; a file named on its own, alone.
+        let in_folder = target.is_dir();
+        let (files, unreadable) = if in_folder {
             read_folder(target)
         } else {
             let (file, read) = read_document(target, target);
@@ -35,8 +37,7 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
             .iter()
             .map(|(file, text)| (file.as_str(), text.as_str()))
             .collect();
-        // A file named on its own is judged alone; a folder as a whole.
-        let problems = if target.is_dir() {
+        let problems = if in_folder {
             check_folder(&texts, &limits).err().unwrap_or_default()
         } else {
             texts
@@ -51,7 +52,15 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
                 .collect()
         };
         failed |= !problems.is_empty() || !unreadable.is_empty();
-        report(target, &files, &unreadable, &problems, args.json);
+        // Files in a folder are named by their path under it.
+        let name = |file: &str| {
+            if in_folder {
+                target.join(file).display().to_string()
+            } else {
+                file.to_string()
+            }
+        };
+        report(&name, &files, &unreadable, &problems, args.json);
     }
     if failed {
         ExitCode::FAILURE
@@ -134,21 +143,15 @@ fn yaml_to_json(text: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
-fn report(
-    target: &Path,
+/// Prints each file's verdict: `ok`, or its problems with their codes
+/// (`--json`: one object per file); unreadable files on stderr.
+pub(crate) fn report(
+    name: &dyn Fn(&str) -> String,
     files: &[(String, String)],
     unreadable: &[Unreadable],
     problems: &[FileViolation],
     as_json: bool,
 ) {
-    let in_folder = target.is_dir();
-    let name = |file: &str| {
-        if in_folder {
-            target.join(file).display().to_string()
-        } else {
-            file.to_string()
-        }
-    };
     for (file, error) in unreadable {
         if as_json {
             println!(

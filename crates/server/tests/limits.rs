@@ -368,8 +368,9 @@ async fn a_shutdown_does_not_wait_for_event_streams_forever() {
         .expect("serves");
 }
 
-/// An export of `services` services, each holding a string of `bytes`.
-fn export_of(services: usize, bytes: usize) -> Vec<u8> {
+/// An import of an export of `services` services, each holding a string
+/// of `bytes`.
+fn import_body(services: usize, bytes: usize) -> Vec<u8> {
     let blob = "x".repeat(bytes);
     let services: Vec<Value> = (0..services)
         .map(|i| {
@@ -394,7 +395,7 @@ async fn an_admin_imports_fifty_megabytes_and_nobody_else_gets_it_read() {
     // Over the general 1 MiB limit, for someone who may not import: refused
     // for who they are, not for the size.
     let editor = format!("Bearer {}", app.token("ed", Role::Editor, None, None).await);
-    let small = export_of(40, 60_000);
+    let small = import_body(40, 60_000);
     let reply = app
         .raw(
             Method::POST,
@@ -405,7 +406,7 @@ async fn an_admin_imports_fifty_megabytes_and_nobody_else_gets_it_read() {
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
 
-    let body = export_of(820, 62_000);
+    let body = import_body(820, 62_000);
     assert!(body.len() > 50_000_000, "{} bytes", body.len());
     let started = std::time::Instant::now();
     let reply = app

@@ -25,12 +25,10 @@ use crate::{
 pub const FORMAT: &str = "setpoint/1";
 
 /// The largest import body: an export of tens of thousands of services.
-/// Read only for an admin, one import at a time ([`IMPORTS`]), so what an
-/// import may cost in memory is bounded.
+/// Read only for an admin, one import at a time
+/// ([`crate::admission::Admission::import`]), so what imports may cost in
+/// memory is bounded.
 pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
-
-/// Imports being read and applied: one at a time.
-static IMPORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// The transfer routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -192,9 +190,7 @@ async fn import(
 ) -> Result<(StatusCode, Json<Imported>), ApiError> {
     // Who may send this much is settled before a byte of it is read.
     principal.require(Permission::Administer, None, None)?;
-    let _one_at_a_time = IMPORTS
-        .try_acquire()
-        .map_err(|_| ApiError::Busy("imports"))?;
+    let _turn = state.admission.import().await?;
     let request: ImportRequest = JsonBody::read(request, MAX_IMPORT_BYTES).await?.parse()?;
     let commands = import_commands(&state.engine.world(), request.document)?;
     let reason = write::reason(request.reason)?;
