@@ -122,7 +122,7 @@ impl Me {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Tombstone {
     /// When it was deleted (RFC 3339).
-    pub deleted_at: String,
+    pub tombstoned_at: String,
     /// When it will be removed (RFC 3339).
     pub reclaim_at: String,
 }

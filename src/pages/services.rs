@@ -270,14 +270,14 @@ fn DeletedServices(
                             children=move |s| {
                                 let name = s.service.clone();
                                 let tombstone = s.tombstone.clone().unwrap_or_else(|| api::Tombstone {
-                                    deleted_at: String::new(),
+                                    tombstoned_at: String::new(),
                                     reclaim_at: String::new(),
                                 });
                                 let may = session.may(Role::Admin, &name);
                                 view! {
                                     <tr>
                                         <td>{name.clone()}</td>
-                                        <td>{tombstone.deleted_at}</td>
+                                        <td>{tombstone.tombstoned_at}</td>
                                         <td>{tombstone.reclaim_at}</td>
                                         <td>
                                             {may.then(|| view! { <Restore service=name.clone() on_done=on_restored /> })}

@@ -130,7 +130,7 @@ mod tests {
     fn sealed(revision: u64) -> Vec<u8> {
         let doc: ServiceDoc =
             serde_json::from_str(include_str!("../../../examples/checkout.json")).expect("example");
-        let part = doc.snapshot("prod", &BTreeMap::new());
+        let part = doc.snapshot("prod", &BTreeMap::new(), None);
         Snapshot {
             environment: "prod".into(),
             revision,

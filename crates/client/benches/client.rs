@@ -55,6 +55,7 @@ fn sealed(fixture: &Fixture, keys: usize, revision: u64) -> Vec<u8> {
             ("bool-flow".to_string(), bools),
         ]),
         breakers: BTreeMap::new(),
+        tombstone: None,
     };
     Snapshot {
         environment: "prod".into(),

@@ -19,7 +19,7 @@ use std::{
 
 use arc_swap::{ArcSwap, Guard};
 use serde_json::Value;
-use setpoint_core::{Context, ErrorCode, Reason, seal_parts};
+use setpoint_core::{Context, ErrorCode, Reason, Tombstone, seal_parts};
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
@@ -240,6 +240,10 @@ pub struct Status {
     pub failures: BTreeMap<&'static str, u64>,
     /// The last refusal, in words.
     pub last_failure: Option<String>,
+    /// Set when the service was deleted in Setpoint: reads go on serving
+    /// its last config until `reclaim_at`, when it leaves the snapshot and
+    /// the client keeps what it holds. A health check can warn on it.
+    pub tombstone: Option<Tombstone>,
 }
 
 /// A flag's evaluation with OpenFeature's details.
@@ -386,11 +390,13 @@ impl Client {
     /// Loaded snapshot, failures and whether a rollback is in force.
     pub fn status(&self) -> Status {
         let loads = lock(&self.inner.loads);
+        let current = self.inner.current.load();
         Status {
-            current: entry(&self.inner.current.load()),
+            current: entry(&current),
             pinned: loads.pinned,
             failures: loads.failures.clone(),
             last_failure: loads.last_failure.clone(),
+            tombstone: current.service.as_ref().and_then(|s| s.tombstone.clone()),
         }
     }
 

@@ -59,6 +59,6 @@ pub mod source;
 pub use client::{Builder, Client, DEFAULT_HISTORY, Details, HistoryEntry, Offered, Status, View};
 pub use error::{BuildError, ReadError, Rejection, RollbackError};
 pub use registry::{Breaker, Flag, Key};
-pub use setpoint_core::{Context, ErrorCode, Reason};
+pub use setpoint_core::{Context, ErrorCode, Reason, Tombstone};
 pub use setting::{Json, Setting};
 pub use source::{EtcdSource, FileSource, HttpSource, Source, StaticSource};

@@ -101,6 +101,23 @@ fn a_good_snapshot_is_read_typed() {
 }
 
 #[test]
+fn a_deleted_service_is_still_read_and_its_tombstone_reported() {
+    let c = checkout_client();
+    let mut deleted = checkout();
+    let tombstone = setpoint_client::Tombstone {
+        tombstoned_at: "2026-12-01T10:00:00Z".into(),
+        reclaim_at: "2026-12-08T10:00:00Z".into(),
+    };
+    deleted.tombstone = Some(tombstone.clone());
+    assert_eq!(c.client.offer(&sealed(deleted, 8), "test"), Ok(Offered::Loaded(8)));
+    assert_eq!(c.client.get(&c.rps), 2000, "its last config");
+    assert_eq!(c.client.status().tombstone, Some(tombstone));
+
+    assert_eq!(c.client.offer(&sealed(checkout(), 9), "test"), Ok(Offered::Loaded(9)));
+    assert_eq!(c.client.status().tombstone, None, "restored");
+}
+
+#[test]
 fn reading_by_name_is_a_clear_error_when_not_registered_so() {
     let c = checkout_client();
     assert_eq!(

@@ -37,6 +37,7 @@ fn every_golden_vector_evaluates_as_recorded() {
                 config: BTreeMap::new(),
                 flags: vectors.flags.clone(),
                 breakers: BTreeMap::new(),
+                tombstone: None,
             },
         )]),
     }

@@ -48,5 +48,7 @@ pub use folder::{FileViolation, Plan, Planned, Sourced, check_folder};
 pub use model::*;
 pub use path::FieldPath;
 pub use role::Role;
-pub use snapshot::{BreakerSnapshot, SealedSnapshot, ServiceSnapshot, Snapshot, seal_parts};
+pub use snapshot::{
+    BreakerSnapshot, SealedSnapshot, ServiceSnapshot, Snapshot, Tombstone, seal_parts,
+};
 pub use validate::{Limits, check_document, parse_document, validate_document};

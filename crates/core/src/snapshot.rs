@@ -41,9 +41,16 @@ impl ServiceDoc {
     }
 
     /// This service as environment `env` sees it, with the given breaker
-    /// states (breakers without a recorded state are closed).
-    pub fn snapshot(&self, env: &str, states: &BTreeMap<String, BreakerState>) -> ServiceSnapshot {
+    /// states (breakers without a recorded state are closed) and its
+    /// tombstone if it was deleted.
+    pub fn snapshot(
+        &self,
+        env: &str,
+        states: &BTreeMap<String, BreakerState>,
+        tombstone: Option<&Tombstone>,
+    ) -> ServiceSnapshot {
         ServiceSnapshot {
+            tombstone: tombstone.cloned(),
             config: self.resolved_config(env),
             flags: self
                 .flags
@@ -79,6 +86,24 @@ pub struct ServiceSnapshot {
     pub flags: BTreeMap<String, ResolvedFlag>,
     /// Breakers that exist in this environment.
     pub breakers: BTreeMap<String, BreakerSnapshot>,
+    /// Set while the service is deleted but not yet reclaimed. It is still
+    /// served, with its last config, so that a delete by mistake can be
+    /// undone and services still reading it do not race its removal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tombstone: Option<Tombstone>,
+}
+
+/// A deleted service awaiting reclamation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tombstone {
+    /// When it was deleted (RFC 3339).
+    // Change logs written before snapshots carried tombstones say
+    // `deleted_at`.
+    #[serde(alias = "deleted_at")]
+    pub tombstoned_at: String,
+    /// When it will be removed for good (RFC 3339).
+    pub reclaim_at: String,
 }
 
 /// A breaker as services read it.
@@ -444,7 +469,7 @@ mod tests {
         let snapshot = Snapshot {
             environment: "prod".into(),
             revision: 7,
-            services: BTreeMap::from([("checkout".to_string(), doc.snapshot("prod", &states))]),
+            services: BTreeMap::from([("checkout".to_string(), doc.snapshot("prod", &states, None))]),
         };
         let sealed = snapshot.seal();
         assert_eq!(sealed.checksum.len(), 64);
@@ -466,7 +491,7 @@ mod tests {
     #[test]
     fn the_checksum_is_the_documented_hash_of_the_parts_digests() {
         let doc = example();
-        let checkout = doc.snapshot("prod", &BTreeMap::new()).canonical_json();
+        let checkout = doc.snapshot("prod", &BTreeMap::new(), None).canonical_json();
         let search = b"{\"breakers\":{},\"config\":{},\"flags\":{}}".to_vec();
         let sealed = seal_parts(
             "prod",
@@ -514,7 +539,7 @@ mod tests {
             revision: 3,
             services: BTreeMap::from([(
                 "checkout".to_string(),
-                doc.snapshot("prod", &BTreeMap::new()),
+                doc.snapshot("prod", &BTreeMap::new(), None),
             )]),
         };
         let mut value = serde_json::to_value(&snapshot).expect("serializes");
@@ -543,10 +568,10 @@ mod tests {
             environment: "pr\"od\u{e9}".into(),
             revision: 42,
             services: BTreeMap::from([
-                ("z-last".to_string(), doc.snapshot("prod", &BTreeMap::new())),
+                ("z-last".to_string(), doc.snapshot("prod", &BTreeMap::new(), None)),
                 (
                     "a\\first".to_string(),
-                    doc.snapshot("dev", &BTreeMap::new()),
+                    doc.snapshot("dev", &BTreeMap::new(), None),
                 ),
             ]),
         };

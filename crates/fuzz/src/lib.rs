@@ -47,7 +47,7 @@ pub fn document(data: &[u8]) {
         .unwrap_or_else(|v| panic!("an accepted document does not load back: {v:?}"));
     assert_eq!(loaded, doc, "a document changes through a store round trip");
     for env in doc.values.keys() {
-        let snapshot = doc.snapshot(env, &std::collections::BTreeMap::new());
+        let snapshot = doc.snapshot(env, &std::collections::BTreeMap::new(), None);
         let canonical = snapshot.canonical_json();
         serde_json::from_slice::<Value>(&canonical).expect("a snapshot is JSON");
     }

@@ -270,15 +270,15 @@ fn build(
     let mut changed = previous.is_none();
     let mut sealed = Vec::new();
     for service in candidates {
-        let live = world
-            .services
-            .get(service)
-            .filter(|record| record.tombstone.is_none());
-        let Some(record) = live else {
+        // A tombstoned service is still served, marked, until reclaimed.
+        let Some(record) = world.services.get(service) else {
             changed |= services.remove(service).is_some();
             continue;
         };
-        let snapshot = record.doc.snapshot(name, &record.states_in(name));
+        let snapshot =
+            record
+                .doc
+                .snapshot(name, &record.states_in(name), record.tombstone.as_ref());
         let before = previous.and_then(|p| p.services.get(service));
         let part = if let Some(part) = before.filter(|part| *part.snapshot == snapshot) {
             Arc::clone(part)

@@ -10,11 +10,13 @@ use std::{
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use setpoint_core::{BreakerState, Change, ChangeKind, ServiceDoc, Values, breaker::BreakerStatus};
+use setpoint_core::{
+    BreakerState, Change, ChangeKind, ServiceDoc, Tombstone, Values, breaker::BreakerStatus,
+};
 
 use crate::{
     store::{ChangeQuery, Store, StoreError},
-    world::{BreakerStates, EnvironmentRecord, ServiceRecord, Tombstone, World},
+    world::{BreakerStates, EnvironmentRecord, ServiceRecord, World},
 };
 
 /// What verification found.

@@ -181,8 +181,9 @@ async fn a_schema_change_that_would_break_values_names_them() {
 }
 
 #[tokio::test]
-async fn deleted_services_leave_snapshots_and_can_be_restored() {
+async fn deleted_services_stay_in_snapshots_marked_and_can_be_restored() {
     let app = TestApp::seeded().await;
+    let served = app.get("/api/v1/environments/prod/snapshot/checkout").await;
     let base = app.revision("checkout").await.to_string();
     let reply = app
         .request(
@@ -193,13 +194,26 @@ async fn deleted_services_leave_snapshots_and_can_be_restored() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    assert!(app.get("/api/v1/services").await.json[0]["tombstone"]["reclaim_at"].is_string());
+    let listed = &app.get("/api/v1/services").await.json[0]["tombstone"];
+    assert!(listed["reclaim_at"].is_string(), "{listed}");
+
+    // Still served with its last config, marked with the same tombstone.
+    let tombstoned = app.get("/api/v1/environments/prod/snapshot/checkout").await;
+    assert_eq!(tombstoned.status, StatusCode::OK, "{}", tombstoned.text);
+    let service = &tombstoned.json["services"]["checkout"];
+    assert_eq!(&service["tombstone"], listed);
+    assert!(service["tombstone"]["tombstoned_at"].is_string(), "{service}");
     assert_eq!(
-        app.get("/api/v1/environments/prod/snapshot/checkout")
-            .await
-            .status,
-        StatusCode::NOT_FOUND
+        service["config"],
+        served.json["services"]["checkout"]["config"]
     );
+    assert!(
+        app.get("/api/v1/environments/prod/snapshot").await.json["services"]["checkout"]
+            ["tombstone"]
+            .is_object()
+    );
+    setpoint_core::snapshot::verify(tombstoned.text.as_bytes()).expect("checksum verifies");
+
     let restored = app
         .post(
             "/api/v1/services/checkout/restore",
@@ -207,12 +221,10 @@ async fn deleted_services_leave_snapshots_and_can_be_restored() {
         )
         .await;
     assert_eq!(restored.status, StatusCode::OK, "{}", restored.text);
-    assert_eq!(
-        app.get("/api/v1/environments/prod/snapshot/checkout")
-            .await
-            .status,
-        StatusCode::OK
-    );
+    let back = app.get("/api/v1/environments/prod/snapshot/checkout").await;
+    assert_eq!(back.status, StatusCode::OK);
+    assert!(back.json["services"]["checkout"].get("tombstone").is_none());
+    assert_eq!(back.json["services"]["checkout"], served.json["services"]["checkout"]);
 }
 
 #[tokio::test]
@@ -988,12 +1000,29 @@ async fn a_deleted_service_is_reclaimed_by_the_clock_after_its_window() {
         StatusCode::OK,
         "restorable"
     );
+    assert!(
+        app.get("/api/v1/environments/prod/snapshot").await.json["services"]["checkout"]
+            ["tombstone"]
+            .is_object(),
+        "still served, marked"
+    );
 
     clock.advance(Duration::from_hours(1));
     app.engine.run_timers().await;
     assert_eq!(
         app.get("/api/v1/services/checkout").await.status,
         StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/api/v1/environments/prod/snapshot/checkout")
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "reclaimed: gone from snapshots"
+    );
+    assert!(
+        app.get("/api/v1/environments/prod/snapshot").await.json["services"]["checkout"]
+            .is_null()
     );
     let log = app.get("/api/v1/changes?kind=service_reclaimed").await;
     assert_eq!(log.json["changes"][0]["actor"], "setpoint");

@@ -9,7 +9,7 @@ use setpoint_core::{ServiceDoc, ServiceSnapshot, Snapshot};
 pub fn checkout() -> ServiceSnapshot {
     let doc: ServiceDoc =
         serde_json::from_str(include_str!("../../../../examples/checkout.json")).expect("example");
-    doc.snapshot("prod", &BTreeMap::new())
+    doc.snapshot("prod", &BTreeMap::new(), None)
 }
 
 /// `service` sealed as `name` in prod at `revision`.

@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
-use setpoint_core::{Change, Flag, KeySpec, ServiceDoc, Values};
+use setpoint_core::{Change, Flag, KeySpec, ServiceDoc, Tombstone, Values};
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -23,7 +23,7 @@ use crate::{
     ApiError,
     auth::{Permission, Principal, Visible},
     store::ChangeQuery,
-    world::{Command, Tombstone},
+    world::Command,
 };
 
 /// The service routes.

@@ -342,7 +342,7 @@ async fn write_usual(
         .bind(try_column(services, |s| rows::json_text(&s.doc))?)
         .bind(try_column(services, |s| rows::to_i64(s.revision))?)
         .bind(column(services, |s| {
-            s.tombstone.as_ref().map(|t| t.deleted_at.clone())
+            s.tombstone.as_ref().map(|t| t.tombstoned_at.clone())
         }))
         .bind(column(services, |s| {
             s.tombstone.as_ref().map(|t| t.reclaim_at.clone())

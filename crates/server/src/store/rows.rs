@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use setpoint_core::{Change, ChangeKind};
+use setpoint_core::{Change, ChangeKind, Tombstone};
 use sqlx::Row as _;
 
 use super::{Session, SnapshotMark, StoreError, StoredReport, Token, User};
 use crate::auth::Role;
-use crate::world::{EnvironmentRecord, ServiceRecord, Tombstone, UnroutedAlert};
+use crate::world::{EnvironmentRecord, ServiceRecord, UnroutedAlert};
 
 /// The columns a backend's row hands out, decoded and with the error
 /// already a [`StoreError`].
@@ -124,8 +124,8 @@ pub(super) fn service(row: &impl Columns) -> Result<Arc<ServiceRecord>, StoreErr
     let tombstone = row
         .maybe_text("deleted_at")?
         .zip(row.maybe_text("reclaim_at")?)
-        .map(|(deleted_at, reclaim_at)| Tombstone {
-            deleted_at,
+        .map(|(tombstoned_at, reclaim_at)| Tombstone {
+            tombstoned_at,
             reclaim_at,
         });
     Ok(Arc::new(ServiceRecord {

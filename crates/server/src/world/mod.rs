@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use setpoint_core::{
     Breaker, BreakerState, Change, ChangeKind, FieldPath, Flag, KeySpec, Limits, ServiceDoc,
-    Values, Violation, ViolationKind,
+    Tombstone, Values, Violation, ViolationKind,
     breaker::{Alert, BreakerStatus},
     validate::is_valid_name,
     validate_document,
@@ -104,15 +104,6 @@ impl ServiceRecord {
             environments.contains_key(env) && !states.is_empty()
         });
     }
-}
-
-/// A deleted service awaiting reclamation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tombstone {
-    /// When it was deleted (RFC 3339).
-    pub deleted_at: String,
-    /// When it will be removed for good (RFC 3339).
-    pub reclaim_at: String,
 }
 
 /// A write, as the API receives it.
@@ -642,7 +633,7 @@ impl World {
     ) -> Result<Entry, Refusal> {
         let doc = self.live(&service, base)?.doc.clone();
         let tombstone = Tombstone {
-            deleted_at: meta.at.clone(),
+            tombstoned_at: meta.at.clone(),
             reclaim_at: meta.reclaim_at.clone(),
         };
         let after = to_value(&tombstone);

@@ -174,7 +174,7 @@ fn write_services(tx: &Transaction<'_>, batch: &Batch, written_at: i64) -> Resul
                 service.doc.service,
                 serde_json::to_string(&service.doc).map_err(StoreError::new)?,
                 to_i64(service.revision)?,
-                tombstone.map(|t| &t.deleted_at),
+                tombstone.map(|t| &t.tombstoned_at),
                 tombstone.map(|t| &t.reclaim_at),
                 serde_json::to_string(&service.breakers).map_err(StoreError::new)?,
                 written_at,
