@@ -109,11 +109,17 @@ fn a_deleted_service_is_still_read_and_its_tombstone_reported() {
         reclaim_at: "2026-12-08T10:00:00Z".into(),
     };
     deleted.tombstone = Some(tombstone.clone());
-    assert_eq!(c.client.offer(&sealed(deleted, 8), "test"), Ok(Offered::Loaded(8)));
+    assert_eq!(
+        c.client.offer(&sealed(deleted, 8), "test"),
+        Ok(Offered::Loaded(8))
+    );
     assert_eq!(c.client.get(&c.rps), 2000, "its last config");
     assert_eq!(c.client.status().tombstone, Some(tombstone));
 
-    assert_eq!(c.client.offer(&sealed(checkout(), 9), "test"), Ok(Offered::Loaded(9)));
+    assert_eq!(
+        c.client.offer(&sealed(checkout(), 9), "test"),
+        Ok(Offered::Loaded(9))
+    );
     assert_eq!(c.client.status().tombstone, None, "restored");
 }
 

@@ -18,17 +18,17 @@ pub enum DiffOp {
 }
 
 /// One difference.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DiffEntry {
     /// Where.
     pub path: FieldPath,
     /// What happened.
     pub op: DiffOp,
     /// The value before (absent when added).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
     /// The value after (absent when removed).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Value>,
 }
 

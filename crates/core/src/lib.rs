@@ -44,7 +44,7 @@ pub mod validate;
 pub use diff::{DiffEntry, DiffOp, diff, diff_services};
 pub use error::{Violation, ViolationKind};
 pub use eval::{Context, ErrorCode, Evaluation, Reason, ResolvedFlag, evaluate};
-pub use folder::{FileViolation, Plan, Planned, Sourced, check_folder};
+pub use folder::{Conflict, FileViolation, Held, ManagedBy, Plan, Planned, Sourced, check_folder};
 pub use model::*;
 pub use path::FieldPath;
 pub use role::Role;

@@ -467,6 +467,9 @@ pub enum ChangeKind {
     ServiceRestored,
     /// A tombstoned service was removed for good.
     ServiceReclaimed,
+    /// The files a service is managed by were recorded (`after`) when a
+    /// folder was applied.
+    ServiceManaged,
     /// The schema changed.
     SchemaChanged,
     /// Values of one environment changed.
@@ -491,7 +494,7 @@ pub enum ChangeKind {
 
 impl ChangeKind {
     /// Every kind, in documentation order.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::EnvironmentCreated,
         Self::ServiceCreated,
         Self::ServiceReplaced,
@@ -499,6 +502,7 @@ impl ChangeKind {
         Self::ServiceTombstoned,
         Self::ServiceRestored,
         Self::ServiceReclaimed,
+        Self::ServiceManaged,
         Self::SchemaChanged,
         Self::ValuesChanged,
         Self::FlagChanged,
@@ -521,6 +525,7 @@ impl ChangeKind {
             Self::ServiceTombstoned => "service_tombstoned",
             Self::ServiceRestored => "service_restored",
             Self::ServiceReclaimed => "service_reclaimed",
+            Self::ServiceManaged => "service_managed",
             Self::SchemaChanged => "schema_changed",
             Self::ValuesChanged => "values_changed",
             Self::FlagChanged => "flag_changed",

@@ -86,9 +86,87 @@ impl serde::Serialize for FieldPath {
     }
 }
 
+/// A printed path that does not read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a field path at character {at}: {path:?}")]
+pub struct BadPath {
+    /// The text.
+    pub path: String,
+    /// Where it stops making sense.
+    pub at: usize,
+}
+
+impl std::str::FromStr for FieldPath {
+    type Err = BadPath;
+
+    /// Reads what [`Display`](fmt::Display) prints.
+    fn from_str(text: &str) -> Result<Self, BadPath> {
+        let bad = |at: usize| BadPath {
+            path: text.to_string(),
+            at,
+        };
+        let mut path = Self::root();
+        let mut rest = text;
+        while !rest.is_empty() {
+            let at = text.len() - rest.len();
+            if let Some(inner) = rest.strip_prefix('[') {
+                let end = if inner.starts_with('"') {
+                    // A JSON string: its end is the first unescaped quote.
+                    let mut stream =
+                        serde_json::Deserializer::from_str(inner).into_iter::<String>();
+                    let key = stream.next().and_then(Result::ok).ok_or_else(|| bad(at))?;
+                    path.0.push(Segment::Key(key));
+                    stream.byte_offset()
+                } else {
+                    let digits = inner.find(']').ok_or_else(|| bad(at))?;
+                    let index = inner[..digits].parse().map_err(|_| bad(at))?;
+                    path.0.push(Segment::Index(index));
+                    digits
+                };
+                rest = inner[end..].strip_prefix(']').ok_or_else(|| bad(at))?;
+            } else {
+                let key = if path.0.is_empty() {
+                    rest
+                } else {
+                    rest.strip_prefix('.').ok_or_else(|| bad(at))?
+                };
+                let end = key.find(['.', '[']).unwrap_or(key.len());
+                if !is_plain(&key[..end]) {
+                    return Err(bad(at));
+                }
+                path.0.push(Segment::Key(key[..end].to_string()));
+                rest = &key[end..];
+            }
+        }
+        Ok(path)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FieldPath {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_back_what_it_prints() {
+        let path = FieldPath::root()
+            .key("schema")
+            .key("routing.us-east.weight")
+            .key("a\"b]")
+            .index(12)
+            .key("default");
+        assert_eq!(path.to_string().parse(), Ok(path.clone()));
+        assert_eq!("".parse(), Ok(FieldPath::root()));
+        for bad in ["a..b", "a[", "a[x]", "[\"open", "a b", ".a"] {
+            assert!(bad.parse::<FieldPath>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn prints_plain_keys_with_dots_and_indexes_in_brackets() {

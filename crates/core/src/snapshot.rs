@@ -469,7 +469,10 @@ mod tests {
         let snapshot = Snapshot {
             environment: "prod".into(),
             revision: 7,
-            services: BTreeMap::from([("checkout".to_string(), doc.snapshot("prod", &states, None))]),
+            services: BTreeMap::from([(
+                "checkout".to_string(),
+                doc.snapshot("prod", &states, None),
+            )]),
         };
         let sealed = snapshot.seal();
         assert_eq!(sealed.checksum.len(), 64);
@@ -491,7 +494,9 @@ mod tests {
     #[test]
     fn the_checksum_is_the_documented_hash_of_the_parts_digests() {
         let doc = example();
-        let checkout = doc.snapshot("prod", &BTreeMap::new(), None).canonical_json();
+        let checkout = doc
+            .snapshot("prod", &BTreeMap::new(), None)
+            .canonical_json();
         let search = b"{\"breakers\":{},\"config\":{},\"flags\":{}}".to_vec();
         let sealed = seal_parts(
             "prod",
@@ -568,7 +573,10 @@ mod tests {
             environment: "pr\"od\u{e9}".into(),
             revision: 42,
             services: BTreeMap::from([
-                ("z-last".to_string(), doc.snapshot("prod", &BTreeMap::new(), None)),
+                (
+                    "z-last".to_string(),
+                    doc.snapshot("prod", &BTreeMap::new(), None),
+                ),
                 (
                     "a\\first".to_string(),
                     doc.snapshot("dev", &BTreeMap::new(), None),

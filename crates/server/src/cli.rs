@@ -42,6 +42,15 @@ pub enum Command {
     /// checks them) would change on a server, changing nothing; exits 0
     /// with nothing to do, 2 with changes, 1 when invalid.
     Plan(PlanArgs),
+    /// Apply a folder of service documents in one change set: services
+    /// created, changed, restored, and tombstoned where their file is gone.
+    /// Refused (409) where it would overwrite a change made by other means,
+    /// unless `--force`.
+    Apply(ApplyArgs),
+    /// Apply a folder now and, with `--watch`, on every change to it. A
+    /// file that cannot be used is reported and its service keeps its last
+    /// good state; the rest is applied.
+    Sync(SyncArgs),
     /// Print everything (environments and services) as one document.
     Export {
         /// Where the state is kept.
@@ -257,22 +266,71 @@ pub struct ValidateArgs {
     pub json: bool,
 }
 
-/// Options of `setpoint plan`.
+/// A folder of service documents and the server it is planned against or
+/// applied to: what `plan`, `apply` and `sync` share.
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub struct FolderArgs {
     /// The folder: one service per file (JSON or YAML), each named for its
     /// service.
     pub dir: PathBuf,
     /// The server's base URL, e.g. `https://setpoint.example.com`.
     #[arg(long, env = "SETPOINT_SERVER")]
     pub server: String,
-    /// A token that may read the services (any role; a scoped token plans
-    /// against what it sees).
+    /// A token: any role may plan (a scoped token plans against what it
+    /// sees); applying takes an admin's.
     #[arg(long, env = "SETPOINT_TOKEN", hide_env_values = true)]
     pub token: String,
+    /// The set the folder's services belong to: a file removed from the
+    /// folder tombstones only services of its own set, so several
+    /// repositories can apply to one server. Default: the folder's name.
+    #[arg(long)]
+    pub set: Option<String>,
     /// Print the plan as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of `setpoint plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The folder and the server.
+    #[command(flatten)]
+    pub folder: FolderArgs,
+}
+
+/// Options of `setpoint apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The folder and the server.
+    #[command(flatten)]
+    pub folder: FolderArgs,
+    /// Where the files come from, for the change log and each service's
+    /// record. Default: `git:<commit>` when the folder is in a git
+    /// checkout (`+dirty` with uncommitted changes), else the folder's path.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Why, beside the source.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Overwrite services changed by other means since their files were
+    /// last applied, or not managed by files at all.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Options of `setpoint sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// What each pass applies.
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+    /// Keep watching the folder and apply each change.
+    #[arg(long)]
+    pub watch: bool,
+    /// While watching, read the folder this often even without a file
+    /// event (file systems without events, missed events).
+    #[arg(long, default_value = "5s", value_parser = parse_every)]
+    pub poll: std::time::Duration,
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).

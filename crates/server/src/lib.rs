@@ -27,6 +27,7 @@
 //! Validation itself lives in `setpoint-core`, shared with the console.
 
 pub mod admission;
+pub mod as_code;
 pub mod auth;
 pub mod backup;
 pub mod bootstrap;
@@ -39,7 +40,6 @@ pub mod http;
 pub mod listen;
 pub mod metrics;
 pub mod ofrep;
-pub mod plan;
 pub mod snapshots;
 pub mod store;
 pub mod validate_files;

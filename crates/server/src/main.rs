@@ -35,7 +35,9 @@ async fn main() -> ExitCode {
             }
         }
         Command::Validate(args) => setpoint_server::validate_files::run(&args),
-        Command::Plan(args) => setpoint_server::plan::run(&args).await,
+        Command::Plan(args) => setpoint_server::as_code::plan(&args).await,
+        Command::Apply(args) => setpoint_server::as_code::apply(&args).await,
+        Command::Sync(args) => setpoint_server::as_code::sync(&args).await,
         Command::Export { store } => report(setpoint_server::cli::export(&store).await),
         Command::Import {
             file,

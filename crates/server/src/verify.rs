@@ -151,6 +151,7 @@ fn replay(world: &mut World, change: &Change) -> Result<(), String> {
                     revision: 0,
                     tombstone: None,
                     breakers: BreakerStates::new(),
+                    managed_by: None,
                 },
             );
         }
@@ -200,6 +201,14 @@ fn replay(world: &mut World, change: &Change) -> Result<(), String> {
         }
         ChangeKind::ServiceReclaimed => {
             world.services.remove(&service()?);
+        }
+        // Recording who manages a service does not move its revision: a
+        // later one is what tells that it drifts from its files.
+        ChangeKind::ServiceManaged => {
+            let name = service()?;
+            let mut current = record(world, &name)?;
+            current.managed_by = Some(parse(change.after.as_ref(), "the files")?);
+            world.services.insert(name, Arc::new(current));
         }
         // A transition moves a breaker's state, not the service's revision.
         ChangeKind::BreakerTransition => replay_transition(world, change)?,
@@ -306,6 +315,7 @@ fn compare(replayed: &World, stored: &World, problems: &mut Vec<String>) {
                 if a.doc == b.doc
                     && a.revision == b.revision
                     && a.tombstone == b.tombstone
+                    && a.managed_by == b.managed_by
                     && open_breakers(a) == open_breakers(b) => {}
             (Some(a), Some(b)) => problems.push(format!(
                 "service {name:?} differs: the log gives revision {}, the state has revision {}{}",

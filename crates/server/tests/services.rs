@@ -202,7 +202,10 @@ async fn deleted_services_stay_in_snapshots_marked_and_can_be_restored() {
     assert_eq!(tombstoned.status, StatusCode::OK, "{}", tombstoned.text);
     let service = &tombstoned.json["services"]["checkout"];
     assert_eq!(&service["tombstone"], listed);
-    assert!(service["tombstone"]["tombstoned_at"].is_string(), "{service}");
+    assert!(
+        service["tombstone"]["tombstoned_at"].is_string(),
+        "{service}"
+    );
     assert_eq!(
         service["config"],
         served.json["services"]["checkout"]["config"]
@@ -224,7 +227,10 @@ async fn deleted_services_stay_in_snapshots_marked_and_can_be_restored() {
     let back = app.get("/api/v1/environments/prod/snapshot/checkout").await;
     assert_eq!(back.status, StatusCode::OK);
     assert!(back.json["services"]["checkout"].get("tombstone").is_none());
-    assert_eq!(back.json["services"]["checkout"], served.json["services"]["checkout"]);
+    assert_eq!(
+        back.json["services"]["checkout"],
+        served.json["services"]["checkout"]
+    );
 }
 
 #[tokio::test]
@@ -1021,8 +1027,7 @@ async fn a_deleted_service_is_reclaimed_by_the_clock_after_its_window() {
         "reclaimed: gone from snapshots"
     );
     assert!(
-        app.get("/api/v1/environments/prod/snapshot").await.json["services"]["checkout"]
-            .is_null()
+        app.get("/api/v1/environments/prod/snapshot").await.json["services"]["checkout"].is_null()
     );
     let log = app.get("/api/v1/changes?kind=service_reclaimed").await;
     assert_eq!(log.json["changes"][0]["actor"], "setpoint");

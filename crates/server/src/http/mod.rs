@@ -6,6 +6,7 @@ mod changes;
 mod environments;
 mod events;
 mod extract;
+pub mod files;
 mod fleet;
 mod health;
 mod ofrep;
@@ -188,6 +189,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(people::router())
         .merge(rollback::router())
         .merge(transfer::router())
+        .merge(files::router())
         .merge(breakers::router())
         .merge(fleet::router())
         .merge(ofrep::router())

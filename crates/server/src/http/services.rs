@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
-use setpoint_core::{Change, Flag, KeySpec, ServiceDoc, Tombstone, Values};
+use setpoint_core::{Change, Flag, KeySpec, ManagedBy, ServiceDoc, Tombstone, Values};
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -54,6 +54,14 @@ struct ServiceSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     tombstone: Option<Tombstone>,
+    /// The files it is managed by (`setpoint apply`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    managed_by: Option<ManagedBy>,
+    /// Whether it was changed by other means since its files were last
+    /// applied: the next apply is a conflict unless forced.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    drifts: bool,
 }
 
 #[utoipa::path(get, path = "/api/v1/services", tag = "services", summary = "List services", responses((status = 200, body = [ServiceSummary]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
@@ -83,6 +91,8 @@ async fn list(
                     .cloned()
                     .collect(),
                 tombstone: record.tombstone.clone(),
+                managed_by: record.managed_by.clone(),
+                drifts: record.drifts(),
             })
             .collect(),
     ))

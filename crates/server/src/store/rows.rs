@@ -133,6 +133,7 @@ pub(super) fn service(row: &impl Columns) -> Result<Arc<ServiceRecord>, StoreErr
         revision: row.revision("revision")?,
         tombstone,
         breakers: row.json("breakers")?,
+        managed_by: row.maybe_json("managed_by")?,
     }))
 }
 
@@ -246,7 +247,7 @@ macro_rules! reads {
 
             const ENVIRONMENTS: &str = "SELECT name, description, revision FROM environments";
             const SERVICES: &str =
-                "SELECT doc, revision, deleted_at, reclaim_at, breakers FROM services";
+                "SELECT doc, revision, deleted_at, reclaim_at, breakers, managed_by FROM services";
             const MARKS: &str =
                 "SELECT environment, service, revision, content FROM snapshot_marks";
 

@@ -6,6 +6,7 @@
 //! time in — so it is tested without a database.
 
 mod breakers;
+mod files;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -15,8 +16,8 @@ use std::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use setpoint_core::{
-    Breaker, BreakerState, Change, ChangeKind, FieldPath, Flag, KeySpec, Limits, ServiceDoc,
-    Tombstone, Values, Violation, ViolationKind,
+    Breaker, BreakerState, Change, ChangeKind, FieldPath, Flag, Held, KeySpec, Limits, ManagedBy,
+    ServiceDoc, Tombstone, Values, Violation, ViolationKind,
     breaker::{Alert, BreakerStatus},
     validate::is_valid_name,
     validate_document,
@@ -26,6 +27,7 @@ use breakers::BREAKERS;
 
 use crate::store::{Delta, Position};
 pub use breakers::{AlertScope, BreakerOp, UnroutedAlert, board, unrouted_newest_first};
+pub use files::FileStep;
 
 /// Everything Setpoint knows, at one revision. Cloning is cheap: records
 /// are shared until changed.
@@ -72,12 +74,31 @@ pub struct ServiceRecord {
     /// pending edit stale.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub breakers: BreakerStates,
+    /// The files it is managed by, once a folder was applied to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<ManagedBy>,
 }
 
 /// Breaker states of one service: environment → breaker → status.
 pub type BreakerStates = BTreeMap<String, BTreeMap<String, BreakerStatus>>;
 
 impl ServiceRecord {
+    /// The service as a plan sees it.
+    pub fn held(&self) -> Held<'_> {
+        Held {
+            doc: &self.doc,
+            revision: self.revision,
+            tombstone: self.tombstone.as_ref(),
+            managed_by: self.managed_by.as_ref(),
+        }
+    }
+
+    /// Whether it was changed by other means since its files were last
+    /// applied.
+    pub fn drifts(&self) -> bool {
+        self.held().drifts()
+    }
+
     /// The state of each breaker in `environment` (absent ones are closed).
     pub fn states_in(&self, environment: &str) -> BTreeMap<String, BreakerState> {
         self.breakers
@@ -238,6 +259,19 @@ pub enum Command {
     },
     /// Close `auto_after` breakers whose delay has run out.
     TickBreakers,
+    /// One step of applying a folder of service documents: the service
+    /// created, changed, restored, tombstoned or only adopted, and the
+    /// files it is managed by recorded.
+    FromFiles {
+        /// Service.
+        service: String,
+        /// What to do to it.
+        step: FileStep,
+        /// Its files (the world fills in `revision`).
+        managed: ManagedBy,
+        /// The service revision the plan saw (ignored for a creation).
+        base: u64,
+    },
     /// Log a change to users or tokens, which live outside the world: the
     /// engine writes the account in the same transaction.
     RecordAccount {
@@ -432,6 +466,12 @@ impl World {
             Command::RestoreService { service } => vec![self.restore_service(service, revision)?],
             Command::Rollback { doc, base } => vec![self.rollback(doc, base, revision)?],
             Command::ReclaimService { service } => vec![self.reclaim_service(service, meta)?],
+            Command::FromFiles {
+                service,
+                step,
+                managed,
+                base,
+            } => self.from_files(service, step, managed, base, meta, revision)?,
         };
         Ok(entries
             .into_iter()
@@ -713,16 +753,17 @@ impl World {
     }
 
     fn put(&mut self, doc: ServiceDoc, revision: u64, tombstone: Option<Tombstone>) {
-        let breakers = self
+        let (breakers, managed_by) = self
             .services
             .get(&doc.service)
-            .map(|r| r.breakers.clone())
+            .map(|r| (r.breakers.clone(), r.managed_by.clone()))
             .unwrap_or_default();
         let mut record = ServiceRecord {
             doc,
             revision,
             tombstone,
             breakers,
+            managed_by,
         };
         record.prune_breakers(&self.environments);
         self.services

@@ -160,11 +160,12 @@ fn write_services(tx: &Transaction<'_>, batch: &Batch, written_at: i64) -> Resul
     let sql = |error| StoreError::new(error);
     let mut upsert_service = tx
         .prepare_cached(
-            "INSERT INTO services (name, doc, revision, deleted_at, reclaim_at, breakers, written_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) \
+            "INSERT INTO services \
+             (name, doc, revision, deleted_at, reclaim_at, breakers, managed_by, written_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, revision = excluded.revision, \
              deleted_at = excluded.deleted_at, reclaim_at = excluded.reclaim_at, breakers = excluded.breakers, \
-             written_at = excluded.written_at",
+             managed_by = excluded.managed_by, written_at = excluded.written_at",
         )
         .map_err(sql)?;
     for service in &batch.services {
@@ -177,6 +178,12 @@ fn write_services(tx: &Transaction<'_>, batch: &Batch, written_at: i64) -> Resul
                 tombstone.map(|t| &t.tombstoned_at),
                 tombstone.map(|t| &t.reclaim_at),
                 serde_json::to_string(&service.breakers).map_err(StoreError::new)?,
+                service
+                    .managed_by
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(StoreError::new)?,
                 written_at,
             ])
             .map_err(sql)?;
