@@ -260,18 +260,18 @@ impl Plan {
 
 /// The plan that makes the services `server` holds what `folder` (checked
 /// by [`check_folder`]) says, for the set of files `set`, in order of
-/// service name. Services in `hold` are neither tombstoned nor touched:
+/// service name. Services in `held_back` are neither tombstoned nor touched:
 /// their file is there but could not be read or is invalid, and its last
 /// good state stays.
 pub fn plan(
     folder: &BTreeMap<String, Sourced>,
     server: &BTreeMap<&str, Held<'_>>,
     set: &str,
-    hold: &BTreeSet<String>,
+    held_back: &BTreeSet<String>,
 ) -> Plan {
     let mut plan = Plan::default();
     for (service, sourced) in folder {
-        if hold.contains(service) {
+        if held_back.contains(service) {
             continue;
         }
         let Some(held) = server.get(service.as_str()) else {
@@ -310,7 +310,7 @@ pub fn plan(
         if let Some(managed) = ours
             && held.tombstone.is_none()
             && !folder.contains_key(*service)
-            && !hold.contains(*service)
+            && !held_back.contains(*service)
         {
             plan.tombstone.push(Planned {
                 service: (*service).to_string(),

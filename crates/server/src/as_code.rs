@@ -119,7 +119,7 @@ fn watch(dir: &Path, wake: &mpsc::Sender<()>) -> Option<notify::RecommendedWatch
             eprintln!(
                 "setpoint sync: cannot watch {} ({e}); polling",
                 dir.display()
-            )
+            );
         })
         .ok()?;
     Some(watcher)
@@ -233,12 +233,28 @@ fn request(
     request
 }
 
-/// The folder's own name.
+/// The folder's own name, made a valid set name: other characters become
+/// `-`, and it starts with a letter or digit (`.config` → `config`).
 fn default_set(dir: &Path) -> String {
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    dir.file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "files".into())
+    let name = dir.file_name().unwrap_or_default().to_string_lossy();
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .skip_while(|c| !c.is_ascii_alphanumeric())
+        .take(128)
+        .collect();
+    if name.is_empty() {
+        "files".into()
+    } else {
+        name
+    }
 }
 
 /// `git:<commit>` (`+dirty` with uncommitted changes in the folder) when
@@ -291,9 +307,10 @@ async fn send(folder: &FolderArgs, request: &ApplyRequest) -> Result<Applied, Fa
     if status.is_success() {
         serde_json::from_slice(&body).map_err(|e| Failure::Unreachable(format!("not a plan: {e}")))
     } else {
-        let error = serde_json::from_slice::<Value>(&body)
-            .map(|envelope| envelope["error"].clone())
-            .unwrap_or_else(|_| json!({"message": String::from_utf8_lossy(&body)}));
+        let error = serde_json::from_slice::<Value>(&body).map_or_else(
+            |_| json!({"message": String::from_utf8_lossy(&body)}),
+            |envelope| envelope["error"].clone(),
+        );
         Err(Failure::Refused {
             status: status.as_u16(),
             error,
@@ -425,4 +442,77 @@ pub fn human(plan: &Plan) -> String {
         )
     };
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use setpoint_core::{Conflict, DiffEntry, FieldPath};
+
+    use super::*;
+
+    fn step(service: &str, conflict: Option<Conflict>, diff: Vec<DiffEntry>) -> Planned {
+        Planned {
+            service: service.into(),
+            file: format!("team/{service}.yaml"),
+            base: 9,
+            diff,
+            conflict,
+        }
+    }
+
+    #[test]
+    fn a_plan_reads_one_line_per_step_with_its_diff_and_conflicts() {
+        let removed = DiffEntry {
+            path: FieldPath::root().key("flags").key("old-flow"),
+            op: DiffOp::Removed,
+            before: Some(json!({"off": "a"})),
+            after: None,
+        };
+        let plan = Plan {
+            restore: vec![step("ledger", None, vec![removed])],
+            tombstone: vec![step(
+                "search",
+                Some(Conflict::Drifted {
+                    applied: 7,
+                    current: 9,
+                }),
+                Vec::new(),
+            )],
+            unchanged: vec!["checkout".into()],
+            ..Plan::default()
+        };
+        assert_eq!(
+            human(&plan),
+            "^ ledger (team/ledger.yaml): restore (its file is back)\n\
+             \x20   - flags.old-flow: {\"off\":\"a\"}\n\
+             - search (team/search.yaml): tombstone (its file is gone)\n\
+             \x20   ! conflict: changed outside its file since it was applied (revision 7, now 9)\n\
+             Plan: 0 to create, 0 to change, 1 to restore, 1 to tombstone, 0 to adopt, 1 unchanged; \
+             1 conflict(s): apply refuses them without --force.\n"
+        );
+        let json = json!(plan);
+        assert_eq!(
+            json["tombstone"][0]["conflict"],
+            json!({"reason": "drifted", "applied": 7, "current": 9})
+        );
+        assert_eq!(
+            serde_json::from_value::<Plan>(json).ok(),
+            Some(plan),
+            "reads back"
+        );
+    }
+
+    #[test]
+    fn the_default_set_is_the_folders_name_made_valid() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, set) in [
+            ("team config", "team-config"),
+            (".hidden", "hidden"),
+            ("...", "files"),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::create_dir(&path).expect("mkdir");
+            assert_eq!(default_set(&path), set);
+        }
+    }
 }

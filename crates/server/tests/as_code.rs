@@ -296,12 +296,12 @@ async fn a_held_file_keeps_its_service_and_a_bad_folder_changes_nothing() {
     );
 
     // search.json is broken on disk: sent held, without its document.
-    let held = with(
+    let broken_search = with(
         folder(&[("ledger.json", doc("ledger", 301))]),
         "hold",
         json!(["search"]),
     );
-    let applied = app.post("/api/v1/apply", held).await;
+    let applied = app.post("/api/v1/apply", broken_search).await;
     assert_eq!(applied.status, StatusCode::OK, "{}", applied.text);
     assert_eq!(applied.json["plan"]["tombstone"], json!([]));
     assert!(rps_served(&app, "search").await["tombstone"].is_null());

@@ -1,8 +1,9 @@
-//! The `setpoint` binary: validate, export, import, verify.
+//! The `setpoint` binary: validate, plan, apply, sync, export, import,
+//! verify, backups.
 
 mod common;
 
-use std::process::Command;
+use std::{process::Command, time::Duration};
 
 fn setpoint() -> Command {
     Command::new(env!("CARGO_BIN_EXE_setpoint"))
@@ -255,18 +256,16 @@ async fn backups_are_written_rotated_and_restored_with_their_checksums_checked()
         let revision = central.get("/api/v1/export").await["revision"].clone();
         let name = format!("-r{revision}.json");
         eventually(
-            std::time::Duration::from_secs(30),
+            Duration::from_secs(30),
             &format!("a backup named *{name}"),
             || async { kept().last().is_some_and(|newest| newest.ends_with(&name)) },
         )
         .await;
     }
     // The oldest goes just after the newest is renamed into place.
-    eventually(
-        std::time::Duration::from_secs(30),
-        "two backups kept",
-        || async { kept().len() == 2 },
-    )
+    eventually(Duration::from_secs(30), "two backups kept", || async {
+        kept().len() == 2
+    })
     .await;
     let kept = kept();
     central.kill();
@@ -364,14 +363,19 @@ async fn plan_shows_what_a_folder_would_create_and_change_and_changes_nothing() 
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let before = held("checkout")["values"]["prod"]["throttle.rps"].clone();
-    for expected in [
-        "+ ledger (ledger.yaml): create".to_string(),
-        "~ checkout (payments/checkout.json):".to_string(),
-        format!(r#"    ~ values.prod["throttle.rps"]: {before} -> 777"#),
-        "Plan: 1 to create, 1 to change, 0 unchanged.".to_string(),
-    ] {
-        assert!(stdout.contains(&expected), "{expected} in {stdout}");
-    }
+    // The whole output, golden: checkout was made by the demo, not from
+    // files, so changing it is a conflict.
+    assert_eq!(
+        stdout,
+        format!(
+            "+ ledger (ledger.yaml): create\n\
+             ~ checkout (payments/checkout.json): change\n\
+             \x20   ! conflict: not managed by files\n\
+             \x20   ~ values.prod[\"throttle.rps\"]: {before} -> 777\n\
+             Plan: 1 to create, 1 to change, 0 to restore, 0 to tombstone, 0 to adopt, 0 unchanged; \
+             1 conflict(s): apply refuses them without --force.\n"
+        )
+    );
     let json: serde_json::Value =
         serde_json::from_slice(&plan(true).stdout).expect("one JSON object");
     assert_eq!(json["create"][0]["service"], "ledger");
@@ -393,10 +397,12 @@ async fn plan_shows_what_a_folder_would_create_and_change_and_changes_nothing() 
     .expect("write");
     std::fs::remove_file(dir.path().join("ledger.yaml")).expect("remove");
     let output = plan(false);
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("No changes: 1 service(s)"),
-        "{output:?}"
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "= checkout (payments/checkout.json): record as managed by this file\n\
+         Plan: 0 to create, 0 to change, 0 to restore, 0 to tombstone, 1 to adopt, 0 unchanged.\n",
+        "only the record that files manage it is left to write"
     );
 
     // An invalid folder plans nothing.
@@ -407,4 +413,154 @@ async fn plan_shows_what_a_folder_would_create_and_change_and_changes_nothing() 
         String::from_utf8_lossy(&output.stdout).contains("[claimed_twice]"),
         "{output:?}"
     );
+}
+
+/// Makes `dir` a git checkout with everything in it committed.
+fn commit_all(dir: &std::path::Path) {
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "files"]);
+}
+
+/// A team's folder of one service, `ledger` with `n` at `n`.
+fn ledger(n: u64) -> String {
+    SEARCH_YAML
+        .replace("service: search", "service: ledger")
+        .replace("n: 4", &format!("n: {n}"))
+}
+
+/// `setpoint apply` on a folder in a git checkout, against a real server.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_names_its_git_source_and_a_second_apply_changes_nothing() {
+    let central = common::parts::Central::start().await;
+    let dir = folder(&[("team/ledger.yaml", &ledger(4))]);
+    let files = dir.path().join("team");
+    commit_all(&files);
+    let run = |command: &str, extra: &[&str]| {
+        setpoint()
+            .arg(command)
+            .arg(&files)
+            .args(["--server", &central.url(), "--token", &central.admin])
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+
+    let first = run("apply", &[]);
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        stdout.contains("+ ledger (ledger.yaml): create"),
+        "{stdout}"
+    );
+    let log = central.get("/api/v1/changes?service=ledger").await;
+    let reason = log["changes"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.starts_with("apply team at git:"),
+        "the set is the folder's name, the source its commit: {reason}"
+    );
+    assert!(!reason.contains("dirty"), "{reason}");
+
+    let second = run("apply", &[]);
+    assert_eq!(second.status.code(), Some(0), "{second:?}");
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains("Nothing applied."),
+        "{second:?}"
+    );
+    assert_eq!(run("plan", &[]).status.code(), Some(0), "nothing to do");
+}
+
+/// `setpoint sync --watch` against a real server: each edit applied within
+/// seconds (the time is printed), a broken file held, a removed one
+/// tombstoned.
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_watch_applies_each_edit_within_seconds_and_holds_a_broken_file() {
+    let central = common::parts::Central::start().await;
+    let dir = folder(&[("team/ledger.yaml", &ledger(4))]);
+    let files = dir.path().join("team");
+    let snapshot_n = || async {
+        central
+            .get("/api/v1/environments/prod/snapshot/ledger")
+            .await["services"]["ledger"]["config"]["n"]
+            .as_u64()
+    };
+    // Killed when dropped, should an assertion fail first.
+    let _sync = common::parts::Running(
+        setpoint()
+            .arg("sync")
+            .arg(&files)
+            .args([
+                "--server",
+                &central.url(),
+                "--token",
+                &central.admin,
+                "--watch",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("sync starts"),
+    );
+    common::parts::eventually(Duration::from_secs(20), "the first pass", || async {
+        snapshot_n().await == Some(4)
+    })
+    .await;
+    // An edit reaches the snapshot within seconds.
+    let started = std::time::Instant::now();
+    std::fs::write(files.join("ledger.yaml"), ledger(5)).expect("edit");
+    common::parts::eventually(Duration::from_secs(20), "the edit applied", || async {
+        snapshot_n().await == Some(5)
+    })
+    .await;
+    println!(
+        "sync --watch: file written to snapshot served in {} ms",
+        started.elapsed().as_millis()
+    );
+
+    // A broken file is reported and changes nothing; its service stays.
+    std::fs::write(files.join("ledger.yaml"), "service: ledger\nschema: [").expect("break");
+    std::fs::write(
+        files.join("other.yaml"),
+        SEARCH_YAML.replace("service: search", "service: other"),
+    )
+    .expect("add");
+    common::parts::eventually(Duration::from_secs(20), "the good file applied", || async {
+        central.get("/api/v1/services/other").await["doc"]["service"] == "other"
+    })
+    .await;
+    let served = central
+        .get("/api/v1/environments/prod/snapshot/ledger")
+        .await;
+    assert_eq!(served["services"]["ledger"]["config"]["n"], 5, "{served}");
+    assert!(
+        served["services"]["ledger"]["tombstone"].is_null(),
+        "held, not tombstoned: {served}"
+    );
+
+    // Fixed, it applies again; removed, it is tombstoned and still served.
+    std::fs::write(files.join("ledger.yaml"), ledger(3)).expect("fix");
+    common::parts::eventually(Duration::from_secs(20), "the fix applied", || async {
+        snapshot_n().await == Some(3)
+    })
+    .await;
+    std::fs::remove_file(files.join("ledger.yaml")).expect("remove");
+    common::parts::eventually(Duration::from_secs(20), "the removal applied", || async {
+        let served = central
+            .get("/api/v1/environments/prod/snapshot/ledger")
+            .await;
+        served["services"]["ledger"]["tombstone"].is_object()
+    })
+    .await;
 }

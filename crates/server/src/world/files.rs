@@ -31,7 +31,7 @@ impl World {
     /// Applies one step and records the files the service is managed by
     /// as of the step's result. The record does not move the service's
     /// revision: a later revision is what says it drifts from its file.
-    pub(super) fn from_files(
+    pub(super) fn apply_file_step(
         &mut self,
         service: String,
         step: FileStep,

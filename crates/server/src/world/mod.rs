@@ -471,7 +471,7 @@ impl World {
                 step,
                 managed,
                 base,
-            } => self.from_files(service, step, managed, base, meta, revision)?,
+            } => self.apply_file_step(service, step, managed, base, meta, revision)?,
         };
         Ok(entries
             .into_iter()
