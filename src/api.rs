@@ -118,14 +118,7 @@ impl Me {
     }
 }
 
-/// When a deleted service goes for good.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Tombstone {
-    /// When it was deleted (RFC 3339).
-    pub tombstoned_at: String,
-    /// When it will be removed (RFC 3339).
-    pub reclaim_at: String,
-}
+pub use setpoint_core::{ManagedBy, Tombstone};
 
 /// A line of `GET /api/v1/services`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -152,6 +145,12 @@ pub struct ServiceSummary {
     /// Set while deleted.
     #[serde(default)]
     pub tombstone: Option<Tombstone>,
+    /// The files it is managed by (`setpoint apply`).
+    #[serde(default)]
+    pub managed_by: Option<ManagedBy>,
+    /// Changed by other means since its files were last applied.
+    #[serde(default)]
+    pub drifts: bool,
 }
 
 /// `GET /api/v1/services/{service}`.
@@ -164,6 +163,29 @@ pub struct ServiceRecord {
     /// Set while deleted.
     #[serde(default)]
     pub tombstone: Option<Tombstone>,
+    /// The files it is managed by (`setpoint apply`).
+    #[serde(default)]
+    pub managed_by: Option<ManagedBy>,
+}
+
+impl ServiceRecord {
+    /// "Managed by files: …" for people, when it is; with whether it was
+    /// changed here since.
+    pub fn managed_note(&self) -> Option<String> {
+        let managed = self.managed_by.as_ref()?;
+        let drift = if managed.revision == self.revision {
+            String::new()
+        } else {
+            format!(
+                " Changed here since (revision {} → {}): the next apply refuses to overwrite it unless forced.",
+                managed.revision, self.revision
+            )
+        };
+        Some(format!(
+            "Managed by files: {} in set {}, from {}.{drift}",
+            managed.file, managed.set, managed.source
+        ))
+    }
 }
 
 /// A line of `GET /api/v1/environments`.

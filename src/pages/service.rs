@@ -248,6 +248,7 @@ pub fn Service() -> impl IntoView {
                             view! {
                                 <p class="page__lede">{description}</p>
                                 <p class="muted">{format!("Owners: {owners} · revision {}", record.revision)}</p>
+                                {record.managed_note().map(|note| view! { <p class="status status--warn" data-managed="">{note}</p> })}
                                 <EnvironmentTabs
                                     envs=envs
                                     selected=Signal::derive(chosen)
@@ -804,6 +805,27 @@ fn Review(
     let busy = RwSignal::new(false);
     let guarded = draft.with_untracked(|d| d.environment == GUARDED_ENVIRONMENT);
     let missing_reason = move || guarded && reason.with(|r| r.trim().is_empty());
+    // A service managed by files asks first: saving here makes it drift
+    // from its file, and the log says so.
+    let managed_file = draft.with_untracked(|d| d.base.managed_by.as_ref().map(|m| m.file.clone()));
+    let drift_accepted = RwSignal::new(managed_file.is_none());
+    let drift_note = managed_file.clone().map(|file| {
+        view! {
+            <div class="field">
+                <p class="status status--warn">
+                    {format!("This service is managed by the file {file}. Saving here makes it drift from that file: the next apply refuses to overwrite it unless forced, and plan reports it.")}
+                </p>
+                <label>
+                    <input
+                        type="checkbox"
+                        prop:checked=move || drift_accepted.get()
+                        on:change=move |ev| drift_accepted.set(event_target_checked(&ev))
+                    />
+                    " Save here anyway"
+                </label>
+            </div>
+        }
+    });
     let changes = Memo::new(move |_| {
         draft.with(|d| {
             let (before, after) = d.before_after();
@@ -811,11 +833,20 @@ fn Review(
         })
     });
     let save = move |_| {
+        let why = match &managed_file {
+            Some(file) => format!(
+                "{} (edited outside its file {file})",
+                reason.get_untracked()
+            )
+            .trim()
+            .to_string(),
+            None => reason.get_untracked(),
+        };
         let (service, environment, patch) = draft.with_untracked(|d| {
             (
                 d.base.doc.service.clone(),
                 d.environment.clone(),
-                d.patch(&reason.get_untracked()),
+                d.patch(&why),
             )
         });
         busy.set(true);
@@ -861,6 +892,7 @@ fn Review(
                     on:input=move |ev| reason.set(event_target_value(&ev))
                 />
             </div>
+            {drift_note}
             <p class="status status--error" role="alert" hidden=move || error.with(Option::is_none)>
                 {move || error.get().unwrap_or_default()}
             </p>
@@ -868,7 +900,7 @@ fn Review(
                 <button
                     type="button"
                     class="button button--primary"
-                    disabled=move || busy.get() || missing_reason()
+                    disabled=move || busy.get() || missing_reason() || !drift_accepted.get()
                     on:click=save
                 >
                     "Save"
@@ -990,6 +1022,7 @@ mod tests {
                 doc,
                 revision: 7,
                 tombstone: None,
+                managed_by: None,
             },
             "prod".into(),
         )

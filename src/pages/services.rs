@@ -295,9 +295,20 @@ fn DeletedServices(
 #[component]
 fn ServiceRow(service: ServiceSummary) -> impl IntoView {
     let href = Route::Service(service.service.clone()).href();
+    let managed = service.managed_by.as_ref().map(|m| {
+        let (label, title) = if service.drifts {
+            (
+                "files, changed here",
+                format!("Managed by {} but changed here since", m.file),
+            )
+        } else {
+            ("files", format!("Managed by {}", m.file))
+        };
+        view! { <span class="muted" title=title>{format!(" ({label})")}</span> }
+    });
     view! {
         <tr>
-            <td><a href=href>{service.service}</a></td>
+            <td><a href=href>{service.service}</a>{managed}</td>
             <td>{service.description}</td>
             <td>{service.owners.join(", ")}</td>
             <td>{service.keys}</td>
@@ -375,6 +386,8 @@ mod tests {
             breakers: 0,
             environments: environments.iter().map(|e| (*e).to_string()).collect(),
             tombstone: None,
+            managed_by: None,
+            drifts: false,
         })
     }
 
