@@ -47,6 +47,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/events"),
     ("get", "/api/v1/export"),
     ("post", "/api/v1/import"),
+    ("post", "/api/v1/apply"),
     ("put", "/api/v1/services/{service}/breakers/{breaker}"),
     ("delete", "/api/v1/services/{service}/breakers/{breaker}"),
     (
