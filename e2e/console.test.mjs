@@ -479,3 +479,47 @@ test('a page module gone since the tab opened (an upgrade) stops the console wit
   assert.equal(await page.getByRole('alert').filter({ hasText: 'Reload the page' }).count(), 0);
   await context.close();
 });
+
+test('a service managed by files says so, asks before an edit here, and the next plan reports the drift', async () => {
+  const ledger = {
+    service: 'ledger',
+    schema: { limit: { type: 'int', default: 10, min: 1 } },
+    values: { dev: { limit: 20 } },
+  };
+  const folder = { set: 'team-repo', source: 'git:0123456789ab', files: [{ file: 'payments/ledger.yaml', document: ledger }] };
+  const applied = await admin.call('POST', '/apply', folder);
+  assert.equal(applied.status, 200, JSON.stringify(applied.body));
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await login(page, server.url, 'admin', ADMIN_PASSWORD);
+  await page.getByRole('link', { name: 'Services' }).click();
+  await page.getByLabel('Search').fill('ledger');
+  await page.getByText('1 service(s)').waitFor();
+  await page.getByRole('row', { name: /ledger/ }).getByText('(files)').waitFor();
+  await page.getByRole('link', { name: 'ledger', exact: true }).click();
+  await page.locator('[data-managed]').filter({ hasText: 'Managed by files: payments/ledger.yaml in set team-repo, from git:0123456789ab.' }).waitFor();
+  await page.getByRole('tab', { name: 'dev' }).click();
+  await page.getByLabel('limit', { exact: true }).fill('30');
+  await page.getByRole('button', { name: 'Review and save…' }).click();
+  const review = page.getByRole('region', { name: 'Review changes' });
+  await review.getByText(/managed by the file payments\/ledger\.yaml/).waitFor();
+  const save = review.getByRole('button', { name: 'Save' });
+  assert.equal(await save.isDisabled(), true, 'not before the drift is accepted');
+  await screenshot(page, '40-managed-review');
+  await review.getByLabel('Save here anyway').check();
+  await save.click();
+  await page.getByText(/Saved as revision \d+/).waitFor();
+  await page.locator('[data-managed]').filter({ hasText: 'Changed here since' }).waitFor();
+  await screenshot(page, '41-managed-drifted');
+
+  const log = await admin.call('GET', '/changes?service=ledger&kind=values_changed');
+  assert.match(log.body.changes[0].reason, /edited outside its file payments\/ledger\.yaml/);
+  const plan = await admin.call('POST', '/apply', { ...folder, dry_run: true });
+  assert.equal(plan.body.plan.change[0].conflict.reason, 'drifted', JSON.stringify(plan.body));
+  const refused = await admin.call('POST', '/apply', folder);
+  assert.equal(refused.status, 409);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -481,8 +481,10 @@ impl Writer {
             let start = self.world_tx.borrow().clone();
             // Applying validates documents, which can take milliseconds of
             // CPU (bounded by the core's budget): not on an async worker.
+            let began = std::time::Instant::now();
             let (world, mut batch, outcomes) =
                 in_place(|| apply_jobs(&jobs, &start, &at, &reclaim_at, now));
+            let applied = began.elapsed();
             let accepted = outcomes.iter().any(Result::is_ok);
             let touched = collect_records(&start, &world, &mut batch);
             if !accepted || batch.is_empty() {
@@ -507,12 +509,22 @@ impl Writer {
             let mut world = world;
             world.commits = start.commits + 1;
             batch.commits = world.commits;
-            let prepared = self.snapshots.prepare(&world, &touched);
+            let prepared = in_place(|| self.snapshots.prepare(&world, &touched));
+            let sealed = began.elapsed();
             batch.snapshot_marks = prepared.marks();
             let committed = match locked.take() {
                 Some(held) => held.commit(batch).await,
                 None => self.store.commit(batch).await,
             };
+            // What held the writer, and for how long: every write queued
+            // behind this batch waited as much.
+            tracing::debug!(
+                applied_ms = applied.as_millis(),
+                sealed_ms = sealed.saturating_sub(applied).as_millis(),
+                stored_ms = began.elapsed().saturating_sub(sealed).as_millis(),
+                services = touched.len(),
+                "batch committed"
+            );
             match committed {
                 Ok(()) => {
                     self.metrics

@@ -69,8 +69,9 @@ pub struct ServicePart {
     pub checksum: String,
     /// The checksum as an `ETag` header value.
     pub etag: HeaderValue,
-    /// The sealed JSON of a snapshot holding only this service.
-    pub json: Bytes,
+    /// The sealed JSON of a snapshot holding only this service, assembled
+    /// by its first reader (see [`ServicePart::json`]).
+    json: OnceLock<Bytes>,
     /// The service's own canonical JSON, reused to seal the environment.
     pub canonical: Bytes,
     /// The sha256 of `canonical` (its `part_digest`): what the
@@ -269,25 +270,35 @@ fn build(
         };
     let mut changed = previous.is_none();
     let mut sealed = Vec::new();
-    for service in candidates {
+    // Each part is judged and sealed on its own — its canonical JSON and
+    // hash are what a large batch (an import) spends its time on — so a
+    // large batch seals on every core.
+    let candidates: Vec<&String> = candidates.collect();
+    let judged = in_parallel(&candidates, |service| {
         // A tombstoned service is still served, marked, until reclaimed.
-        let Some(record) = world.services.get(service) else {
-            changed |= services.remove(service).is_some();
-            continue;
-        };
+        let record = world.services.get(*service)?;
         let snapshot =
             record
                 .doc
                 .snapshot(name, &record.states_in(name), record.tombstone.as_ref());
-        let before = previous.and_then(|p| p.services.get(service));
-        let part = if let Some(part) = before.filter(|part| *part.snapshot == snapshot) {
-            Arc::clone(part)
-        } else {
-            changed = true;
-            let part = Arc::new(seal_service(name, service, snapshot, world.revision, marks));
-            sealed.push((service.clone(), Arc::clone(&part)));
-            part
+        let before = previous.and_then(|p| p.services.get(*service));
+        Some(match before.filter(|part| *part.snapshot == snapshot) {
+            Some(part) => (Arc::clone(part), false),
+            None => (
+                Arc::new(seal_service(name, service, snapshot, world.revision, marks)),
+                true,
+            ),
+        })
+    });
+    for (service, judged) in candidates.into_iter().zip(judged) {
+        let Some((part, new)) = judged else {
+            changed |= services.remove(service).is_some();
+            continue;
         };
+        if new {
+            changed = true;
+            sealed.push((service.clone(), Arc::clone(&part)));
+        }
         services.insert(service.clone(), part);
     }
     if previous.is_some_and(|previous| previous.services.len() != services.len()) {
@@ -324,6 +335,33 @@ fn build(
 /// An environment's new snapshot, with the parts sealed for it by name.
 type Built = (EnvSnapshot, Vec<(String, Arc<ServicePart>)>);
 
+/// Below this many items, threads cost more than they save: a write
+/// usually touches one service.
+const PARALLEL_FROM: usize = 64;
+
+/// `work` over every item, in order, on every core when there are many.
+fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if threads < 2 || items.len() < PARALLEL_FROM {
+        return items.iter().map(work).collect();
+    }
+    let work = &work;
+    std::thread::scope(|scope| {
+        let running: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|chunk| scope.spawn(move || chunk.iter().map(work).collect::<Vec<R>>()))
+            .collect();
+        running
+            .into_iter()
+            .flat_map(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
 fn seal_service(
     environment: &str,
     service: &str,
@@ -342,15 +380,28 @@ fn seal_service(
         snapshot: Arc::new(snapshot),
         revision,
         etag: etag(&checksum),
-        json: Bytes::from(assemble(
-            &checksum,
-            environment,
-            revision,
-            [(service, &canonical[..])],
-        )),
+        json: OnceLock::new(),
         checksum,
         canonical,
         content,
+    }
+}
+
+impl ServicePart {
+    /// The sealed JSON of a snapshot holding only this service — `service`
+    /// of `environment`, as this part is — assembled once, by its first
+    /// reader: an import seals thousands of parts few will read alone.
+    pub fn json(&self, environment: &str, service: &str) -> Bytes {
+        self.json
+            .get_or_init(|| {
+                Bytes::from(assemble(
+                    &self.checksum,
+                    environment,
+                    self.revision,
+                    [(service, &self.canonical[..])],
+                ))
+            })
+            .clone()
     }
 }
 

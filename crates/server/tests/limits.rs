@@ -431,3 +431,31 @@ async fn an_admin_imports_fifty_megabytes_and_nobody_else_gets_it_read() {
     );
     assert_eq!(reply.json["error"]["code"], "payload_too_large");
 }
+
+/// SQLite's own checkpoint runs inside the commit that crosses its
+/// threshold, making that commit (and every write behind it) wait while
+/// the WAL is copied; Setpoint copies it on a thread of its own. Seen from
+/// outside: the database file receives a large commit's pages with nobody
+/// else checkpointing, and the WAL stops growing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_wal_is_copied_into_the_database_file_off_the_commit_path() {
+    let app = TestApp::new().await;
+    let db = app.dir.path().join("setpoint.db");
+    let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
+    let before = size(&db);
+    let reply = app
+        .raw(
+            Method::POST,
+            "/api/v1/import",
+            &[("content-type", "application/json")],
+            Some(import_body(100, 60_000)),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    common::parts::eventually(
+        Duration::from_secs(30),
+        "the import's pages copied into the database file",
+        || async { size(&db) > before + 6_000_000 },
+    )
+    .await;
+}

@@ -170,7 +170,7 @@ impl View<'_> {
                 revision: snapshot.revision,
             }),
             Self::Service(name) => snapshot.services.get(name).map(|part| Sealed {
-                json: part.json.clone(),
+                json: part.json(&snapshot.environment, name),
                 etag: part.etag.clone(),
                 revision: part.revision,
             }),
