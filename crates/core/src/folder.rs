@@ -71,7 +71,7 @@ pub fn check_folder(
             .entry(sourced.doc.service.as_str())
             .or_default()
             .push(sourced);
-        let named = stem(&sourced.file);
+        let named = named_service(&sourced.file);
         if named != sourced.doc.service {
             problems.push(FileViolation {
                 file: sourced.file.clone(),
@@ -342,9 +342,9 @@ fn conflict(held: &Held<'_>, set: &str, overwrites: bool) -> Option<Conflict> {
     }
 }
 
-/// The file's name without its folders and its last extension:
-/// `payments/checkout.api.yaml` → `checkout.api`.
-fn stem(file: &str) -> &str {
+/// The service a file is named for: its name without its folders and its
+/// last extension (`payments/checkout.api.yaml` → `checkout.api`).
+pub fn named_service(file: &str) -> &str {
     let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
     name.rsplit_once('.').map_or(name, |(stem, _)| stem)
 }

@@ -16,7 +16,10 @@ use std::{
 
 use notify::{RecursiveMode, Watcher as _};
 use serde_json::{Value, json};
-use setpoint_core::{DiffOp, FileViolation, Limits, Plan, Planned, ViolationKind, check_folder};
+use setpoint_core::{
+    DiffOp, FileViolation, Limits, Plan, Planned, ViolationKind, check_folder,
+    folder::named_service,
+};
 use tokio::sync::mpsc;
 
 use crate::{
@@ -159,7 +162,10 @@ fn read_leniently(
     unreadable: &[(String, String)],
 ) -> Read {
     let name = |file: &str| folder.dir.join(file).display().to_string();
-    let mut hold: BTreeSet<String> = unreadable.iter().map(|(file, _)| stem(file)).collect();
+    let mut hold: BTreeSet<String> = unreadable
+        .iter()
+        .map(|(file, _)| named_service(file).to_string())
+        .collect();
     if let Err(problems) = check(&texts) {
         report(&name, &texts, &[], &problems, folder.json);
         let bad: BTreeSet<&str> = problems.iter().map(|p| p.file.as_str()).collect();
@@ -170,7 +176,7 @@ fn read_leniently(
                 hold.insert(service.clone());
             }
         }
-        hold.extend(bad.iter().map(|file| stem(file)));
+        hold.extend(bad.iter().map(|file| named_service(file).to_string()));
         texts.retain(|(file, _)| !bad.contains(file.as_str()));
     }
     if !unreadable.is_empty() {
@@ -200,13 +206,6 @@ fn documents(texts: Vec<(String, String)>) -> Vec<FileDocument> {
             Some(FileDocument { file, document })
         })
         .collect()
-}
-
-/// The file's name without its folders and extension: the service it is
-/// named for.
-fn stem(file: &str) -> String {
-    let name = Path::new(file).file_stem().unwrap_or_default();
-    name.to_string_lossy().into_owned()
 }
 
 fn request(
