@@ -41,6 +41,22 @@ after(async () => {
   if (files) rmSync(files, { recursive: true, force: true });
 });
 
+/** Waits until eu-1's row shows `state`; on a timeout, fails with what the
+ *  server's fleet view held then, so a slow or lost agent can be told apart
+ *  from a page that did not update. */
+async function waitForState(page, state) {
+  try {
+    await page.waitForFunction(
+      (want) => document.querySelector('tr.fleet__cluster[data-cluster="eu-1"]')?.dataset.state === want,
+      state, { timeout: 30_000 },
+    );
+  } catch (error) {
+    const fleet = await admin.call('GET', '/fleet');
+    const shown = await page.locator('tr.fleet__cluster[data-cluster="eu-1"]').getAttribute('data-state').catch(() => null);
+    throw new Error(`eu-1 not ${state} in 30 s (page shows ${shown}); the server's fleet: ${JSON.stringify(fleet.body)}`, { cause: error });
+  }
+}
+
 /** Sets prod's throttle on checkout through the API. */
 async function setThrottle(rps) {
   const service = await admin.call('GET', '/services/checkout');
@@ -57,10 +73,7 @@ test('the fleet page shows a cluster fall behind and catch up, live', async () =
   await login(page, server.url, 'admin', ADMIN_PASSWORD);
   await page.getByRole('link', { name: 'Fleet' }).click();
   const row = page.locator('tr.fleet__cluster[data-cluster="eu-1"]');
-  await page.waitForFunction(
-    () => document.querySelector('tr.fleet__cluster[data-cluster="eu-1"]')?.dataset.state === 'in_sync',
-    null, { timeout: 30_000 },
-  );
+  await waitForState(page, 'in_sync');
   assert.match(await row.textContent(), /payments/);
   await screenshot(page, '50-fleet-in-sync');
   let navigations = 0;
@@ -68,18 +81,12 @@ test('the fleet page shows a cluster fall behind and catch up, live', async () =
 
   agent.kill('SIGSTOP');
   await setThrottle(4321);
-  await page.waitForFunction(
-    () => document.querySelector('tr.fleet__cluster[data-cluster="eu-1"]')?.dataset.state === 'behind',
-    null, { timeout: 30_000 },
-  );
+  await waitForState(page, 'behind');
   assert.match(await row.textContent(), /\d+ revisions?/);
   await screenshot(page, '51-fleet-behind');
 
   agent.kill('SIGCONT');
-  await page.waitForFunction(
-    () => document.querySelector('tr.fleet__cluster[data-cluster="eu-1"]')?.dataset.state === 'in_sync',
-    null, { timeout: 30_000 },
-  );
+  await waitForState(page, 'in_sync');
   const written = JSON.parse(readFileSync(path.join(files, 'prod', 'services', 'checkout.json'), 'utf8'));
   assert.equal(written.services.checkout.config['throttle.rps'], 4321);
   assert.equal(navigations, 0, 'no reload');
