@@ -570,11 +570,36 @@ async fn send<T: DeserializeOwned>(
     decode(request.send().await).await
 }
 
+/// A write the server held as a change request (`202`): not applied, so
+/// the page shows it where it shows refusals, saying what happens next.
+async fn held(response: &gloo_net::http::Response) -> ApiError {
+    let body: Value = response.json().await.unwrap_or_default();
+    let request = &body["change_request"];
+    let id = request["id"].as_u64().unwrap_or_default();
+    let message = match request["apply_at"].as_str() {
+        Some(at) => format!("Scheduled as change request #{id}: it applies at {at}."),
+        None => format!(
+            "Submitted for review as change request #{id}: it applies once approved ({} approval(s) needed).",
+            request["approvals_required"].as_u64().unwrap_or(1)
+        ),
+    };
+    ApiError {
+        status: 202,
+        code: "held".into(),
+        message,
+        details: Vec::new(),
+        current: None,
+    }
+}
+
 async fn decode<T: DeserializeOwned>(
     response: Result<gloo_net::http::Response, gloo_net::Error>,
 ) -> Result<T, ApiError> {
     let response = response.map_err(ApiError::transport)?;
     let status = response.status();
+    if status == 202 {
+        return Err(held(&response).await);
+    }
     if response.ok() {
         return response.json::<T>().await.map_err(ApiError::transport);
     }

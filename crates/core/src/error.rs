@@ -299,6 +299,9 @@ pub enum ViolationKind {
         /// The file's name without its extension.
         file: String,
     },
+    /// An environment policy is malformed.
+    #[error("{0}")]
+    InvalidPolicy(String),
     /// In a folder of documents, more than one file defines a service.
     #[error("{service:?} is also defined in {}", others.join(", "))]
     ClaimedTwice {
@@ -359,6 +362,7 @@ impl ViolationKind {
             Self::EmptyMatcherSet => "empty_matcher_set",
             Self::NameNotFile { .. } => "name_not_file",
             Self::ClaimedTwice { .. } => "claimed_twice",
+            Self::InvalidPolicy(_) => "invalid_policy",
         }
     }
 }

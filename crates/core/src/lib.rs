@@ -35,6 +35,7 @@ pub mod model;
 pub mod murmur3;
 pub mod path;
 pub mod pattern;
+pub mod policy;
 pub mod role;
 pub mod schema;
 pub mod snapshot;
@@ -47,6 +48,7 @@ pub use eval::{Context, ErrorCode, Evaluation, Reason, ResolvedFlag, evaluate};
 pub use folder::{Conflict, FileViolation, Held, ManagedBy, Plan, Planned, Sourced, check_folder};
 pub use model::*;
 pub use path::FieldPath;
+pub use policy::{Freeze, Gate, Policy};
 pub use role::Role;
 pub use snapshot::{
     BreakerSnapshot, SealedSnapshot, ServiceSnapshot, Snapshot, Tombstone, seal_parts,

@@ -490,11 +490,29 @@ pub enum ChangeKind {
     TokenCreated,
     /// A token was revoked.
     TokenRevoked,
+    /// An environment's policy was set (`before` and `after` are policies).
+    EnvironmentPolicySet,
+    /// A change was submitted for review or scheduled (`after` is the request).
+    ChangeRequestOpened,
+    /// A change request was approved by one more person.
+    ChangeRequestApproved,
+    /// A change request was rejected.
+    ChangeRequestRejected,
+    /// Someone commented on a change request.
+    ChangeRequestCommented,
+    /// A change request was withdrawn by its author (or a scheduled change cancelled).
+    ChangeRequestWithdrawn,
+    /// A change request's edit was made again on the service's current revision.
+    ChangeRequestRebased,
+    /// A change request's edit was applied (logged after the edit's own changes).
+    ChangeRequestApplied,
+    /// A scheduled change could not apply at its time (stale, frozen, invalid).
+    ChangeRequestFailed,
 }
 
 impl ChangeKind {
     /// Every kind, in documentation order.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 27] = [
         Self::EnvironmentCreated,
         Self::ServiceCreated,
         Self::ServiceReplaced,
@@ -513,6 +531,15 @@ impl ChangeKind {
         Self::UserDeleted,
         Self::TokenCreated,
         Self::TokenRevoked,
+        Self::EnvironmentPolicySet,
+        Self::ChangeRequestOpened,
+        Self::ChangeRequestApproved,
+        Self::ChangeRequestRejected,
+        Self::ChangeRequestCommented,
+        Self::ChangeRequestWithdrawn,
+        Self::ChangeRequestRebased,
+        Self::ChangeRequestApplied,
+        Self::ChangeRequestFailed,
     ];
 
     /// The name used in documents and filters.
@@ -536,7 +563,31 @@ impl ChangeKind {
             Self::UserDeleted => "user_deleted",
             Self::TokenCreated => "token_created",
             Self::TokenRevoked => "token_revoked",
+            Self::EnvironmentPolicySet => "environment_policy_set",
+            Self::ChangeRequestOpened => "change_request_opened",
+            Self::ChangeRequestApproved => "change_request_approved",
+            Self::ChangeRequestRejected => "change_request_rejected",
+            Self::ChangeRequestCommented => "change_request_commented",
+            Self::ChangeRequestWithdrawn => "change_request_withdrawn",
+            Self::ChangeRequestRebased => "change_request_rebased",
+            Self::ChangeRequestApplied => "change_request_applied",
+            Self::ChangeRequestFailed => "change_request_failed",
         }
+    }
+
+    /// Whether it records a step of a change request.
+    pub fn is_change_request(self) -> bool {
+        matches!(
+            self,
+            Self::ChangeRequestOpened
+                | Self::ChangeRequestApproved
+                | Self::ChangeRequestRejected
+                | Self::ChangeRequestCommented
+                | Self::ChangeRequestWithdrawn
+                | Self::ChangeRequestRebased
+                | Self::ChangeRequestApplied
+                | Self::ChangeRequestFailed
+        )
     }
 
     /// The kind named `name`, if any.

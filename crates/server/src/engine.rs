@@ -23,7 +23,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use setpoint_core::{Change, time::format_timestamp};
+use setpoint_core::{Change, Role, time::format_timestamp};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::{
@@ -56,6 +56,8 @@ struct Job {
     /// Users and tokens to write with the commands' changes.
     accounts: Vec<AccountWrite>,
     actor: String,
+    /// The writer's role, when a person or a token writes.
+    role: Option<Role>,
     reason: String,
     reply: oneshot::Sender<Result<Vec<Change>, WriteError>>,
 }
@@ -243,6 +245,17 @@ impl Engine {
         {
             tracing::warn!(%error, "could not close due breakers");
         }
+        for id in world.due_requests(&now) {
+            match self
+                .write(Command::ApplyDue { id }, "scheduler", "its time came")
+                .await
+            {
+                Ok(change) => {
+                    tracing::info!(id, revision = change.revision, "scheduled change done");
+                }
+                Err(error) => tracing::warn!(id, %error, "could not run a scheduled change"),
+            }
+        }
         let reclaim: Vec<String> = world
             .services
             .iter()
@@ -268,6 +281,19 @@ impl Engine {
         }
     }
 
+    /// Queues commands of a person or a token with `role`: [`Engine::write_all`],
+    /// held to the policies of the environments they change.
+    pub async fn write_by(
+        &self,
+        commands: Vec<Command>,
+        actor: &str,
+        role: Role,
+        reason: &str,
+    ) -> Result<Vec<Change>, WriteError> {
+        self.submit(commands, Vec::new(), actor, Some(role), reason)
+            .await
+    }
+
     /// Queues a command and waits until it is durably committed (or refused).
     pub async fn write(
         &self,
@@ -280,14 +306,17 @@ impl Engine {
     }
 
     /// Queues commands that succeed or fail together, committed in one
-    /// transaction; the first refusal refuses them all.
+    /// transaction; the first refusal refuses them all. Written as the
+    /// server itself (timers, alerts, the offline CLI): no environment
+    /// policy applies — people's and tokens' writes go through
+    /// [`Engine::write_by`].
     pub async fn write_all(
         &self,
         commands: Vec<Command>,
         actor: &str,
         reason: &str,
     ) -> Result<Vec<Change>, WriteError> {
-        self.submit(commands, Vec::new(), actor, reason).await
+        self.submit(commands, Vec::new(), actor, None, reason).await
     }
 
     /// Writes a user or token change together with its change-log entry.
@@ -305,7 +334,7 @@ impl Engine {
             after,
         };
         let mut changes = self
-            .submit(vec![command], vec![write], actor, reason)
+            .submit(vec![command], vec![write], actor, None, reason)
             .await?;
         changes.pop().ok_or(WriteError::Stopped)
     }
@@ -315,6 +344,7 @@ impl Engine {
         commands: Vec<Command>,
         accounts: Vec<AccountWrite>,
         actor: &str,
+        role: Option<Role>,
         reason: &str,
     ) -> Result<Vec<Change>, WriteError> {
         let started = std::time::Instant::now();
@@ -323,6 +353,7 @@ impl Engine {
             commands,
             accounts,
             actor: actor.to_string(),
+            role,
             reason: reason.to_string(),
             reply,
         };
@@ -684,6 +715,8 @@ fn apply_jobs(
             at: at.to_string(),
             reclaim_at: reclaim_at.to_string(),
             now,
+            role: job.role,
+            approved: false,
         };
         // A refused command leaves the world as it was; only a job of
         // several commands needs a copy to undo the ones before it.
@@ -749,8 +782,21 @@ fn collect_records(start: &World, world: &World, batch: &mut Batch) -> BTreeSet<
         touched.insert(gone.clone());
     }
     for (name, env) in &world.environments {
-        if !start.environments.contains_key(name) {
+        if start
+            .environments
+            .get(name)
+            .is_none_or(|old| !Arc::ptr_eq(old, env))
+        {
             batch.environments.push(Arc::clone(env));
+        }
+    }
+    for (id, request) in &world.change_requests {
+        if start
+            .change_requests
+            .get(id)
+            .is_none_or(|old| !Arc::ptr_eq(old, request))
+        {
+            batch.change_requests.push(Arc::clone(request));
         }
     }
     if !Arc::ptr_eq(&start.unrouted, &world.unrouted) {

@@ -65,6 +65,14 @@ pub enum ApiError {
         /// The current state, when there is one to rebase on.
         current: Option<serde_json::Value>,
     },
+    /// An environment's policy stands in the way: frozen (`423`), a reason
+    /// required (`422`), approval required (`409`).
+    #[error(transparent)]
+    Policy(setpoint_core::Gate),
+    /// Not an error: the write was held as a change request (`202`). It
+    /// ends the handler as a refusal would, since nothing was written.
+    #[error("held for review as change request #{}", (.0).0.id)]
+    Held(crate::http::Held),
     /// Temporarily unable to serve (shutting down).
     #[error("{0}")]
     Unavailable(String),
@@ -108,6 +116,12 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Policy(gate) => match gate {
+                setpoint_core::Gate::Frozen { .. } => StatusCode::LOCKED,
+                setpoint_core::Gate::ReasonRequired { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                setpoint_core::Gate::ApprovalRequired { .. } => StatusCode::CONFLICT,
+            },
+            Self::Held(_) => StatusCode::ACCEPTED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -125,6 +139,8 @@ impl ApiError {
             Self::Busy(_) => "busy",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::Policy(gate) => gate.code(),
+            Self::Held(_) => "held",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -142,6 +158,9 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Self::Held(held) = self {
+            return held.into_response();
+        }
         if let Self::Internal(cause) = &self {
             tracing::error!(error = %cause, "internal error");
         }
@@ -189,6 +208,13 @@ impl From<crate::engine::WriteError> for ApiError {
                 message,
                 current: None,
             },
+            WriteError::Refused(Refusal::RequestClosed(_)) => Self::Conflict {
+                code: "request_closed",
+                message,
+                current: None,
+            },
+            WriteError::Refused(Refusal::NotAllowed(_)) => Self::Forbidden(message),
+            WriteError::Refused(Refusal::Gate(gate)) => Self::Policy(gate),
             // Behind after every retry: other writers kept committing first.
             WriteError::Store(error) if error.is_unavailable() || error.is_behind() => {
                 unavailable(&error)

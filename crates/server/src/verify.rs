@@ -16,7 +16,7 @@ use setpoint_core::{
 
 use crate::{
     store::{ChangeQuery, Store, StoreError},
-    world::{BreakerStates, EnvironmentRecord, ServiceRecord, World},
+    world::{BreakerStates, ChangeRequest, EnvironmentRecord, ServiceRecord, World},
 };
 
 /// What verification found.
@@ -116,6 +116,10 @@ fn parse<T: DeserializeOwned>(value: Option<&Value>, what: &str) -> Result<T, St
 }
 
 /// Applies one logged change to `world`, from its recorded `after` state.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one arm per kind of change, kept exhaustive"
+)]
 fn replay(world: &mut World, change: &Change) -> Result<(), String> {
     let service = || {
         change
@@ -212,12 +216,45 @@ fn replay(world: &mut World, change: &Change) -> Result<(), String> {
         }
         // A transition moves a breaker's state, not the service's revision.
         ChangeKind::BreakerTransition => replay_transition(world, change)?,
+        ChangeKind::EnvironmentPolicySet
+        | ChangeKind::ChangeRequestOpened
+        | ChangeKind::ChangeRequestApproved
+        | ChangeKind::ChangeRequestRejected
+        | ChangeKind::ChangeRequestCommented
+        | ChangeKind::ChangeRequestWithdrawn
+        | ChangeKind::ChangeRequestRebased
+        | ChangeKind::ChangeRequestApplied
+        | ChangeKind::ChangeRequestFailed => replay_control(world, change)?,
         // People and machines are not part of the world.
         ChangeKind::UserSaved
         | ChangeKind::UserDeleted
         | ChangeKind::TokenCreated
         | ChangeKind::TokenRevoked => {}
     }
+    Ok(())
+}
+
+/// Sets an environment's policy, or a change request as a step left it:
+/// each step logs the whole request as it stands after it.
+fn replay_control(world: &mut World, change: &Change) -> Result<(), String> {
+    if change.kind.is_change_request() {
+        let request: ChangeRequest = parse(change.after.as_ref(), "the change request")?;
+        world.change_requests.insert(request.id, Arc::new(request));
+        return Ok(());
+    }
+    let name = change
+        .environment
+        .clone()
+        .ok_or("a policy names no environment")?;
+    let env = world
+        .environments
+        .get(&name)
+        .ok_or_else(|| format!("environment {name:?} does not exist at this point"))?;
+    let env = EnvironmentRecord {
+        policy: parse(change.after.as_ref(), "the policy")?,
+        ..EnvironmentRecord::clone(env)
+    };
+    world.environments.insert(name, Arc::new(env));
     Ok(())
 }
 
@@ -302,6 +339,37 @@ fn compare(replayed: &World, stored: &World, problems: &mut Vec<String>) {
             "environments differ: log {:?}, state {:?}",
             names(replayed),
             names(stored)
+        ));
+    }
+    for (name, env) in &replayed.environments {
+        if let Some(stored) = stored.environments.get(name)
+            && stored.policy != env.policy
+        {
+            problems.push(format!(
+                "environment {name:?} has another policy than the log gives"
+            ));
+        }
+    }
+    let requests = |w: &World| {
+        w.change_requests
+            .values()
+            .map(|r| serde_json::to_value(r).unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    let (logged, kept) = (requests(replayed), requests(stored));
+    for (a, b) in logged.iter().zip(&kept) {
+        if a != b {
+            problems.push(format!(
+                "change request #{} differs from what the log gives",
+                b["id"]
+            ));
+        }
+    }
+    if logged.len() != kept.len() {
+        problems.push(format!(
+            "the log gives {} change request(s), the state has {}",
+            logged.len(),
+            kept.len()
         ));
     }
     let all: BTreeSet<&String> = replayed

@@ -131,6 +131,14 @@ fn writes() -> Vec<Write> {
             if_match: true,
         },
         Write {
+            name: "set a policy",
+            least: Role::Admin,
+            method: Method::PUT,
+            uri: "/api/v1/environments/prod/policy",
+            body: |_| Some(json!({"policy": {"reason_required": true}})),
+            if_match: false,
+        },
+        Write {
             name: "create token",
             least: Role::Admin,
             method: Method::POST,

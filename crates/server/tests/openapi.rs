@@ -38,6 +38,13 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/services/{service}/history"),
     ("post", "/api/v1/services/{service}/rollback"),
     ("get", "/api/v1/changes"),
+    ("put", "/api/v1/environments/{environment}/policy"),
+    ("get", "/api/v1/change-requests"),
+    ("get", "/api/v1/change-requests/{id}"),
+    ("post", "/api/v1/change-requests/{id}/reviews"),
+    ("post", "/api/v1/change-requests/{id}/withdraw"),
+    ("post", "/api/v1/change-requests/{id}/rebase"),
+    ("post", "/api/v1/change-requests/{id}/apply"),
     ("get", "/api/v1/environments/{environment}/snapshot"),
     (
         "get",

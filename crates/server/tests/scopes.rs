@@ -137,7 +137,40 @@ async fn world() -> World {
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     }
+    held_requests(&app).await;
     World { app }
+}
+
+/// Change requests held by prod's and dev's policies: one for the other
+/// service in prod, one for checkout in dev.
+async fn held_requests(app: &TestApp) {
+    let editor = format!(
+        "Bearer {}",
+        app.token("editor", Role::Editor, None, None).await
+    );
+    for env in ["prod", "dev"] {
+        let reply = app
+            .request(
+                Method::PUT,
+                &format!("/api/v1/environments/{env}/policy"),
+                &[],
+                Some(json!({"policy": {"approvals_required": 1}})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+    for (service, env) in [(OTHER_SERVICE, "prod"), ("checkout", "dev")] {
+        let base = app.revision(service).await;
+        let reply = app
+            .request(
+                Method::PATCH,
+                &format!("/api/v1/services/{service}/values/{env}"),
+                &[("authorization", &editor)],
+                Some(json!({"set": {"throttle.rps": 77}, "base_revision": base})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    }
 }
 
 /// Every read a principal can make, with the bodies it got.
@@ -156,6 +189,10 @@ async fn read_everything(world: &World, bearer: &str) -> Vec<(String, String)> {
         "/api/v1/alerts/unrouted",
         "/api/v1/export",
         "/api/v1/fleet",
+        "/api/v1/change-requests",
+        "/api/v1/change-requests?state=pending",
+        "/api/v1/changes?kind=change_request_opened",
+        "/api/v1/changes?kind=environment_policy_set",
     ]
     .map(str::to_owned)
     .to_vec();
@@ -163,6 +200,9 @@ async fn read_everything(world: &World, bearer: &str) -> Vec<(String, String)> {
         uris.push(format!("/api/v1/environments/{env}/snapshot"));
         uris.push(format!("/api/v1/environments/{env}/snapshot/checkout"));
         uris.push(format!("/api/v1/environments/{env}/breakers"));
+    }
+    for id in app.engine.world().change_requests.keys() {
+        uris.push(format!("/api/v1/change-requests/{id}"));
     }
     let mut bodies = Vec::new();
     for uri in uris {

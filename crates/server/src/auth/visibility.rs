@@ -20,7 +20,7 @@ use serde_json::Value;
 use setpoint_core::{Breaker, Change, ChangeKind, Flag, ServiceDoc};
 
 use super::Principal;
-use crate::world::ServiceRecord;
+use crate::world::{ChangeRequest, Command, ServiceRecord};
 
 impl Principal {
     /// Whether `service` lies inside the principal's scope.
@@ -110,6 +110,20 @@ impl Visible for Change {
         {
             return None;
         }
+        // A change request's entry carries its edit, which may hold a whole
+        // document even when it changes one environment.
+        if viewer.environment.is_some() && self.kind.is_change_request() {
+            let mut change = self.clone();
+            change.before = self
+                .before
+                .as_ref()
+                .and_then(|v| cut_as::<ChangeRequest>(v, viewer));
+            change.after = self
+                .after
+                .as_ref()
+                .and_then(|v| cut_as::<ChangeRequest>(v, viewer));
+            return change.after.is_some().then_some(Cow::Owned(change));
+        }
         // A change of one environment (values, a breaker's state) is wholly
         // inside or outside; one of the whole service may carry every
         // environment in its `before` and `after`.
@@ -145,6 +159,35 @@ impl Visible for Change {
         change.before = self.before.as_ref().and_then(|v| cut(v, viewer));
         change.after = self.after.as_ref().and_then(|v| cut(v, viewer));
         Some(Cow::Owned(change))
+    }
+}
+
+impl Visible for ChangeRequest {
+    /// A viewer limited to one environment sees the requests that change
+    /// only that one, and their edit and diff only when the edit is of its
+    /// values alone: any other edit may carry a whole document.
+    fn visible_to<'a>(&'a self, viewer: &Principal) -> Option<Cow<'a, Self>> {
+        if !viewer.sees_service(&self.service) {
+            return None;
+        }
+        let Some(env) = &viewer.environment else {
+            return Some(Cow::Borrowed(self));
+        };
+        if self.environments.as_slice() != std::slice::from_ref(env) {
+            return None;
+        }
+        let own_values = self
+            .edit
+            .iter()
+            .all(|c| matches!(c, Command::PatchValues { environment, .. } if environment == env));
+        if own_values {
+            return Some(Cow::Borrowed(self));
+        }
+        Some(Cow::Owned(Self {
+            edit: Vec::new(),
+            diff: Vec::new(),
+            ..self.clone()
+        }))
     }
 }
 

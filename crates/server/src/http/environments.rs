@@ -1,11 +1,13 @@
-//! Environments: `GET`/`POST /api/v1/environments`.
+//! Environments: `GET`/`POST /api/v1/environments`, and each one's policy:
+//! `PUT /api/v1/environments/{environment}/policy`.
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
+use setpoint_core::{Change, Policy};
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AppState, JsonBody, write};
+use super::{AppState, JsonBody, PathParams, write};
 use crate::{
     ApiError,
     auth::{Permission, Principal},
@@ -14,7 +16,9 @@ use crate::{
 
 /// The environment routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create))
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(set_policy))
 }
 
 /// An environment as the API shows it.
@@ -26,6 +30,9 @@ struct EnvironmentView {
     created_revision: u64,
     /// The revision its snapshot is at.
     snapshot_revision: Option<u64>,
+    /// What writes to it must meet (`{}`: nothing).
+    #[schema(value_type = Object)]
+    policy: Policy,
 }
 
 #[utoipa::path(get, path = "/api/v1/environments", tag = "environments", summary = "List environments", responses((status = 200, body = [EnvironmentView]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
@@ -49,6 +56,7 @@ async fn list(
                     .snapshots()
                     .current(&env.name)
                     .map(|s| s.revision),
+                policy: env.policy.clone(),
             })
             .collect(),
     ))
@@ -69,7 +77,7 @@ async fn create(
     State(state): State<AppState>,
     principal: Principal,
     body: JsonBody,
-) -> Result<(StatusCode, Json<setpoint_core::Change>), ApiError> {
+) -> Result<(StatusCode, Json<Change>), ApiError> {
     principal.require(Permission::Administer, None, None)?;
     let request: CreateEnvironment = body.parse()?;
     let command = Command::CreateEnvironment {
@@ -79,4 +87,35 @@ async fn create(
     let change =
         write::commit(&state, &principal, command, &write::reason(request.reason)?).await?;
     Ok((StatusCode::CREATED, Json(change)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SetPolicy {
+    /// `reason_required`, `approvals_required`, `approver_role`,
+    /// `author_may_approve`, `frozen: [{from, until, reason}]`.
+    #[schema(value_type = Object)]
+    policy: Policy,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[utoipa::path(put, path = "/api/v1/environments/{environment}/policy", tag = "environments", summary = "Set an environment's policy (admins)", request_body = SetPolicy, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+async fn set_policy(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(environment): PathParams<String>,
+    body: JsonBody,
+) -> Result<Json<Change>, ApiError> {
+    // A policy binds every service in the environment: only an admin who
+    // may act on all of them sets one.
+    principal.require(Permission::Administer, None, Some(&environment))?;
+    let request: SetPolicy = body.parse()?;
+    let command = Command::SetPolicy {
+        environment,
+        policy: request.policy,
+    };
+    let change =
+        write::commit(&state, &principal, command, &write::reason(request.reason)?).await?;
+    Ok(Json(change))
 }

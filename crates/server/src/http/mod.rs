@@ -11,6 +11,7 @@ mod fleet;
 mod health;
 mod ofrep;
 mod people;
+mod requests;
 mod rollback;
 mod services;
 mod snapshots;
@@ -40,6 +41,7 @@ use crate::{
 
 pub use extract::{JsonBody, MAX_BODY_BYTES, Params, PathParams};
 pub use people::{NewToken, new_token};
+pub use write::{APPLY_AT, Held};
 
 /// Shared state of every handler. axum clones it for every request and
 /// every layer, so it is one `Arc`: one reference count to touch, not one
@@ -187,6 +189,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(snapshots::router())
         .merge(events::router())
         .merge(people::router())
+        .merge(requests::router())
         .merge(rollback::router())
         .merge(transfer::router())
         .merge(files::router())
@@ -228,6 +231,7 @@ pub fn app(state: AppState) -> Router {
     api.merge(health::router())
         .merge(console::router(&state.console_dir))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(write::options))
         .layer(axum::middleware::map_response(no_sniffing))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1,18 +1,78 @@
 //! What every write request carries besides its payload — the revision it
-//! was based on and a reason — and the one way a handler commits it.
+//! was based on, a reason, and when to apply it — and the one way a handler
+//! commits it.
+//!
+//! Every edit commits through [`commit_all`], which is also where it is
+//! held instead when it must wait: for other people's approval, which an
+//! environment's policy may ask of it, or for the time named by a
+//! `Setpoint-Apply-At` header. Either way it becomes a change request
+//! (`202 Accepted`), kept exactly as it would have been written.
 
 use std::{borrow::Cow, sync::Arc};
 
-use axum::http::{HeaderMap, header};
-use setpoint_core::Change;
+use axum::{
+    extract::Request,
+    http::{HeaderMap, HeaderName, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use setpoint_core::{Change, Gate};
 
 use super::AppState;
 use crate::{
     ApiError,
     auth::{Principal, Visible},
     engine::WriteError,
-    world::{Command, Refusal, ServiceRecord, World},
+    world::{ChangeRequest, Command, Refusal, ServiceRecord, World},
 };
+
+/// Names the time a write is to apply at (RFC 3339): the write becomes a
+/// scheduled change.
+pub const APPLY_AT: HeaderName = HeaderName::from_static("setpoint-apply-at");
+
+tokio::task_local! {
+    /// The request's `Setpoint-Apply-At`, for [`commit_all`]: set around
+    /// every request by [`options`], so no handler has to carry it.
+    static APPLY_AT_VALUE: Option<String>;
+}
+
+/// Middleware: makes the request's `Setpoint-Apply-At` known to
+/// [`commit_all`] while the request is handled.
+pub async fn options(request: Request, next: Next) -> Response {
+    // Reads, the hot path, carry no write options.
+    if request.method().is_safe() {
+        return next.run(request).await;
+    }
+    let apply_at = match request.headers().get(&APPLY_AT).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(text)) => Some(text.trim().to_string()),
+        Some(Err(_)) => {
+            return ApiError::bad_request(
+                "invalid_apply_at",
+                "Setpoint-Apply-At must be an RFC 3339 time such as 2026-12-24T18:00:00Z",
+            )
+            .into_response();
+        }
+    };
+    APPLY_AT_VALUE.scope(apply_at, next.run(request)).await
+}
+
+/// The change request an edit became, answered `202 Accepted` with its
+/// `Location`.
+#[derive(Debug)]
+pub struct Held(pub Arc<ChangeRequest>);
+
+impl IntoResponse for Held {
+    fn into_response(self) -> Response {
+        let location = format!("/api/v1/change-requests/{}", self.0.id);
+        (
+            StatusCode::ACCEPTED,
+            [(header::LOCATION, location)],
+            axum::Json(serde_json::json!({ "change_request": self.0 })),
+        )
+            .into_response()
+    }
+}
 
 /// The base revision of a write: `If-Match: "N"` or the body's
 /// `base_revision`. One is required; when both are given they must agree.
@@ -65,19 +125,60 @@ pub async fn commit_all(
     commands: Vec<Command>,
     reason: &str,
 ) -> Result<Vec<Change>, ApiError> {
-    match state
-        .engine
-        .write_all(commands, &principal.actor, reason)
+    let apply_at = APPLY_AT_VALUE.try_with(Clone::clone).ok().flatten();
+    if apply_at.is_some() {
+        return Err(hold(state, principal, commands, apply_at, reason).await);
+    }
+    let engine = &state.engine;
+    match engine
+        .write_by(commands.clone(), &principal.actor, principal.role, reason)
         .await
     {
         Ok(changes) => Ok(changes
             .iter()
             .filter_map(|change| change.visible_to(principal).map(Cow::into_owned))
             .collect()),
-        Err(WriteError::Refused(Refusal::Conflict { base, state, .. })) => {
-            Err(conflict(base, &state, principal))
+        Err(WriteError::Refused(Refusal::Gate(Gate::ApprovalRequired { .. }))) => {
+            Err(hold(state, principal, commands, None, reason).await)
         }
-        Err(error) => Err(error.into()),
+        Err(error) => Err(refused(error, principal)),
+    }
+}
+
+/// Holds `commands` as a change request. What comes back is an error only
+/// in the type's sense: a `202` with the request, which ends the handler
+/// like a refusal would, since nothing was written.
+async fn hold(
+    state: &AppState,
+    principal: &Principal,
+    edit: Vec<Command>,
+    apply_at: Option<String>,
+    reason: &str,
+) -> ApiError {
+    let command = Command::OpenRequest { edit, apply_at };
+    let opened = state
+        .engine
+        .write_by(vec![command], &principal.actor, principal.role, reason)
+        .await;
+    let request = opened.map(|changes| {
+        let id = changes.first().map_or(0, |c| c.revision);
+        state.engine.world().change_requests.get(&id).cloned()
+    });
+    match request {
+        Ok(Some(request)) => ApiError::Held(Held(request)),
+        Ok(None) => ApiError::Internal("the change request opened is not in the world".into()),
+        Err(error) => refused(error, principal),
+    }
+}
+
+/// A refused write as an answer: a stale base carries the current state,
+/// cut to what the writer may see.
+fn refused(error: WriteError, principal: &Principal) -> ApiError {
+    match error {
+        WriteError::Refused(Refusal::Conflict { base, state, .. }) => {
+            conflict(base, &state, principal)
+        }
+        error => error.into(),
     }
 }
 

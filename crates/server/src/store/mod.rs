@@ -18,7 +18,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 use tokio::sync::mpsc;
 
-use crate::world::{EnvironmentRecord, ServiceRecord, UnroutedAlert, World};
+use crate::world::{ChangeRequest, EnvironmentRecord, ServiceRecord, UnroutedAlert, World};
 
 /// A storage failure: a bug or an infrastructure fault, never the client's.
 #[derive(Debug, thiserror::Error)]
@@ -41,8 +41,10 @@ pub struct Batch {
     pub services: Vec<Arc<ServiceRecord>>,
     /// Services removed for good.
     pub removed_services: Vec<String>,
-    /// Environments created.
+    /// Environments created or changed.
     pub environments: Vec<Arc<EnvironmentRecord>>,
+    /// Change requests opened or moved.
+    pub change_requests: Vec<Arc<ChangeRequest>>,
     /// Users and tokens written, in order.
     pub accounts: Vec<AccountWrite>,
     /// The unrouted alerts, when they changed (replaced as a whole).
@@ -113,8 +115,10 @@ pub struct Delta {
     pub services: Vec<Arc<ServiceRecord>>,
     /// Services reclaimed since.
     pub removed_services: Vec<String>,
-    /// Environments created since.
+    /// Environments created or changed since.
     pub environments: Vec<Arc<EnvironmentRecord>>,
+    /// Change requests opened or moved since.
+    pub change_requests: Vec<Arc<ChangeRequest>>,
     /// The unrouted alerts, when they changed since.
     pub unrouted: Option<Arc<BTreeMap<String, UnroutedAlert>>>,
     /// The snapshot marks written since: the follower seals what the
@@ -146,6 +150,7 @@ impl Batch {
             && self.services.is_empty()
             && self.removed_services.is_empty()
             && self.environments.is_empty()
+            && self.change_requests.is_empty()
             && self.accounts.is_empty()
             && self.unrouted.is_none()
     }

@@ -241,6 +241,7 @@ impl Batch {
     /// their own.
     fn is_usual(&self) -> bool {
         self.environments.is_empty()
+            && self.change_requests.is_empty()
             && self.removed_services.is_empty()
             && self.unrouted.is_none()
             && self.accounts.is_empty()
@@ -253,11 +254,27 @@ async fn write(tx: &mut sqlx::PgConnection, batch: &Batch, origin: &str) -> Resu
     let written_at = rows::to_i64(batch.commits)?;
     for env in &batch.environments {
         sqlx::query(
-            "INSERT INTO environments (name, description, revision, written_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO environments (name, description, revision, policy, written_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO UPDATE SET description = excluded.description, \
+             policy = excluded.policy, written_at = excluded.written_at",
         )
         .bind(&env.name)
         .bind(&env.description)
         .bind(rows::to_i64(env.revision)?)
+        .bind(rows::policy(env)?)
+        .bind(written_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
+    for request in &batch.change_requests {
+        sqlx::query(
+            "INSERT INTO change_requests (id, body, written_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET body = excluded.body, written_at = excluded.written_at",
+        )
+        .bind(rows::to_i64(request.id)?)
+        .bind(rows::json_text(&**request)?)
         .bind(written_at)
         .execute(&mut *tx)
         .await

@@ -9,7 +9,7 @@ use sqlx::Row as _;
 
 use super::{Session, SnapshotMark, StoreError, StoredReport, Token, User};
 use crate::auth::Role;
-use crate::world::{EnvironmentRecord, ServiceRecord, UnroutedAlert};
+use crate::world::{ChangeRequest, EnvironmentRecord, ServiceRecord, UnroutedAlert};
 
 /// The columns a backend's row hands out, decoded and with the error
 /// already a [`StoreError`].
@@ -117,7 +117,19 @@ pub(super) fn environment(row: &impl Columns) -> Result<Arc<EnvironmentRecord>, 
         name: row.text("name")?,
         description: row.text("description")?,
         revision: row.revision("revision")?,
+        policy: row.maybe_json("policy")?.unwrap_or_default(),
     }))
+}
+
+pub(super) fn change_request(row: &impl Columns) -> Result<Arc<ChangeRequest>, StoreError> {
+    Ok(Arc::new(row.json("body")?))
+}
+
+/// An environment's policy as stored: `NULL` while it asks nothing.
+pub(super) fn policy(env: &EnvironmentRecord) -> Result<Option<String>, StoreError> {
+    (!env.policy.is_open())
+        .then(|| json_text(&env.policy))
+        .transpose()
 }
 
 pub(super) fn service(row: &impl Columns) -> Result<Arc<ServiceRecord>, StoreError> {
@@ -245,7 +257,9 @@ macro_rules! reads {
             type Connection = <$db as sqlx::Database>::Connection;
             type Row = <$db as sqlx::Database>::Row;
 
-            const ENVIRONMENTS: &str = "SELECT name, description, revision FROM environments";
+            const ENVIRONMENTS: &str =
+                "SELECT name, description, revision, policy FROM environments";
+            const REQUESTS: &str = "SELECT body FROM change_requests";
             const SERVICES: &str =
                 "SELECT doc, revision, deleted_at, reclaim_at, breakers, managed_by FROM services";
             const MARKS: &str =
@@ -270,6 +284,11 @@ macro_rules! reads {
                     unrouted: Arc::new(by_fingerprint(
                         &all(conn, "SELECT entry FROM unrouted_alerts").await?,
                     )?),
+                    change_requests: all(conn, REQUESTS)
+                        .await?
+                        .iter()
+                        .map(|row| rows::change_request(row).map(|r| (r.id, r)))
+                        .collect::<Result<_, _>>()?,
                 })
             }
 
@@ -294,6 +313,7 @@ macro_rules! reads {
                     format!("{SERVICES}{newer}"),
                     format!("SELECT name FROM removed_services{newer}"),
                     format!("{MARKS}{newer}"),
+                    format!("{REQUESTS}{newer}"),
                     format!(
                         "SELECT entry FROM unrouted_alerts \
                          WHERE (SELECT unrouted_at FROM meta WHERE id = 1) > {commits}"
@@ -347,6 +367,10 @@ macro_rules! reads {
                     .map(|row| row.text("name"))
                     .collect::<Result<_, _>>()?;
                 delta.snapshot_marks = next().iter().map(rows::mark).collect::<Result<_, _>>()?;
+                delta.change_requests = next()
+                    .iter()
+                    .map(rows::change_request)
+                    .collect::<Result<_, _>>()?;
                 let unrouted = next();
                 if meta.revision("unrouted_at")? > after.commits {
                     delta.unrouted = Some(Arc::new(by_fingerprint(&unrouted)?));

@@ -7,6 +7,8 @@
 
 mod breakers;
 mod files;
+mod policies;
+mod requests;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -16,8 +18,8 @@ use std::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use setpoint_core::{
-    Breaker, BreakerState, Change, ChangeKind, FieldPath, Flag, Held, KeySpec, Limits, ManagedBy,
-    ServiceDoc, Tombstone, Values, Violation, ViolationKind,
+    Breaker, BreakerState, Change, ChangeKind, FieldPath, Flag, Gate, Held, KeySpec, Limits,
+    ManagedBy, Policy, Role, ServiceDoc, Tombstone, Values, Violation, ViolationKind,
     breaker::{Alert, BreakerStatus},
     validate::is_valid_name,
     validate_document,
@@ -28,6 +30,7 @@ use breakers::BREAKERS;
 use crate::store::{Delta, Position};
 pub use breakers::{AlertScope, BreakerOp, UnroutedAlert, board, unrouted_newest_first};
 pub use files::FileStep;
+pub use requests::{ChangeRequest, RequestState, Review, Verdict};
 
 /// Everything Setpoint knows, at one revision. Cloning is cheap: records
 /// are shared until changed.
@@ -45,6 +48,8 @@ pub struct World {
     pub services: BTreeMap<String, Arc<ServiceRecord>>,
     /// Alerts that matched no breaker, by fingerprint (the latest few).
     pub unrouted: Arc<BTreeMap<String, UnroutedAlert>>,
+    /// Change requests and scheduled changes, open and closed, by id.
+    pub change_requests: BTreeMap<u64, Arc<ChangeRequest>>,
 }
 
 /// An environment.
@@ -56,6 +61,9 @@ pub struct EnvironmentRecord {
     pub description: String,
     /// The revision that created it.
     pub revision: u64,
+    /// What writes to it must meet.
+    #[serde(default, skip_serializing_if = "Policy::is_open")]
+    pub policy: Policy,
 }
 
 /// A service's current state.
@@ -127,10 +135,13 @@ impl ServiceRecord {
     }
 }
 
-/// A write, as the API receives it.
-#[derive(Debug, Clone)]
+/// A write, as the API receives it. The edits a person can make to a
+/// service serialize: a change request keeps the exact command.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
     /// Create an environment.
+    #[serde(skip)]
     CreateEnvironment {
         /// Name.
         name: String,
@@ -212,6 +223,7 @@ pub enum Command {
         base: u64,
     },
     /// Remove a tombstoned service for good, once its reclaim time passed.
+    #[serde(skip)]
     ReclaimService {
         /// Service.
         service: String,
@@ -237,6 +249,7 @@ pub enum Command {
         base: u64,
     },
     /// A person trips or closes a breaker in one environment.
+    #[serde(skip)]
     OperateBreaker {
         /// Service.
         service: String,
@@ -249,6 +262,7 @@ pub enum Command {
     },
     /// Alerts delivered by Alertmanager: each opens or releases the
     /// breakers it matches, or is kept as unrouted.
+    #[serde(skip)]
     Alerts {
         /// The alerts, in delivery order.
         alerts: Vec<Alert>,
@@ -258,10 +272,12 @@ pub enum Command {
         scope: AlertScope,
     },
     /// Close `auto_after` breakers whose delay has run out.
+    #[serde(skip)]
     TickBreakers,
     /// One step of applying a folder of service documents: the service
     /// created, changed, restored, tombstoned or only adopted, and the
     /// files it is managed by recorded.
+    #[serde(skip)]
     FromFiles {
         /// Service.
         service: String,
@@ -272,8 +288,58 @@ pub enum Command {
         /// The service revision the plan saw (ignored for a creation).
         base: u64,
     },
+    /// Set an environment's policy.
+    #[serde(skip)]
+    SetPolicy {
+        /// Environment.
+        environment: String,
+        /// The policy (checked and normalized here).
+        policy: Policy,
+    },
+    /// Hold an edit of one service for review, or for a time: a change
+    /// request. Refused as the edit would be, if it could not apply now.
+    #[serde(skip)]
+    OpenRequest {
+        /// The edit, exactly as it would have been written.
+        edit: Vec<Command>,
+        /// When to apply it once approved (RFC 3339); `None`: at the last
+        /// approval.
+        apply_at: Option<String>,
+    },
+    /// Approve, reject or comment on a change request. On the last
+    /// approval it applies, if its time has come.
+    #[serde(skip)]
+    ReviewRequest {
+        /// The request.
+        id: u64,
+        /// What the reviewer says.
+        verdict: Verdict,
+        /// Their words.
+        text: String,
+    },
+    /// The author takes back their request (or cancels a scheduled change).
+    #[serde(skip)]
+    WithdrawRequest {
+        /// The request.
+        id: u64,
+    },
+    /// Make a request's edit again on the service's current revision: its
+    /// approvals start over.
+    #[serde(skip)]
+    RebaseRequest {
+        /// The request.
+        id: u64,
+    },
+    /// Apply an approved request whose time has come (the server's timer),
+    /// or record why it cannot.
+    #[serde(skip)]
+    ApplyDue {
+        /// The request.
+        id: u64,
+    },
     /// Log a change to users or tokens, which live outside the world: the
     /// engine writes the account in the same transaction.
+    #[serde(skip)]
     RecordAccount {
         /// `user_saved`, `user_deleted`, `token_created` or `token_revoked`.
         kind: ChangeKind,
@@ -299,6 +365,13 @@ pub struct Meta {
     pub reclaim_at: String,
     /// Now, in milliseconds since the Unix epoch (the same instant as `at`).
     pub now: i64,
+    /// The writer's role, when a person or a token writes: their writes
+    /// are held to the policies of the environments they change. `None`
+    /// for the server's own (timers, alerts, the offline CLI).
+    pub role: Option<Role>,
+    /// Whether the write carries the approvals policies ask for (an
+    /// approved change request being applied).
+    pub approved: bool,
 }
 
 /// Why a command was refused.
@@ -327,6 +400,16 @@ pub enum Refusal {
     /// A breaker cannot make the transition asked for from its state.
     #[error("{0}")]
     BreakerState(String),
+    /// An environment's policy stands in the way.
+    #[error(transparent)]
+    Gate(#[from] Gate),
+    /// The writer may not do this (approve their own change, withdraw
+    /// someone else's).
+    #[error("{0}")]
+    NotAllowed(String),
+    /// The change request is past the step asked for.
+    #[error("{0}")]
+    RequestClosed(String),
 }
 
 impl World {
@@ -355,6 +438,9 @@ impl World {
         }
         for env in &delta.environments {
             self.environments.insert(env.name.clone(), Arc::clone(env));
+        }
+        for request in &delta.change_requests {
+            self.change_requests.insert(request.id, Arc::clone(request));
         }
         if let Some(unrouted) = &delta.unrouted {
             self.unrouted = Arc::clone(unrouted);
@@ -398,6 +484,15 @@ impl World {
     /// changed nothing worth logging, like a duplicate alert); on refusal
     /// nothing changes.
     pub fn apply(&mut self, command: Command, meta: &Meta) -> Result<Vec<Change>, Refusal> {
+        let Some(guarded) = self.guarded(&command, meta) else {
+            return self.apply_unguarded(command, meta);
+        };
+        let changes = self.apply_unguarded(command, meta)?;
+        self.admit(guarded, meta)?;
+        Ok(changes)
+    }
+
+    fn apply_unguarded(&mut self, command: Command, meta: &Meta) -> Result<Vec<Change>, Refusal> {
         let revision = self.revision + 1;
         let entries = match command {
             Command::PutBreaker {
@@ -472,25 +567,43 @@ impl World {
                 managed,
                 base,
             } => self.apply_file_step(service, step, managed, base, meta, revision)?,
+            Command::SetPolicy {
+                environment,
+                policy,
+            } => vec![self.set_policy(environment, policy, meta)?],
+            Command::OpenRequest { edit, apply_at } => {
+                vec![self.open_request(edit, apply_at, meta, revision)?]
+            }
+            // These may apply an edit, whose changes are stamped as they
+            // are made.
+            Command::ReviewRequest { id, verdict, text } => {
+                return self.review_request(id, verdict, text, meta);
+            }
+            Command::WithdrawRequest { id } => vec![self.withdraw_request(id, meta)?],
+            Command::RebaseRequest { id } => vec![self.rebase_request(id, meta)?],
+            Command::ApplyDue { id } => return self.apply_due(id, meta),
         };
         Ok(entries
             .into_iter()
-            .map(|entry| {
-                self.revision += 1;
-                Change {
-                    revision: self.revision,
-                    service: entry.service,
-                    item: entry.item,
-                    environment: entry.environment,
-                    actor: entry.actor.unwrap_or_else(|| meta.actor.clone()),
-                    at: meta.at.clone(),
-                    reason: entry.reason.unwrap_or_else(|| meta.reason.clone()),
-                    kind: entry.kind,
-                    before: entry.before,
-                    after: entry.after,
-                }
-            })
+            .map(|entry| self.stamp(entry, meta))
             .collect())
+    }
+
+    /// Logs `entry` at the next revision.
+    fn stamp(&mut self, entry: Entry, meta: &Meta) -> Change {
+        self.revision += 1;
+        Change {
+            revision: self.revision,
+            service: entry.service,
+            item: entry.item,
+            environment: entry.environment,
+            actor: entry.actor.unwrap_or_else(|| meta.actor.clone()),
+            at: meta.at.clone(),
+            reason: entry.reason.unwrap_or_else(|| meta.reason.clone()),
+            kind: entry.kind,
+            before: entry.before,
+            after: entry.after,
+        }
     }
 
     fn create_environment(
@@ -517,6 +630,7 @@ impl World {
             name: name.clone(),
             description,
             revision,
+            policy: Policy::default(),
         };
         let after = to_value(&record);
         self.environments.insert(name.clone(), Arc::new(record));
@@ -848,6 +962,8 @@ mod tests {
             reclaim_at: "2026-11-29T10:00:00.000Z".into(),
             now: setpoint_core::time::parse_timestamp("2026-11-22T10:00:00.000Z")
                 .expect("timestamp"),
+            role: None,
+            approved: false,
         }
     }
 

@@ -21,7 +21,7 @@ use std::{
 
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
-use crate::store::rows::{services_text, to_i64};
+use crate::store::rows::{self, services_text, to_i64};
 use crate::store::{AccountWrite, Batch, Behind, SnapshotMark, StoreError};
 
 /// The connection every commit goes through. Only the engine's writer
@@ -196,13 +196,30 @@ fn write(tx: &Transaction<'_>, batch: &Batch) -> Result<usize, StoreError> {
     }
     for env in &batch.environments {
         tx.prepare_cached(
-            "INSERT INTO environments (name, description, revision, written_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO environments (name, description, revision, policy, written_at) \
+             VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET description = excluded.description, \
+             policy = excluded.policy, written_at = excluded.written_at",
         )
         .map_err(sql)?
         .execute(params![
             env.name,
             env.description,
             to_i64(env.revision)?,
+            rows::policy(env)?,
+            written_at
+        ])
+        .map_err(sql)?;
+    }
+    for request in &batch.change_requests {
+        tx.prepare_cached(
+            "INSERT INTO change_requests (id, body, written_at) VALUES (?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET body = excluded.body, written_at = excluded.written_at",
+        )
+        .map_err(sql)?
+        .execute(params![
+            to_i64(request.id)?,
+            rows::json_text(&**request)?,
             written_at
         ])
         .map_err(sql)?;
