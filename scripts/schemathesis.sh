@@ -49,8 +49,11 @@ done
 
 # Path parameters name things that exist (the demo's), so requests reach
 # the logic behind them; crates/server/tests/bad_input.rs covers odd paths.
+# A long-poll for a revision not reached yet waits as long as `wait` says
+# (30 s unless given), longer than the request timeout: keep it to a second.
 cat >"$data/schemathesis.toml" <<'TOML'
 [parameters]
+"query.wait" = "1s"
 "path.service" = "checkout"
 "path.environment" = "staging"
 "path.flag" = "new-checkout-flow"

@@ -128,3 +128,31 @@ async fn the_description_lists_every_route_and_each_is_served() {
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
     assert!(spec["components"]["schemas"]["ErrorResponse"].is_object());
 }
+
+/// A path template names parameters that its operation must declare, or
+/// generated clients (and schemathesis in CI) reject the whole description.
+#[tokio::test]
+async fn every_path_parameter_is_declared() {
+    let app = TestApp::seeded().await;
+    let spec = app.get("/api/v1/openapi.json").await.json;
+    let mut undeclared = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        let named: BTreeSet<&str> = path
+            .split('/')
+            .filter_map(|part| part.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        for (method, operation) in item.as_object().expect("item") {
+            let declared: BTreeSet<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "path")
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            if declared != named {
+                undeclared.push(format!("{method} {path}: declares {declared:?}"));
+            }
+        }
+    }
+    assert!(undeclared.is_empty(), "{undeclared:#?}");
+}

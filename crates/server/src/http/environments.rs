@@ -100,7 +100,7 @@ struct SetPolicy {
     reason: Option<String>,
 }
 
-#[utoipa::path(put, path = "/api/v1/environments/{environment}/policy", tag = "environments", summary = "Set an environment's policy (admins)", request_body = SetPolicy, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(put, path = "/api/v1/environments/{environment}/policy", tag = "environments", summary = "Set an environment's policy (admins)", params(("environment" = String, Path, description = "Environment")), request_body = SetPolicy, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn set_policy(
     State(state): State<AppState>,
     principal: Principal,

@@ -82,6 +82,7 @@ async fn report(
 
 /// Which clusters to list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct FleetQuery {
     /// Only this environment.
@@ -115,6 +116,7 @@ async fn list(
 
 /// Which namespace of the cluster to forget.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ForgetQuery {
     /// The namespace; empty (the default) for a cluster-wide agent.

@@ -34,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Filters of the list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     /// `open`, `approved`, `applied`, `rejected`, `withdrawn`, `failed`, or
@@ -104,7 +105,7 @@ async fn list(
     Ok(Json(List { change_requests }))
 }
 
-#[utoipa::path(get, path = "/api/v1/change-requests/{id}", tag = "change-requests", summary = "Show a change request", responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/change-requests/{id}", tag = "change-requests", summary = "Show a change request", params(("id" = u64, Path, description = "Change request id")), responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn show(
     State(state): State<AppState>,
     principal: Principal,
@@ -126,7 +127,7 @@ struct ReviewBody {
     text: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/change-requests/{id}/reviews", tag = "change-requests", summary = "Approve, reject or comment on a change request; the last approval applies it", request_body = ReviewBody, responses((status = 200, body = One), (status = "4XX", description = "Error envelope; 409 `stale_revision` when the last approval was recorded but the service moved since the request's base", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/change-requests/{id}/reviews", tag = "change-requests", summary = "Approve, reject or comment on a change request; the last approval applies it", params(("id" = u64, Path, description = "Change request id")), request_body = ReviewBody, responses((status = 200, body = One), (status = "4XX", description = "Error envelope; 409 `stale_revision` when the last approval was recorded but the service moved since the request's base", body = crate::error::ErrorResponse)))]
 async fn review(
     State(state): State<AppState>,
     principal: Principal,
@@ -174,7 +175,7 @@ async fn review(
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/change-requests/{id}/withdraw", tag = "change-requests", summary = "Withdraw a change request or cancel a scheduled change (its author, or an admin)", responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/change-requests/{id}/withdraw", tag = "change-requests", summary = "Withdraw a change request or cancel a scheduled change (its author, or an admin)", params(("id" = u64, Path, description = "Change request id")), responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn withdraw(
     State(state): State<AppState>,
     principal: Principal,
@@ -185,7 +186,7 @@ async fn withdraw(
     Ok(Json(One { change_request }))
 }
 
-#[utoipa::path(post, path = "/api/v1/change-requests/{id}/rebase", tag = "change-requests", summary = "Make a change request's edit again on the service's current revision (its author); approvals start over", responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/change-requests/{id}/rebase", tag = "change-requests", summary = "Make a change request's edit again on the service's current revision (its author); approvals start over", params(("id" = u64, Path, description = "Change request id")), responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn rebase(
     State(state): State<AppState>,
     principal: Principal,
@@ -196,7 +197,7 @@ async fn rebase(
     Ok(Json(One { change_request }))
 }
 
-#[utoipa::path(post, path = "/api/v1/change-requests/{id}/apply", tag = "change-requests", summary = "Apply an approved change request that could not apply before (a freeze ended, say)", responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/change-requests/{id}/apply", tag = "change-requests", summary = "Apply an approved change request that could not apply before (a freeze ended, say)", params(("id" = u64, Path, description = "Change request id")), responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn apply(
     State(state): State<AppState>,
     principal: Principal,

@@ -196,6 +196,7 @@ async fn replace(
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ReasonQuery {
     #[serde(default)]

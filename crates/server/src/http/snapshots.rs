@@ -42,6 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Long-poll parameters.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Watch {
     /// Answer once the revision is above this.
