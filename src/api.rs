@@ -7,8 +7,9 @@ use std::cell::RefCell;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 pub use setpoint_core::Role;
+pub use setpoint_core::request::{RequestState, Verdict as ReviewVerdict};
 use setpoint_core::{
-    BreakerState, Change, Flag, ServiceDoc,
+    BreakerState, Change, Flag, Policy, ServiceDoc,
     breaker::{Alert, Cause},
     fleet::ClusterStatus,
 };
@@ -73,6 +74,12 @@ impl ApiError {
     /// Whether the caller must log in (again).
     pub fn is_unauthenticated(&self) -> bool {
         self.status == 401
+    }
+
+    /// Whether the server held the write as a change request (`202`): it
+    /// is not applied, and the message says what happens next.
+    pub fn is_held(&self) -> bool {
+        self.status == 202
     }
 
     /// Whether the edit was based on a stale revision.
@@ -199,6 +206,9 @@ pub struct Environment {
     /// The revision its snapshot is at.
     #[serde(default)]
     pub snapshot_revision: Option<u64>,
+    /// What writes to it must meet.
+    #[serde(default)]
+    pub policy: Policy,
 }
 
 /// One page of the change log.
@@ -518,6 +528,109 @@ pub async fn operate_breaker(
         &body,
     )
     .await
+}
+
+/// A change request as the console reads it: its edit stays JSON, shown
+/// through its diff.
+pub type ChangeRequest = setpoint_core::request::ChangeRequest<Value>;
+
+#[derive(Deserialize)]
+struct ChangeRequests {
+    change_requests: Vec<ChangeRequest>,
+}
+
+#[derive(Deserialize)]
+struct OneRequest {
+    change_request: ChangeRequest,
+}
+
+/// `GET /api/v1/change-requests` with a query string built by [`query`].
+pub async fn change_requests(query: &str) -> Result<Vec<ChangeRequest>, ApiError> {
+    get::<ChangeRequests>(&format!("/change-requests{query}"))
+        .await
+        .map(|list| list.change_requests)
+}
+
+/// `PUT /api/v1/environments/{env}/policy` (admins for every service).
+pub async fn put_policy(
+    environment: &str,
+    policy: &Policy,
+    reason: &str,
+) -> Result<Change, ApiError> {
+    send(
+        "PUT",
+        &format!("/environments/{}/policy", segment(environment)),
+        &serde_json::json!({"policy": policy, "reason": reason}),
+    )
+    .await
+}
+
+/// How many open requests the user may approve now: the navigation's
+/// badge. Counted without decoding them, so that the shell's module, which
+/// every login loads, carries none of a request's decoding.
+pub async fn awaiting_me() -> Result<usize, ApiError> {
+    #[derive(Deserialize)]
+    struct Count {
+        change_requests: Vec<serde::de::IgnoredAny>,
+    }
+    get::<Count>("/change-requests?awaiting_me=true")
+        .await
+        .map(|c| c.change_requests.len())
+}
+
+/// A progressive rollout and where it runs, as `GET /api/v1/rollouts`
+/// lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ListedRollout {
+    /// Service.
+    pub service: String,
+    /// Environment.
+    pub environment: String,
+    /// Flag key.
+    pub flag: String,
+    /// The plan and where it stands.
+    pub rollout: setpoint_core::rollout::Rollout,
+}
+
+/// `GET /api/v1/rollouts?state=active`: rollouts running, paused or
+/// halted, cut to the user's scope.
+pub async fn active_rollouts() -> Result<Vec<ListedRollout>, ApiError> {
+    #[derive(Deserialize)]
+    struct List {
+        rollouts: Vec<ListedRollout>,
+    }
+    get::<List>("/rollouts?state=active")
+        .await
+        .map(|list| list.rollouts)
+}
+
+/// A step of a change request, by whoever may take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestStep {
+    /// Approve, reject or comment, with words.
+    Review(ReviewVerdict, String),
+    /// The author takes it back.
+    Withdraw,
+    /// The author remakes the same edit on the current revision.
+    Rebase,
+    /// Try again to apply an approved request that could not.
+    Apply,
+}
+
+/// `POST /api/v1/change-requests/{id}/…`: the request after the step.
+pub async fn step_request(id: u64, step: &RequestStep) -> Result<ChangeRequest, ApiError> {
+    let (verb, body) = match step {
+        RequestStep::Review(verdict, text) => (
+            "reviews",
+            serde_json::json!({"verdict": verdict, "text": text}),
+        ),
+        RequestStep::Withdraw => ("withdraw", serde_json::json!({})),
+        RequestStep::Rebase => ("rebase", serde_json::json!({})),
+        RequestStep::Apply => ("apply", serde_json::json!({})),
+    };
+    send::<OneRequest>("POST", &format!("/change-requests/{id}/{verb}"), &body)
+        .await
+        .map(|one| one.change_request)
 }
 
 /// A query string from pairs, skipping empty values: `?a=1&b=x%20y`.

@@ -44,6 +44,7 @@ fn Shell(
 ) -> impl IntoView {
     let session = use_session();
     let me = session.me();
+    let awaiting = awaiting_badge();
     view! {
         <div class="shell">
             <header class="shell__header">
@@ -55,6 +56,19 @@ fn Shell(
                             view! {
                                 <A href=route.href() attr:class="shell__link">
                                     {route.label()}
+                                    {(route == Route::Reviews)
+                                        .then_some(move || {
+                                            awaiting
+                                                .get()
+                                                .filter(|n| *n > 0)
+                                                .map(|n| {
+                                                    view! {
+                                                        <span class="badge badge--accent" title=format!("{n} awaiting your review")>
+                                                            {n}
+                                                        </span>
+                                                    }
+                                                })
+                                        })}
                                 </A>
                             }
                         })
@@ -89,12 +103,34 @@ fn Shell(
                     <RouteView path=StaticSegment(Route::Flags.segment()) view={Lazy::<FlagsPage>::new()} />
                     <RouteView path=StaticSegment(Route::Breakers.segment()) view={Lazy::<BreakersPage>::new()} />
                     <RouteView path=StaticSegment(Route::Fleet.segment()) view={Lazy::<FleetPage>::new()} />
+                    <RouteView path=StaticSegment(Route::Reviews.segment()) view={Lazy::<ReviewsPage>::new()} />
                     <RouteView path=StaticSegment(Route::Audit.segment()) view={Lazy::<AuditPage>::new()} />
                     <RouteView path=StaticSegment(Route::Editor.segment()) view={Lazy::<EditorPage>::new()} />
                 </Routes>
             </main>
         </div>
     }
+}
+
+/// How many change requests await the user's review, for the badge:
+/// counted again on every navigation and every 30 seconds rather than on a
+/// stream of its own, since browsers allow a server six connections and
+/// the pages' streams need them.
+fn awaiting_badge() -> Signal<Option<usize>> {
+    let location = leptos_router::hooks::use_location();
+    let tick = RwSignal::new(0u32);
+    if let Ok(ticker) = set_interval_with_handle(
+        move || tick.update(|n| *n += 1),
+        std::time::Duration::from_secs(30),
+    ) {
+        on_cleanup(move || ticker.clear());
+    }
+    let count = LocalResource::new(move || {
+        location.pathname.track();
+        tick.track();
+        async move { crate::api::awaiting_me().await.ok() }
+    });
+    Signal::derive(move || count.get().flatten())
 }
 
 /// Declares each page a lazy route: its code becomes a separate wasm module,
@@ -126,6 +162,7 @@ lazy_pages! {
     FlagsPage => pages::Flags,
     BreakersPage => pages::Breakers,
     FleetPage => pages::Fleet,
+    ReviewsPage => pages::Reviews,
     AuditPage => pages::Audit,
     EditorPage => pages::Editor,
 }

@@ -15,6 +15,8 @@ pub enum Route {
     Breakers,
     /// Which cluster runs which revision.
     Fleet,
+    /// Change requests: those awaiting the user's review first.
+    Reviews,
     /// The change log.
     Audit,
     /// The service-document editor with live validation.
@@ -23,12 +25,13 @@ pub enum Route {
 
 impl Route {
     /// The pages in navigation order.
-    pub const NAV: [Self; 7] = [
+    pub const NAV: [Self; 8] = [
         Self::Overview,
         Self::Services,
         Self::Flags,
         Self::Breakers,
         Self::Fleet,
+        Self::Reviews,
         Self::Audit,
         Self::Editor,
     ];
@@ -42,6 +45,7 @@ impl Route {
             Self::Flags => "flags",
             Self::Breakers => "breakers",
             Self::Fleet => "fleet",
+            Self::Reviews => "reviews",
             Self::Audit => "audit",
             Self::Editor => "editor",
         }
@@ -66,6 +70,7 @@ impl Route {
             Self::Flags => "Flags",
             Self::Breakers => "Breakers",
             Self::Fleet => "Fleet",
+            Self::Reviews => "Reviews",
             Self::Audit => "Audit",
             Self::Editor => "Document editor",
         }

@@ -7,7 +7,8 @@ use leptos::prelude::*;
 #[component]
 pub fn TextField(
     /// The input's id (the label points at it).
-    id: &'static str,
+    #[prop(into)]
+    id: String,
     /// The visible label.
     label: &'static str,
     /// The text, read and written as the user types.
@@ -27,7 +28,7 @@ pub fn TextField(
 ) -> impl IntoView {
     view! {
         <div class="field">
-            <label class="field__label" for=id>{label}</label>
+            <label class="field__label" for=id.clone()>{label}</label>
             <input
                 id=id
                 class="field__input"

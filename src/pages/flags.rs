@@ -185,6 +185,7 @@ fn FlagPanel(
                     on_saved();
                     Ok(format!("Saved as revision {}.", written.revision))
                 }
+                Err(e) if e.is_held() => Ok(e.message),
                 Err(e) => Err(session.check(e).message),
             }));
         });

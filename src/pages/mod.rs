@@ -7,6 +7,7 @@ pub mod flags;
 pub mod fleet;
 mod login;
 mod overview;
+mod reviews;
 pub mod rules;
 mod schema;
 pub mod serve;
@@ -25,6 +26,7 @@ pub use flags::{Flags, Simulator};
 pub use fleet::Fleet;
 pub use login::Login;
 pub use overview::Overview;
+pub use reviews::Reviews;
 pub use serve::{ServeEditor, ServeSlot};
 
 pub use service::Service;

@@ -1,10 +1,11 @@
 //! The overview: each environment with its revision and its open and
 //! awaiting-close breakers, how many of its clusters are not in sync, the
-//! number of services, and the latest changes — refreshed live from every
-//! environment's change stream and the agents' reports.
+//! number of services, the rollouts under way and the latest changes —
+//! refreshed live from every environment's change stream and the agents'
+//! reports.
 
 use leptos::prelude::*;
-use setpoint_core::{BreakerState, Change, fleet::ClusterState};
+use setpoint_core::{BreakerState, Change, fleet::ClusterState, rollout::RolloutState};
 
 use crate::{
     Route,
@@ -37,6 +38,10 @@ pub fn Overview() -> impl IntoView {
         latest.track();
         async move { api::services().await.map_err(|e| session.check(e)) }
     });
+    let rollouts = LocalResource::new(move || {
+        latest.track();
+        async move { api::active_rollouts().await.map_err(|e| session.check(e)) }
+    });
     let changes = LocalResource::new(move || {
         latest.track();
         async move {
@@ -61,6 +66,28 @@ pub fn Overview() -> impl IntoView {
                     <div class="overview__environments">
                         {list.into_iter().map(|env| view! { <EnvironmentCard environment=env latest=latest fleet=fleet /> }).collect_view()}
                     </div>
+                }
+                .into_any(),
+            }}
+            <h2 class="section__title">"Rollouts under way"</h2>
+            {move || match rollouts.get() {
+                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="status status--error">{e.message}</p> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! {
+                    <p class="muted">"No rollout is running, paused or halted."</p>
+                }
+                .into_any(),
+                Some(Ok(list)) => view! {
+                    <ul class="overview__rollouts" aria-label="Rollouts under way">
+                        {list.into_iter().map(|r| view! {
+                            <li class=if r.rollout.state == RolloutState::Halted { "overview__halted" } else { "" }>
+                                <strong>{format!("{} / {}", r.service, r.flag)}</strong>
+                                {format!(" in {}: ", r.environment)}
+                                {format!("{} of {}, {}", r.rollout.plan.variant, r.rollout.base, r.rollout.summary())}
+                                {r.rollout.note.clone().map(|note| view! { <span class="muted">{format!(" — {note}")}</span> })}
+                            </li>
+                        }).collect_view()}
+                    </ul>
                 }
                 .into_any(),
             }}

@@ -2,8 +2,10 @@
 //! the schema. Each edit is checked by `setpoint-core` as it is typed and
 //! the save button stays disabled while anything is invalid, so an invalid
 //! form never sends a request. Saving shows the diff first and asks for a
-//! reason (required in `prod`); a `409` shows what changed meanwhile and
-//! offers to re-apply the edit on the new revision.
+//! reason (required where the environment's policy says so), and becomes
+//! "Submit for review" where the policy asks approvals of the user's role;
+//! a `409` shows what changed meanwhile and offers to re-apply the edit on
+//! the new revision.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +13,7 @@ use leptos::{prelude::*, task::spawn_local};
 use leptos_router::hooks::use_params_map;
 use serde_json::Value;
 use setpoint_core::{
-    ChangeKind, FieldPath, KeyKind, KeySpec, Limits, diff::diff, schema::check_value,
+    ChangeKind, FieldPath, KeyKind, KeySpec, Limits, Policy, diff::diff, schema::check_value,
 };
 
 use crate::{
@@ -22,9 +24,6 @@ use crate::{
     pages::schema::SchemaEditor,
     session::use_session,
 };
-
-/// The environment whose edits need a reason.
-const GUARDED_ENVIRONMENT: &str = "prod";
 
 /// An edit to one key, not yet saved.
 #[derive(Debug, Clone, PartialEq)]
@@ -205,7 +204,7 @@ pub fn Service() -> impl IntoView {
     let environment = RwSignal::new(None::<String>);
     // Here, not in the form: a save reloads the record, which rebuilds the
     // form, and the confirmation must outlive that.
-    let saved = RwSignal::new(None::<u64>);
+    let saved = RwSignal::new(None::<String>);
     let schema = SchemaState::default();
     let chosen = move || {
         environment.get().or_else(|| {
@@ -250,7 +249,7 @@ pub fn Service() -> impl IntoView {
                                 <p class="muted">{format!("Owners: {owners} · revision {}", record.revision)}</p>
                                 {record.managed_note().map(|note| view! { <p class="status status--warn" data-managed="">{note}</p> })}
                                 <EnvironmentTabs
-                                    envs=envs
+                                    envs=envs.clone()
                                     selected=Signal::derive(chosen)
                                     on_pick=move |name| {
                                         saved.set(None);
@@ -263,9 +262,15 @@ pub fn Service() -> impl IntoView {
                                         chosen()
                                             .map(|env| {
                                                 let record = record.clone();
+                                                let policy = envs
+                                                    .iter()
+                                                    .find(|e| e.name == env)
+                                                    .map(|e| e.policy.clone())
+                                                    .unwrap_or_default();
                                                 view! {
                                                     <ConfigForm
                                                         record=record
+                                                        policy=policy
                                                         environment=env
                                                         saved=saved
                                                         on_saved=move || reload.update(|n| *n += 1)
@@ -358,7 +363,10 @@ fn error_view(error: &ApiError) -> AnyView {
 fn ConfigForm(
     record: ServiceRecord,
     environment: String,
-    saved: RwSignal<Option<u64>>,
+    /// The environment's policy: whether saving needs a reason, or is a
+    /// submission for review.
+    policy: Policy,
+    saved: RwSignal<Option<String>>,
     on_saved: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let session = use_session();
@@ -388,7 +396,7 @@ fn ConfigForm(
     view! {
         <form class="config" on:submit=|ev| ev.prevent_default() aria-label="Config">
             <p class="status status--ok" role="status" hidden=move || saved.with(Option::is_none)>
-                {move || saved.get().map(|r| format!("Saved as revision {r}.")).unwrap_or_default()}
+                {move || saved.get().unwrap_or_default()}
             </p>
             <div class="config__fields">{fields}</div>
             {editable
@@ -422,7 +430,7 @@ fn ConfigForm(
                     }
                 })}
             <Show when=move || reviewing.get() && conflict.with(Option::is_none)>
-                <Review draft=draft reviewing=reviewing conflict=conflict saved=saved on_saved=on_saved />
+                <Review draft=draft policy=policy.clone() reviewing=reviewing conflict=conflict saved=saved on_saved=on_saved />
             </Show>
             <Show when=move || conflict.with(Option::is_some)>
                 <Conflict draft=draft conflict=conflict />
@@ -794,16 +802,21 @@ fn weights_input(wiring: &Wiring) -> AnyView {
 #[component]
 fn Review(
     draft: RwSignal<Draft>,
+    policy: Policy,
     reviewing: RwSignal<bool>,
     conflict: RwSignal<Option<ServiceRecord>>,
-    saved: RwSignal<Option<u64>>,
+    saved: RwSignal<Option<String>>,
     on_saved: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let session = use_session();
     let reason = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let guarded = draft.with_untracked(|d| d.environment == GUARDED_ENVIRONMENT);
+    let guarded = policy.reason_required;
+    // The server holds a non-admin's write where approvals are required;
+    // the button says so before it does.
+    let for_review =
+        policy.approvals_required > 0 && session.me().is_some_and(|me| me.role < Role::Admin);
     let missing_reason = move || guarded && reason.with(|r| r.trim().is_empty());
     // A service managed by files asks first: saving here makes it drift
     // from its file, and the log says so.
@@ -854,9 +867,13 @@ fn Review(
         spawn_local(async move {
             match api::patch_values(&service, &environment, &patch).await {
                 Ok(written) => {
-                    saved.set(Some(written.revision));
+                    saved.set(Some(format!("Saved as revision {}.", written.revision)));
                     reviewing.set(false);
                     on_saved();
+                }
+                Err(e) if e.is_held() => {
+                    saved.set(Some(e.message));
+                    reviewing.set(false);
                 }
                 Err(e) if e.is_conflict() => {
                     let current = e
@@ -882,7 +899,7 @@ fn Review(
             <DiffList entries=Signal::derive(move || changes.get().into_iter().map(|e| (e.path.to_string(), e.before, e.after)).collect()) />
             <div class="field">
                 <label class="field__label" for="reason">
-                    {if guarded { "Reason (required in prod)" } else { "Reason" }}
+                    {if guarded { "Reason (required here)" } else { "Reason" }}
                 </label>
                 <input
                     id="reason"
@@ -903,7 +920,7 @@ fn Review(
                     disabled=move || busy.get() || missing_reason() || !drift_accepted.get()
                     on:click=save
                 >
-                    "Save"
+                    {if for_review { "Submit for review" } else { "Save" }}
                 </button>
                 <button type="button" class="button" on:click=move |_| reviewing.set(false)>
                     "Back to editing"

@@ -302,6 +302,9 @@ pub enum ViolationKind {
     /// An environment policy is malformed.
     #[error("{0}")]
     InvalidPolicy(String),
+    /// A rollout plan is malformed or does not fit its flag.
+    #[error("{0}")]
+    InvalidRollout(String),
     /// In a folder of documents, more than one file defines a service.
     #[error("{service:?} is also defined in {}", others.join(", "))]
     ClaimedTwice {
@@ -363,6 +366,7 @@ impl ViolationKind {
             Self::NameNotFile { .. } => "name_not_file",
             Self::ClaimedTwice { .. } => "claimed_twice",
             Self::InvalidPolicy(_) => "invalid_policy",
+            Self::InvalidRollout(_) => "invalid_rollout",
         }
     }
 }

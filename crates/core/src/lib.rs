@@ -20,6 +20,10 @@
 //! - [`breaker`]: the breaker state machine and alert routing.
 //! - [`delivery`]: where agents publish snapshots for pods to read.
 //! - [`fleet`]: agents' reports and the state central derives from them.
+//! - [`policy`]: what an environment asks of writes (reasons, approvals,
+//!   freezes).
+//! - [`request`]: change requests held for review or for a time.
+//! - [`rollout`]: progressive rollouts of a flag, guarded by alerts.
 //! - [`time`]: durations and RFC 3339 timestamps.
 
 pub mod alert;
@@ -36,7 +40,9 @@ pub mod murmur3;
 pub mod path;
 pub mod pattern;
 pub mod policy;
+pub mod request;
 pub mod role;
+pub mod rollout;
 pub mod schema;
 pub mod snapshot;
 pub mod time;

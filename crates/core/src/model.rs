@@ -508,11 +508,15 @@ pub enum ChangeKind {
     ChangeRequestApplied,
     /// A scheduled change could not apply at its time (stale, frozen, invalid).
     ChangeRequestFailed,
+    /// A progressive rollout started, moved a step, stopped or ended
+    /// (`item` is the flag; `after` holds the rollout and the default it
+    /// serves).
+    RolloutTransition,
 }
 
 impl ChangeKind {
     /// Every kind, in documentation order.
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 28] = [
         Self::EnvironmentCreated,
         Self::ServiceCreated,
         Self::ServiceReplaced,
@@ -540,6 +544,7 @@ impl ChangeKind {
         Self::ChangeRequestRebased,
         Self::ChangeRequestApplied,
         Self::ChangeRequestFailed,
+        Self::RolloutTransition,
     ];
 
     /// The name used in documents and filters.
@@ -572,6 +577,7 @@ impl ChangeKind {
             Self::ChangeRequestRebased => "change_request_rebased",
             Self::ChangeRequestApplied => "change_request_applied",
             Self::ChangeRequestFailed => "change_request_failed",
+            Self::RolloutTransition => "rollout_transition",
         }
     }
 

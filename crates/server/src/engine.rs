@@ -222,7 +222,9 @@ impl Engine {
     }
 
     /// Runs the timers once: closes `auto_after` breakers whose delay ran
-    /// out and reclaims tombstoned services whose window passed. The
+    /// out, moves rollouts whose step held its time, reclaims tombstoned
+    /// services whose window passed and applies approved change requests
+    /// whose time came (as `scheduler`). The
     /// engine runs them every second; tests call this after moving a
     /// [`ManualClock`].
     pub async fn run_timers(&self) {
@@ -244,6 +246,13 @@ impl Engine {
                 .await
         {
             tracing::warn!(%error, "could not close due breakers");
+        }
+        if !world.rollouts_due(self.now()).is_empty()
+            && let Err(error) = self
+                .write_all(vec![Command::TickRollouts], "setpoint", "")
+                .await
+        {
+            tracing::warn!(%error, "could not move due rollouts");
         }
         for id in world.due_requests(&now) {
             match self

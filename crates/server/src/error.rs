@@ -213,6 +213,11 @@ impl From<crate::engine::WriteError> for ApiError {
                 message,
                 current: None,
             },
+            WriteError::Refused(Refusal::RolloutState(_)) => Self::Conflict {
+                code: "rollout_state",
+                message,
+                current: None,
+            },
             WriteError::Refused(Refusal::NotAllowed(_)) => Self::Forbidden(message),
             WriteError::Refused(Refusal::Gate(gate)) => Self::Policy(gate),
             // Behind after every retry: other writers kept committing first.

@@ -11,12 +11,13 @@ use std::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use setpoint_core::{
-    BreakerState, Change, ChangeKind, ServiceDoc, Tombstone, Values, breaker::BreakerStatus,
+    BreakerState, Change, ChangeKind, Serve, ServiceDoc, Tombstone, Values, breaker::BreakerStatus,
+    rollout::Rollout,
 };
 
 use crate::{
     store::{ChangeQuery, Store, StoreError},
-    world::{BreakerStates, ChangeRequest, EnvironmentRecord, ServiceRecord, World},
+    world::{BreakerStates, ChangeRequest, EnvironmentRecord, Rollouts, ServiceRecord, World},
 };
 
 /// What verification found.
@@ -156,6 +157,7 @@ fn replay(world: &mut World, change: &Change) -> Result<(), String> {
                     tombstone: None,
                     breakers: BreakerStates::new(),
                     managed_by: None,
+                    rollouts: Rollouts::new(),
                 },
             );
         }
@@ -216,6 +218,7 @@ fn replay(world: &mut World, change: &Change) -> Result<(), String> {
         }
         // A transition moves a breaker's state, not the service's revision.
         ChangeKind::BreakerTransition => replay_transition(world, change)?,
+        ChangeKind::RolloutTransition => replay_rollout(world, change)?,
         ChangeKind::EnvironmentPolicySet
         | ChangeKind::ChangeRequestOpened
         | ChangeKind::ChangeRequestApproved
@@ -289,6 +292,45 @@ fn replay_transition(world: &mut World, change: &Change) -> Result<(), String> {
     Ok(())
 }
 
+/// Records a rollout as a transition left it, and the default it serves:
+/// only a transition that changed the default moved the service's revision.
+fn replay_rollout(world: &mut World, change: &Change) -> Result<(), String> {
+    let name = change
+        .service
+        .clone()
+        .ok_or_else(|| "a rollout transition names no service".to_string())?;
+    let mut current = world
+        .services
+        .get(&name)
+        .map(|r| (**r).clone())
+        .ok_or_else(|| format!("service {name:?} does not exist at this point"))?;
+    let (Some(environment), Some(flag)) = (&change.environment, &change.item) else {
+        return Err("a rollout transition names no environment or flag".into());
+    };
+    let after: Value = parse(change.after.as_ref(), "the rollout")?;
+    let rollout: Rollout = parse(after.get("rollout"), "the rollout")?;
+    let default: Option<Serve> = parse(after.get("default"), "the default")?;
+    current
+        .rollouts
+        .entry(environment.clone())
+        .or_default()
+        .insert(flag.clone(), rollout);
+    let targeting = current
+        .doc
+        .flags
+        .get_mut(flag)
+        .and_then(|f| f.environments.get_mut(environment));
+    match (targeting, default) {
+        (Some(targeting), Some(default)) if targeting.default != default => {
+            targeting.default = default;
+            current.revision = change.revision;
+        }
+        _ => {}
+    }
+    world.services.insert(name, Arc::new(current));
+    Ok(())
+}
+
 /// Sets the change's item to its `after`, or removes it when there is none.
 fn replace_item<T: DeserializeOwned>(
     items: &mut BTreeMap<String, T>,
@@ -322,6 +364,20 @@ fn open_breakers(record: &ServiceRecord) -> Vec<(&str, &str, BreakerState)> {
                 .iter()
                 .filter(|(_, status)| status.state != BreakerState::Closed)
                 .map(move |(name, status)| (env.as_str(), name.as_str(), status.state))
+        })
+        .collect()
+}
+
+/// Where each rollout stands (the alerts on record are operational state,
+/// as for breakers).
+fn rollout_states(record: &ServiceRecord) -> Vec<(&str, &str, String)> {
+    record
+        .rollouts
+        .iter()
+        .flat_map(|(env, flags)| {
+            flags
+                .iter()
+                .map(move |(flag, rollout)| (env.as_str(), flag.as_str(), rollout.summary()))
         })
         .collect()
 }
@@ -384,7 +440,8 @@ fn compare(replayed: &World, stored: &World, problems: &mut Vec<String>) {
                     && a.revision == b.revision
                     && a.tombstone == b.tombstone
                     && a.managed_by == b.managed_by
-                    && open_breakers(a) == open_breakers(b) => {}
+                    && open_breakers(a) == open_breakers(b)
+                    && rollout_states(a) == rollout_states(b) => {}
             (Some(a), Some(b)) => problems.push(format!(
                 "service {name:?} differs: the log gives revision {}, the state has revision {}{}",
                 a.revision,

@@ -67,6 +67,27 @@ const OPERATIONS: &[(&str, &str)] = &[
     ),
     ("get", "/api/v1/environments/{environment}/breakers"),
     ("get", "/api/v1/alerts/unrouted"),
+    (
+        "put",
+        "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout",
+    ),
+    (
+        "post",
+        "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/pause",
+    ),
+    (
+        "post",
+        "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/resume",
+    ),
+    (
+        "post",
+        "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/retry",
+    ),
+    (
+        "post",
+        "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/abort",
+    ),
+    ("get", "/api/v1/rollouts"),
     ("post", "/api/v1/hooks/alertmanager"),
     ("post", "/ofrep/v1/evaluate/flags"),
     ("post", "/ofrep/v1/evaluate/flags/{key}"),

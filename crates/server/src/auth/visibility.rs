@@ -20,7 +20,7 @@ use serde_json::Value;
 use setpoint_core::{Breaker, Change, ChangeKind, Flag, ServiceDoc};
 
 use super::Principal;
-use crate::world::{ChangeRequest, Command, ServiceRecord};
+use crate::world::{ChangeRequest, Command, RolloutAt, ServiceRecord};
 
 impl Principal {
     /// Whether `service` lies inside the principal's scope.
@@ -38,6 +38,14 @@ impl Principal {
     /// Whether nothing limits what the principal sees.
     pub fn sees_everything(&self) -> bool {
         self.services.is_none() && self.environment.is_none()
+    }
+}
+
+/// A rollout belongs to its service and its environment.
+impl Visible for RolloutAt {
+    fn visible_to<'a>(&'a self, viewer: &Principal) -> Option<Cow<'a, Self>> {
+        (viewer.sees_service(&self.service) && viewer.sees_environment(&self.environment))
+            .then_some(Cow::Borrowed(self))
     }
 }
 
@@ -78,9 +86,12 @@ impl Visible for ServiceRecord {
             Cow::Owned(doc) => {
                 let mut breakers = self.breakers.clone();
                 breakers.retain(|env, _| viewer.sees_environment(env));
+                let mut rollouts = self.rollouts.clone();
+                rollouts.retain(|env, _| viewer.sees_environment(env));
                 Some(Cow::Owned(Self {
                     doc,
                     breakers,
+                    rollouts,
                     ..self.clone()
                 }))
             }

@@ -173,7 +173,14 @@ async fn operate(
         environment,
         op,
     };
-    let change = write::commit(state, principal, command, reason).await?;
+    // The breaker's transition comes first; rollouts it guards may follow.
+    let change = write::commit_all(state, principal, vec![command], reason)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            ApiError::Internal("the write logged no change the writer may see".into())
+        })?;
     Ok(Json(change))
 }
 

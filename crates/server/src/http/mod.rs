@@ -13,6 +13,7 @@ mod ofrep;
 mod people;
 mod requests;
 mod rollback;
+mod rollouts;
 mod services;
 mod snapshots;
 pub mod transfer;
@@ -194,6 +195,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(transfer::router())
         .merge(files::router())
         .merge(breakers::router())
+        .merge(rollouts::router())
         .merge(fleet::router())
         .merge(ofrep::router())
 }

@@ -216,14 +216,14 @@ WITH head AS (
     WHERE EXISTS (SELECT FROM head)
 ), upserted AS (
     INSERT INTO services (name, doc, revision, deleted_at, reclaim_at, breakers, managed_by,
-                          written_at)
+                          rollouts, written_at)
     SELECT s.*, $2 FROM unnest($13::text[], $14::text[], $15::bigint[], $16::text[], $17::text[],
-                               $18::text[], $25::text[]) AS s
+                               $18::text[], $25::text[], $26::text[]) AS s
     WHERE EXISTS (SELECT FROM head)
     ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, revision = excluded.revision,
         deleted_at = excluded.deleted_at, reclaim_at = excluded.reclaim_at,
         breakers = excluded.breakers, managed_by = excluded.managed_by,
-        written_at = excluded.written_at
+        rollouts = excluded.rollouts, written_at = excluded.written_at
 ), recreated AS (
     DELETE FROM removed_services WHERE name = ANY($13) AND EXISTS (SELECT FROM head)
 ), marked AS (
@@ -375,6 +375,11 @@ async fn write_usual(
         .bind(format!("{origin} {}", batch.commits))
         .bind(try_column(services, |s| {
             s.managed_by.as_ref().map(rows::json_text).transpose()
+        })?)
+        .bind(try_column(services, |s| {
+            (!s.rollouts.is_empty())
+                .then(|| rows::json_text(&s.rollouts))
+                .transpose()
         })?)
         .fetch_optional(&mut *conn)
         .await

@@ -146,6 +146,7 @@ pub(super) fn service(row: &impl Columns) -> Result<Arc<ServiceRecord>, StoreErr
         tombstone,
         breakers: row.json("breakers")?,
         managed_by: row.maybe_json("managed_by")?,
+        rollouts: row.maybe_json("rollouts")?.unwrap_or_default(),
     }))
 }
 
@@ -261,7 +262,7 @@ macro_rules! reads {
                 "SELECT name, description, revision, policy FROM environments";
             const REQUESTS: &str = "SELECT body FROM change_requests";
             const SERVICES: &str =
-                "SELECT doc, revision, deleted_at, reclaim_at, breakers, managed_by FROM services";
+                "SELECT doc, revision, deleted_at, reclaim_at, breakers, managed_by, rollouts FROM services";
             const MARKS: &str =
                 "SELECT environment, service, revision, content FROM snapshot_marks";
 

@@ -44,7 +44,7 @@ pub struct AlertScope {
 }
 
 impl AlertScope {
-    fn allows(&self, service: &str, environment: &str) -> bool {
+    pub(super) fn allows(&self, service: &str, environment: &str) -> bool {
         self.services
             .as_ref()
             .is_none_or(|list| list.iter().any(|s| s == service))
@@ -78,7 +78,7 @@ impl World {
         environment: &str,
         op: BreakerOp,
         meta: &Meta,
-    ) -> Result<Entry, Refusal> {
+    ) -> Result<Vec<Entry>, Refusal> {
         let record = self
             .services
             .get(service)
@@ -108,13 +108,18 @@ impl World {
         let next = current
             .step(event, breaker, meta.now)
             .map_err(|refused: Refused| Refusal::BreakerState(refused.to_string()))?;
-        let entry = transition(service, name, environment, &current, &next);
+        let opened = !current.state.is_open() && next.state.is_open();
+        let mut entries = vec![transition(service, name, environment, &current, &next)];
         self.set_status(service, environment, name, next);
-        Ok(entry)
+        if opened {
+            self.guard_breaker(service, environment, name, &meta.actor, meta, &mut entries);
+        }
+        Ok(entries)
     }
 
     /// Routes each alert to the breakers it matches, in every service, and
-    /// steps them; alerts that match none are kept as unrouted.
+    /// steps them, and to the rollouts it guards; alerts that match none
+    /// are kept as unrouted.
     pub(super) fn receive_alerts(
         &mut self,
         alerts: &[Alert],
@@ -152,15 +157,21 @@ impl World {
                 if next == current {
                     continue;
                 }
+                let opened = !current.state.is_open() && next.state.is_open();
+                let actor = format!("alert:{}", alert.fingerprint);
                 if next.state != current.state {
                     let mut entry = transition(&service, &name, &environment, &current, &next);
-                    entry.actor = Some(format!("alert:{}", alert.fingerprint));
+                    entry.actor = Some(actor.clone());
                     entry.reason = Some(alert_reason(alert, receiver));
                     entries.push(entry);
                 }
                 self.set_status(&service, &environment, &name, next);
+                if opened {
+                    self.guard_breaker(&service, &environment, &name, &actor, meta, &mut entries);
+                }
             }
-            if !routed {
+            let guarded = self.guard_alert(alert, receiver, scope, meta, &mut entries);
+            if !routed && !guarded {
                 self.keep_unrouted(alert, receiver, meta);
             }
         }
@@ -270,7 +281,7 @@ fn transition(
 }
 
 /// `PaymentsErrorRate firing: error rate above 5% (receiver setpoint)`.
-fn alert_reason(alert: &Alert, receiver: &str) -> String {
+pub(super) fn alert_reason(alert: &Alert, receiver: &str) -> String {
     let status = match alert.status {
         setpoint_core::breaker::AlertStatus::Firing => "firing",
         setpoint_core::breaker::AlertStatus::Resolved => "resolved",

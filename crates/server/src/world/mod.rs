@@ -9,6 +9,7 @@ mod breakers;
 mod files;
 mod policies;
 mod requests;
+mod rollouts;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -21,6 +22,7 @@ use setpoint_core::{
     Breaker, BreakerState, Change, ChangeKind, FieldPath, Flag, Gate, Held, KeySpec, Limits,
     ManagedBy, Policy, Role, ServiceDoc, Tombstone, Values, Violation, ViolationKind,
     breaker::{Alert, BreakerStatus},
+    rollout::{Rollout, RolloutPlan, Steer},
     validate::is_valid_name,
     validate_document,
 };
@@ -31,6 +33,7 @@ use crate::store::{Delta, Position};
 pub use breakers::{AlertScope, BreakerOp, UnroutedAlert, board, unrouted_newest_first};
 pub use files::FileStep;
 pub use requests::{ChangeRequest, RequestState, Review, Verdict};
+pub use rollouts::RolloutAt;
 
 /// Everything Setpoint knows, at one revision. Cloning is cheap: records
 /// are shared until changed.
@@ -85,7 +88,14 @@ pub struct ServiceRecord {
     /// The files it is managed by, once a folder was applied to it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub managed_by: Option<ManagedBy>,
+    /// Progressive rollouts: environment → flag → the plan under way or
+    /// last run.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rollouts: Rollouts,
 }
+
+/// Rollouts of one service: environment → flag → rollout.
+pub type Rollouts = BTreeMap<String, BTreeMap<String, Rollout>>;
 
 /// Breaker states of one service: environment → breaker → status.
 pub type BreakerStates = BTreeMap<String, BTreeMap<String, BreakerStatus>>;
@@ -274,6 +284,30 @@ pub enum Command {
     /// Close `auto_after` breakers whose delay has run out.
     #[serde(skip)]
     TickBreakers,
+    /// Start a progressive rollout of a flag in one environment.
+    StartRollout {
+        /// Service.
+        service: String,
+        /// Flag key.
+        flag: String,
+        /// Environment.
+        environment: String,
+        /// The plan.
+        plan: RolloutPlan,
+        /// The service revision the plan was made against.
+        base: u64,
+    },
+    /// A person pauses, resumes, retries or aborts a rollout.
+    #[serde(skip)]
+    SteerRollout {
+        /// Where the rollout is.
+        at: RolloutAt,
+        /// What to do.
+        steer: Steer,
+    },
+    /// Move running rollouts whose step held its time.
+    #[serde(skip)]
+    TickRollouts,
     /// One step of applying a folder of service documents: the service
     /// created, changed, restored, tombstoned or only adopted, and the
     /// files it is managed by recorded.
@@ -410,6 +444,9 @@ pub enum Refusal {
     /// The change request is past the step asked for.
     #[error("{0}")]
     RequestClosed(String),
+    /// A rollout cannot take the step asked for from where it stands.
+    #[error("{0}")]
+    RolloutState(String),
 }
 
 impl World {
@@ -511,13 +548,16 @@ impl World {
                 name,
                 environment,
                 op,
-            } => vec![self.operate_breaker(&service, &name, &environment, op, meta)?],
+            } => self.operate_breaker(&service, &name, &environment, op, meta)?,
             Command::Alerts {
                 alerts,
                 receiver,
                 scope,
             } => self.receive_alerts(&alerts, &receiver, &scope, meta),
             Command::TickBreakers => self.tick_breakers(meta),
+            command @ (Command::StartRollout { .. }
+            | Command::SteerRollout { .. }
+            | Command::TickRollouts) => self.apply_rollout(command, meta, revision)?,
             Command::RecordAccount {
                 kind,
                 item,
@@ -867,10 +907,10 @@ impl World {
     }
 
     fn put(&mut self, doc: ServiceDoc, revision: u64, tombstone: Option<Tombstone>) {
-        let (breakers, managed_by) = self
+        let (breakers, managed_by, rollouts) = self
             .services
             .get(&doc.service)
-            .map(|r| (r.breakers.clone(), r.managed_by.clone()))
+            .map(|r| (r.breakers.clone(), r.managed_by.clone(), r.rollouts.clone()))
             .unwrap_or_default();
         let mut record = ServiceRecord {
             doc,
@@ -878,6 +918,7 @@ impl World {
             tombstone,
             breakers,
             managed_by,
+            rollouts,
         };
         record.prune_breakers(&self.environments);
         self.services

@@ -40,7 +40,8 @@ impl Command {
             | Self::RestoreService { service }
             | Self::PutBreaker { service, .. }
             | Self::DeleteBreaker { service, .. }
-            | Self::FromFiles { service, .. } => Some(service),
+            | Self::FromFiles { service, .. }
+            | Self::StartRollout { service, .. } => Some(service),
             _ => None,
         }
     }
@@ -58,7 +59,8 @@ impl Command {
             | Self::DeleteService { base, .. }
             | Self::PutBreaker { base, .. }
             | Self::DeleteBreaker { base, .. }
-            | Self::FromFiles { base, .. } => *base = revision,
+            | Self::FromFiles { base, .. }
+            | Self::StartRollout { base, .. } => *base = revision,
             _ => {}
         }
         self

@@ -11,7 +11,6 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use setpoint_core::{
     Change, ChangeKind, DiffEntry, FieldPath, Role, Violation, ViolationKind, diff,
@@ -20,149 +19,25 @@ use setpoint_core::{
 
 use super::{Command, Entry, Meta, Refusal, World, to_value};
 
-/// A held edit.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeRequest {
-    /// The revision that opened it.
-    pub id: u64,
-    /// The service it edits.
-    pub service: String,
-    /// The environments the edit changes, when it was opened or last
-    /// rebased.
-    pub environments: Vec<String>,
-    /// Who asked for it (`user:…`, `token:…`).
-    pub author: String,
-    /// Their role when they asked: the edit applies with it.
-    pub author_role: Role,
-    /// Their reason.
-    pub reason: String,
-    /// The edit, exactly as it would have been written.
-    pub edit: Vec<Command>,
-    /// The service revision the edit is based on (0 for a creation).
-    pub base: u64,
-    /// What the edit changes in the service's document.
-    pub diff: Vec<DiffEntry>,
-    /// Approvals it needs, from the policies of its environments.
-    pub approvals_required: u32,
-    /// Where it stands.
-    pub state: RequestState,
-    /// Approvals, rejections and comments, oldest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub reviews: Vec<Review>,
-    /// How many times it was rebased: approvals count only in the round
-    /// they were given in.
-    #[serde(default)]
-    pub round: u32,
-    /// When to apply it (RFC 3339), once approved; `None`: at the last
-    /// approval.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub apply_at: Option<String>,
-    /// When it was opened.
-    pub opened_at: String,
-    /// When it last moved.
-    pub updated_at: String,
-    /// Why it has not applied (stale, frozen, invalid), or why it failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
-    /// The last revision its edit logged, once applied.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub applied_revision: Option<u64>,
-}
+pub use setpoint_core::request::{RequestState, Review, Verdict};
 
-/// Where a change request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestState {
-    /// Awaiting approvals.
-    Open,
-    /// Approved (or needing none), not applied yet: waiting for its time,
-    /// or refused when it tried (see `outcome`).
-    Approved,
-    /// Applied.
-    Applied,
-    /// Rejected by a reviewer.
-    Rejected,
-    /// Withdrawn by its author.
-    Withdrawn,
-    /// Its time came and it could not apply.
-    Failed,
-}
+/// A held edit of the server's commands.
+pub type ChangeRequest = setpoint_core::request::ChangeRequest<Command>;
 
-impl RequestState {
-    /// The name used in filters.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Approved => "approved",
-            Self::Applied => "applied",
-            Self::Rejected => "rejected",
-            Self::Withdrawn => "withdrawn",
-            Self::Failed => "failed",
-        }
-    }
-
-    /// Whether it can still apply.
-    pub fn is_pending(self) -> bool {
-        matches!(self, Self::Open | Self::Approved)
-    }
-}
-
-/// One reviewer's word.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Review {
-    /// Who.
-    pub by: String,
-    /// Their role then.
-    pub role: Role,
-    /// What they said.
-    pub verdict: Verdict,
-    /// In their words.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub text: String,
-    /// When.
-    pub at: String,
-    /// The request's round then.
-    #[serde(default)]
-    pub round: u32,
-}
-
-/// What a reviewer says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// Approve.
-    Approve,
-    /// Reject: the request closes.
-    Reject,
-    /// Only comment.
-    Comment,
-}
-
-impl ChangeRequest {
-    /// Approvals given in the current round.
-    pub fn approvals(&self) -> usize {
-        self.reviews
-            .iter()
-            .filter(|r| r.verdict == Verdict::Approve && r.round == self.round)
-            .count()
-    }
-
-    fn log(&self, kind: ChangeKind, before: Option<&Self>) -> Entry {
-        Entry {
-            item: Some(format!("#{}", self.id)),
-            environment: match self.environments.as_slice() {
-                [one] => Some(one.clone()),
-                _ => None,
-            },
-            ..Entry::new(
-                kind,
-                Some(self.service.clone()),
-                before.map(to_value),
-                Some(to_value(self)),
-            )
-        }
+/// The change-log entry of a step, with the request as it stands after it.
+fn logged(request: &ChangeRequest, kind: ChangeKind, before: Option<&ChangeRequest>) -> Entry {
+    Entry {
+        item: Some(format!("#{}", request.id)),
+        environment: match request.environments.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        },
+        ..Entry::new(
+            kind,
+            Some(request.service.clone()),
+            before.map(to_value),
+            Some(to_value(request)),
+        )
     }
 }
 
@@ -267,7 +142,7 @@ impl World {
             outcome: None,
             applied_revision: None,
         };
-        let entry = request.log(ChangeKind::ChangeRequestOpened, None);
+        let entry = logged(&request, ChangeKind::ChangeRequestOpened, None);
         self.change_requests.insert(request.id, Arc::new(request));
         Ok(entry)
     }
@@ -331,7 +206,7 @@ impl World {
             }
             _ => {}
         }
-        let entry = request.log(kind, Some(&before));
+        let entry = logged(&request, kind, Some(&before));
         let due = request.state == RequestState::Approved
             && before.state == RequestState::Open
             && request.apply_at.as_ref().is_none_or(|at| *at <= meta.at);
@@ -443,7 +318,7 @@ impl World {
         request.outcome = None;
         request.applied_revision = changes.last().map(|c| c.revision);
         request.updated_at.clone_from(&meta.at);
-        let entry = request.log(ChangeKind::ChangeRequestApplied, Some(&before));
+        let entry = logged(&request, ChangeKind::ChangeRequestApplied, Some(&before));
         self.change_requests.insert(id, Arc::new(request));
         changes.push(self.stamp(entry, &edit_meta));
         Ok(changes)
@@ -467,7 +342,7 @@ impl World {
         let mut request = ChangeRequest::clone(&before);
         request.state = RequestState::Withdrawn;
         request.updated_at.clone_from(&meta.at);
-        let entry = request.log(ChangeKind::ChangeRequestWithdrawn, Some(&before));
+        let entry = logged(&request, ChangeKind::ChangeRequestWithdrawn, Some(&before));
         self.change_requests.insert(id, Arc::new(request));
         Ok(entry)
     }
@@ -500,7 +375,7 @@ impl World {
         };
         request.outcome = None;
         request.updated_at.clone_from(&meta.at);
-        let entry = request.log(ChangeKind::ChangeRequestRebased, Some(&before));
+        let entry = logged(&request, ChangeKind::ChangeRequestRebased, Some(&before));
         self.change_requests.insert(id, Arc::new(request));
         Ok(entry)
     }
@@ -529,7 +404,7 @@ impl World {
                 request.state = RequestState::Failed;
                 request.outcome = Some(outcome(&refusal));
                 request.updated_at.clone_from(&meta.at);
-                let entry = request.log(ChangeKind::ChangeRequestFailed, Some(&before));
+                let entry = logged(&request, ChangeKind::ChangeRequestFailed, Some(&before));
                 self.change_requests.insert(id, Arc::new(request));
                 Ok(vec![self.stamp(entry, meta)])
             }

@@ -260,11 +260,12 @@ fn write_services(
     let mut upsert_service = tx
         .prepare_cached(
             "INSERT INTO services \
-             (name, doc, revision, deleted_at, reclaim_at, breakers, managed_by, written_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             (name, doc, revision, deleted_at, reclaim_at, breakers, managed_by, rollouts, written_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, revision = excluded.revision, \
              deleted_at = excluded.deleted_at, reclaim_at = excluded.reclaim_at, breakers = excluded.breakers, \
-             managed_by = excluded.managed_by, written_at = excluded.written_at",
+             managed_by = excluded.managed_by, rollouts = excluded.rollouts, \
+             written_at = excluded.written_at",
         )
         .map_err(sql)?;
     let mut bytes = 0;
@@ -284,6 +285,10 @@ fn write_services(
                     .managed_by
                     .as_ref()
                     .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(StoreError::new)?,
+                (!service.rollouts.is_empty())
+                    .then(|| serde_json::to_string(&service.rollouts))
                     .transpose()
                     .map_err(StoreError::new)?,
                 written_at,
