@@ -232,7 +232,7 @@ impl World {
         meta: &Meta,
         entries: &mut Vec<Entry>,
     ) -> bool {
-        let caught: Vec<RolloutAt> = self
+        let caught: Vec<(RolloutAt, Rollout)> = self
             .rollouts()
             .filter(|(at, rollout)| {
                 !rollout.state.is_final()
@@ -241,16 +241,13 @@ impl World {
                         .is_none_or(|wanted| wanted == at.environment)
                     && rollout.plan.guards.iter().any(|g| g.catches(&alert.labels))
             })
-            .map(|(at, _)| at)
+            .map(|(at, rollout)| (at, rollout.clone()))
             .collect();
         let what = alert_reason(alert, receiver);
-        for at in &caught {
+        for (at, current) in &caught {
             if !scope.allows(&at.service, &at.environment) {
                 continue;
             }
-            let current = rollout_of(&self.services[&at.service].rollouts, at)
-                .cloned()
-                .unwrap_or_else(|| unreachable!("found above"));
             let next = match alert.status {
                 AlertStatus::Firing => {
                     current.guard_fired(Some(&alert.fingerprint), &what, meta.now)
@@ -259,7 +256,7 @@ impl World {
             };
             self.record_guard(
                 at,
-                &current,
+                current,
                 next,
                 format!("alert:{}", alert.fingerprint),
                 &what,
