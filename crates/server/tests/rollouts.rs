@@ -502,3 +502,35 @@ async fn roles_scopes_and_policies_apply() {
     let bad_state = r.app.get("/api/v1/rollouts?state=sideways").await;
     assert_eq!(bad_state.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_plan_waits_on_its_step_through_a_freeze() {
+    let r = Rollouts::new().await;
+    assert_eq!(r.start(&r.rollout, plan()).await.status, StatusCode::OK);
+    let now = r.app.engine.now();
+    let at = setpoint_core::time::format_timestamp;
+    let policy = r
+        .app
+        .request(
+            Method::PUT,
+            "/api/v1/environments/prod/policy",
+            &[],
+            Some(json!({
+                "policy": {"frozen": [{"from": at(now), "until": at(now + 3_600_000), "reason": "release"}]},
+                "reason": "release freeze"
+            })),
+        )
+        .await;
+    assert_eq!(policy.status, StatusCode::OK, "{}", policy.text);
+    r.pass(MINUTES_10).await;
+    assert_eq!(r.rollout().await["percent"], 5, "no step during the freeze");
+    assert!(
+        r.app
+            .engine
+            .world()
+            .rollouts_due(r.app.engine.now())
+            .is_empty()
+    );
+    r.pass(Duration::from_hours(1)).await;
+    assert_eq!(r.rollout().await["percent"], 25, "the next step after it");
+}

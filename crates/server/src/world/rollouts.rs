@@ -141,10 +141,6 @@ impl World {
     fn tick_rollouts(&mut self, meta: &Meta) -> Vec<Entry> {
         let mut entries = Vec::new();
         for at in self.rollouts_due(meta.now) {
-            let frozen = self
-                .environments
-                .get(&at.environment)
-                .is_some_and(|env| env.policy.freeze_at(meta.now).is_some());
             let record = &self.services[&at.service];
             let Some(current) = rollout_of(&record.rollouts, &at) else {
                 continue;
@@ -171,7 +167,6 @@ impl World {
                         "the default was changed by hand".into(),
                     )
                 }
-                Some(_) if frozen => continue,
                 Some(_) => {
                     let next = current.tick(meta.now);
                     let held = &current.plan.steps[current.step];
@@ -193,10 +188,18 @@ impl World {
         entries
     }
 
-    /// Running rollouts whose step has held its time at `now`.
+    /// Running rollouts whose step has held its time at `now`, outside a
+    /// freeze of their environment.
     pub fn rollouts_due(&self, now: i64) -> Vec<RolloutAt> {
+        let frozen = |environment: &str| {
+            self.environments
+                .get(environment)
+                .is_some_and(|env| env.policy.freeze_at(now).is_some())
+        };
         self.rollouts()
-            .filter(|(_, rollout)| rollout.due_at().is_some_and(|due| due <= now))
+            .filter(|(at, rollout)| {
+                rollout.due_at().is_some_and(|due| due <= now) && !frozen(&at.environment)
+            })
             .map(|(at, _)| at)
             .collect()
     }
