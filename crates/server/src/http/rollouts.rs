@@ -6,7 +6,12 @@
 //! is not: like closing a breaker, pulling a rollout back or letting it go
 //! on cannot wait for a review.
 
-use axum::{Json, extract::State, http::HeaderMap};
+use axum::{
+    Json,
+    extract::State,
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+};
 use serde::{Deserialize, Serialize};
 use setpoint_core::{
     Change,
@@ -212,9 +217,7 @@ async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Params(query): Params<ListQuery>,
-) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
-
+) -> Result<Response, ApiError> {
     principal.require(Permission::Read, None, None)?;
     let states: Option<Vec<RolloutState>> = match query.state.as_deref() {
         None => None,
@@ -247,6 +250,7 @@ async fn list(
             rollout,
         })
         .collect();
+    // The list borrows the world read here, so it is serialized here.
     Ok(Json(List { rollouts }).into_response())
 }
 
