@@ -53,7 +53,7 @@ test('an admin sets a policy in the console, checked as typed; an editor has no 
   await form.getByRole('button', { name: 'Remove' }).click();
   await form.getByLabel('Approvals required').fill('1');
   await form.getByLabel('Every change needs a reason').check();
-  await form.getByLabel('Reason').fill('e2e: four-eyes in staging');
+  await form.getByLabel('Reason', { exact: true }).fill('e2e: four-eyes in staging');
   await screenshot(page, '39-environment-policy');
   await save.click();
   await form.getByText(/Policy saved as revision \d+\./).waitFor();

@@ -23,10 +23,8 @@ pub fn Policies() -> impl IntoView {
     let admin = session
         .me()
         .is_some_and(|me| me.role == Role::Admin && me.services.is_none());
-    let reload = RwSignal::new(0u32);
-    let environments = LocalResource::new(move || {
-        reload.track();
-        async move { api::environments().await.map_err(|e| session.check(e)) }
+    let environments = LocalResource::new(move || async move {
+        api::environments().await.map_err(|e| session.check(e))
     });
     admin.then(|| {
         view! {
@@ -38,7 +36,7 @@ pub fn Policies() -> impl IntoView {
                         Err(e) => view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
                         Ok(list) => list
                             .into_iter()
-                            .map(|environment| view! { <PolicyForm environment=environment reload=reload /> })
+                            .map(|environment| view! { <PolicyForm environment=environment /> })
                             .collect_view()
                             .into_any(),
                     })}
@@ -50,7 +48,7 @@ pub fn Policies() -> impl IntoView {
 
 /// One environment's policy as a form.
 #[component]
-fn PolicyForm(environment: Environment, reload: RwSignal<u32>) -> impl IntoView {
+fn PolicyForm(environment: Environment) -> impl IntoView {
     let session = use_session();
     let name = StoredValue::new(environment.name.clone());
     let saved = StoredValue::new(environment.policy.clone());
@@ -71,7 +69,15 @@ fn PolicyForm(environment: Environment, reload: RwSignal<u32>) -> impl IntoView 
             let outcome = api::put_policy(&name.get_value(), &policy, &why).await;
             status.set(Some(match outcome {
                 Ok(change) => {
-                    reload.update(|n| *n += 1);
+                    // The form takes the policy as stored (windows in UTC,
+                    // ended ones dropped) and stays, with its message.
+                    let stored = change
+                        .after
+                        .and_then(|after| serde_json::from_value::<Policy>(after).ok())
+                        .unwrap_or(policy);
+                    saved.set_value(stored.clone());
+                    draft.set(stored);
+                    reason.set(String::new());
                     Ok(format!("Policy saved as revision {}.", change.revision))
                 }
                 Err(e) => Err(session.check(e).message),

@@ -39,7 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StartRequest {
+struct RolloutStart {
     /// The variant, the steps (`percent`, `hold`) and the guards
     /// (`{"alert": ["severity=\"page\""]}` or `{"breaker": "name"}`).
     #[schema(value_type = Object)]
@@ -51,7 +51,7 @@ struct StartRequest {
     reason: Option<String>,
 }
 
-#[utoipa::path(put, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout", tag = "rollouts", summary = "Start a progressive rollout of a flag in one environment", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = StartRequest, responses((status = 200, description = "The change", body = Object), (status = 202, description = "Held for review: the change request", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state while another plan runs)", body = crate::error::ErrorResponse)))]
+#[utoipa::path(put, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout", tag = "rollouts", summary = "Start a progressive rollout of a flag in one environment", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RolloutStart, responses((status = 200, description = "The change", body = Object), (status = 202, description = "Held for review: the change request", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state while another plan runs)", body = crate::error::ErrorResponse)))]
 async fn start(
     State(state): State<AppState>,
     principal: Principal,
@@ -60,7 +60,7 @@ async fn start(
     body: JsonBody,
 ) -> Result<Json<Change>, ApiError> {
     principal.require(Permission::Rollout, Some(&service), Some(&environment))?;
-    let request: StartRequest = body.parse()?;
+    let request: RolloutStart = body.parse()?;
     let base = write::base_revision(&headers, request.base_revision)?;
     let command = Command::StartRollout {
         service,
@@ -76,7 +76,7 @@ async fn start(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SteerRequest {
+struct RolloutSteer {
     /// Why: required, it is what the next person reads.
     reason: String,
     /// Resume or retry although guards still fire.
@@ -86,7 +86,7 @@ struct SteerRequest {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RetryRequest {
+struct RolloutRetry {
     /// Why: required.
     reason: String,
     /// The step to run from, counted from 0.
@@ -98,25 +98,25 @@ struct RetryRequest {
 
 type RolloutPath = PathParams<(String, String, String)>;
 
-#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/pause", tag = "rollouts", summary = "Pause a running rollout where it is", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = SteerRequest, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state when not running)", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/pause", tag = "rollouts", summary = "Pause a running rollout where it is", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RolloutSteer, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state when not running)", body = crate::error::ErrorResponse)))]
 async fn pause(
     State(state): State<AppState>,
     principal: Principal,
     PathParams(path): RolloutPath,
     body: JsonBody,
 ) -> Result<Json<Change>, ApiError> {
-    let request: SteerRequest = body.parse()?;
+    let request: RolloutSteer = body.parse()?;
     steer(&state, &principal, path, Steer::Pause, request.reason).await
 }
 
-#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/resume", tag = "rollouts", summary = "Resume a paused or halted rollout", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = SteerRequest, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state when not paused or halted, or guards still fire without force)", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/resume", tag = "rollouts", summary = "Resume a paused or halted rollout", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RolloutSteer, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state when not paused or halted, or guards still fire without force)", body = crate::error::ErrorResponse)))]
 async fn resume(
     State(state): State<AppState>,
     principal: Principal,
     PathParams(path): RolloutPath,
     body: JsonBody,
 ) -> Result<Json<Change>, ApiError> {
-    let request: SteerRequest = body.parse()?;
+    let request: RolloutSteer = body.parse()?;
     let force = request.force;
     steer(
         &state,
@@ -128,14 +128,14 @@ async fn resume(
     .await
 }
 
-#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/retry", tag = "rollouts", summary = "Run a paused or halted rollout again from a step", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RetryRequest, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state)", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/retry", tag = "rollouts", summary = "Run a paused or halted rollout again from a step", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RolloutRetry, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state)", body = crate::error::ErrorResponse)))]
 async fn retry(
     State(state): State<AppState>,
     principal: Principal,
     PathParams(path): RolloutPath,
     body: JsonBody,
 ) -> Result<Json<Change>, ApiError> {
-    let request: RetryRequest = body.parse()?;
+    let request: RolloutRetry = body.parse()?;
     let op = Steer::Retry {
         step: request.step,
         force: request.force,
@@ -143,14 +143,14 @@ async fn retry(
     steer(&state, &principal, path, op, request.reason).await
 }
 
-#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/abort", tag = "rollouts", summary = "End a rollout: everyone gets the variant it started from", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = SteerRequest, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state when it has ended)", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/abort", tag = "rollouts", summary = "End a rollout: everyone gets the variant it started from", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RolloutSteer, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state when it has ended)", body = crate::error::ErrorResponse)))]
 async fn abort(
     State(state): State<AppState>,
     principal: Principal,
     PathParams(path): RolloutPath,
     body: JsonBody,
 ) -> Result<Json<Change>, ApiError> {
-    let request: SteerRequest = body.parse()?;
+    let request: RolloutSteer = body.parse()?;
     steer(&state, &principal, path, Steer::Abort, request.reason).await
 }
 
@@ -198,7 +198,7 @@ struct ListQuery {
 
 /// One rollout and where it is.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-struct Listed<'w> {
+struct RolloutListed<'w> {
     service: &'w str,
     environment: &'w str,
     flag: &'w str,
@@ -208,11 +208,11 @@ struct Listed<'w> {
 
 /// Rollouts, by service, environment and flag.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-struct List<'w> {
-    rollouts: Vec<Listed<'w>>,
+struct RolloutList<'w> {
+    rollouts: Vec<RolloutListed<'w>>,
 }
 
-#[utoipa::path(get, path = "/api/v1/rollouts", tag = "rollouts", summary = "List progressive rollouts", params(ListQuery), responses((status = 200, body = List), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/rollouts", tag = "rollouts", summary = "List progressive rollouts", params(ListQuery), responses((status = 200, body = RolloutList), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -243,7 +243,7 @@ async fn list(
         .collect::<Vec<_>>();
     let rollouts = rollouts
         .iter()
-        .map(|(at, rollout)| Listed {
+        .map(|(at, rollout)| RolloutListed {
             service: &at.service,
             environment: &at.environment,
             flag: &at.flag,
@@ -251,7 +251,7 @@ async fn list(
         })
         .collect();
     // The list borrows the world read here, so it is serialized here.
-    Ok(Json(List { rollouts }).into_response())
+    Ok(Json(RolloutList { rollouts }).into_response())
 }
 
 fn parse_state(name: &str) -> Result<RolloutState, ApiError> {
