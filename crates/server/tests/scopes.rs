@@ -137,8 +137,32 @@ async fn world() -> World {
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     }
+    rollouts(&app).await;
     held_requests(&app).await;
     World { app }
+}
+
+/// Progressive rollouts of the flag: the other service's in prod,
+/// checkout's in staging.
+async fn rollouts(app: &TestApp) {
+    for (service, env) in [(OTHER_SERVICE, "prod"), ("checkout", "staging")] {
+        let variant = if env == "prod" { "on" } else { "off" };
+        let base = app.revision(service).await;
+        let reply = app
+            .request(
+                Method::PUT,
+                &format!(
+                    "/api/v1/services/{service}/flags/new-checkout-flow/environments/{env}/rollout"
+                ),
+                &[],
+                Some(json!({
+                    "base_revision": base,
+                    "plan": {"variant": variant, "steps": [{"percent": 10, "hold": "1h"}]}
+                })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
 }
 
 /// Change requests held by prod's and dev's policies: one for the other
@@ -193,6 +217,8 @@ async fn read_everything(world: &World, bearer: &str) -> Vec<(String, String)> {
         "/api/v1/change-requests?state=pending",
         "/api/v1/changes?kind=change_request_opened",
         "/api/v1/changes?kind=environment_policy_set",
+        "/api/v1/rollouts",
+        "/api/v1/changes?kind=rollout_transition",
     ]
     .map(str::to_owned)
     .to_vec();
