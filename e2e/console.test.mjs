@@ -265,7 +265,7 @@ test('a rollout user takes a split from 10% to 50%; the simulator agrees with th
   await off.fill('50');
   await off.dispatchEvent('change');
   await page.getByText('Sum: 100 of 100').waitFor();
-  await page.getByLabel('Reason').fill('e2e: widen the rollout');
+  await page.locator('#flag-reason').fill('e2e: widen the rollout');
   await page.getByRole('button', { name: 'Save flag' }).click();
   const saved = page.locator('.flag [role=status]').filter({ hasText: /\S/ });
   await saved.waitFor();
@@ -335,7 +335,7 @@ test('a rollout user builds a rule: refused until complete, reordered, simulated
   await simulator.locator('output').filter({ hasText: 'rule none' }).waitFor();
   await screenshot(page, '21-rule-builder');
 
-  await page.getByLabel('Reason').fill('EU launch');
+  await page.locator('#flag-reason').fill('EU launch');
   await save.click();
   await page.getByText(/Saved as revision \d+/).waitFor();
   const stored = (await admin.call('GET', '/services/search')).body.doc.flags['semantic-search'].environments.staging;

@@ -12,6 +12,7 @@ use setpoint_core::{
     BreakerState, Change, Flag, Policy, ServiceDoc,
     breaker::{Alert, Cause},
     fleet::ClusterStatus,
+    rollout::{RolloutPlan, Steer},
 };
 
 use crate::route::encode as segment;
@@ -340,13 +341,15 @@ pub async fn restore(name: &str, reason: &str) -> Result<Written, ApiError> {
     .await
 }
 
-/// `PATCH /api/v1/services/{service}/values/{environment}`.
+/// `PATCH /api/v1/services/{service}/values/{environment}`, at once or at
+/// `apply_at`.
 pub async fn patch_values(
     service: &str,
     environment: &str,
     patch: &ValuesPatch,
+    apply_at: Option<&str>,
 ) -> Result<Written, ApiError> {
-    send(
+    send_at(
         "PATCH",
         &format!(
             "/services/{}/values/{}",
@@ -354,22 +357,26 @@ pub async fn patch_values(
             segment(environment)
         ),
         patch,
+        apply_at,
     )
     .await
 }
 
-/// `PUT /api/v1/services/{service}/flags/{flag}`.
+/// `PUT /api/v1/services/{service}/flags/{flag}`, at once or at
+/// `apply_at`.
 pub async fn put_flag(
     service: &str,
     key: &str,
     flag: &Flag,
     base_revision: u64,
     reason: &str,
+    apply_at: Option<&str>,
 ) -> Result<Written, ApiError> {
-    send(
+    send_at(
         "PUT",
         &format!("/services/{}/flags/{}", segment(service), segment(key)),
         &serde_json::json!({"flag": flag, "base_revision": base_revision, "reason": reason}),
+        apply_at,
     )
     .await
 }
@@ -592,16 +599,82 @@ pub struct ListedRollout {
     pub rollout: setpoint_core::rollout::Rollout,
 }
 
-/// `GET /api/v1/rollouts?state=active`: rollouts running, paused or
-/// halted, cut to the user's scope.
-pub async fn active_rollouts() -> Result<Vec<ListedRollout>, ApiError> {
+/// `GET /api/v1/rollouts` with a query string built by [`query`], cut to
+/// the user's scope.
+pub async fn rollouts(query: &str) -> Result<Vec<ListedRollout>, ApiError> {
     #[derive(Deserialize)]
     struct List {
         rollouts: Vec<ListedRollout>,
     }
-    get::<List>("/rollouts?state=active")
+    get::<List>(&format!("/rollouts{query}"))
         .await
         .map(|list| list.rollouts)
+}
+
+/// Rollouts running, paused or halted.
+pub async fn active_rollouts() -> Result<Vec<ListedRollout>, ApiError> {
+    rollouts("?state=active").await
+}
+
+/// Where a rollout runs: a flag in one environment of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutAt {
+    /// Service.
+    pub service: String,
+    /// Flag key.
+    pub flag: String,
+    /// Environment.
+    pub environment: String,
+}
+
+impl RolloutAt {
+    fn path(&self) -> String {
+        format!(
+            "/services/{}/flags/{}/environments/{}/rollout",
+            segment(&self.service),
+            segment(&self.flag),
+            segment(&self.environment)
+        )
+    }
+}
+
+/// `PUT …/rollout`: starts `plan` from the flag as saved at
+/// `base_revision`, at once or at `apply_at`.
+pub async fn start_rollout(
+    at: &RolloutAt,
+    plan: &RolloutPlan,
+    base_revision: u64,
+    reason: &str,
+    apply_at: Option<&str>,
+) -> Result<Written, ApiError> {
+    send_at(
+        "PUT",
+        &at.path(),
+        &serde_json::json!({"plan": plan, "base_revision": base_revision, "reason": reason}),
+        apply_at,
+    )
+    .await
+}
+
+/// `POST …/rollout/{pause,resume,retry,abort}`: a person steers a plan.
+pub async fn steer_rollout(
+    at: &RolloutAt,
+    steer: &Steer,
+    reason: &str,
+) -> Result<Written, ApiError> {
+    let (verb, body) = match *steer {
+        Steer::Pause => ("pause", serde_json::json!({"reason": reason})),
+        Steer::Resume { force } => (
+            "resume",
+            serde_json::json!({"reason": reason, "force": force}),
+        ),
+        Steer::Retry { step, force } => (
+            "retry",
+            serde_json::json!({"reason": reason, "step": step, "force": force}),
+        ),
+        Steer::Abort => ("abort", serde_json::json!({"reason": reason})),
+    };
+    send("POST", &format!("{}/{verb}", at.path()), &body).await
 }
 
 /// A step of a change request, by whoever may take it.
@@ -672,13 +745,27 @@ async fn send<T: DeserializeOwned>(
     path: &str,
     body: &impl Serialize,
 ) -> Result<T, ApiError> {
+    send_at(method, path, body, None).await
+}
+
+/// A write, scheduled when `apply_at` is set: the server then holds it as
+/// a change request that applies at that time (`202`, see [`held`]).
+async fn send_at<T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    body: &impl Serialize,
+    apply_at: Option<&str>,
+) -> Result<T, ApiError> {
     let url = format!("{BASE}{path}");
-    let builder = match method {
+    let mut builder = match method {
         "POST" => gloo_net::http::Request::post(&url),
         "PATCH" => gloo_net::http::Request::patch(&url),
         "PUT" => gloo_net::http::Request::put(&url),
         _ => gloo_net::http::Request::delete(&url),
     };
+    if let Some(at) = apply_at {
+        builder = builder.header("setpoint-apply-at", at);
+    }
     let request = with_csrf(builder).json(body).map_err(ApiError::transport)?;
     decode(request.send().await).await
 }

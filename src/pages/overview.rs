@@ -81,7 +81,13 @@ pub fn Overview() -> impl IntoView {
                     <ul class="overview__rollouts" aria-label="Rollouts under way">
                         {list.into_iter().map(|r| view! {
                             <li class=if r.rollout.state == RolloutState::Halted { "overview__halted" } else { "" }>
-                                <strong>{format!("{} / {}", r.service, r.flag)}</strong>
+                                <a href=format!(
+                                    "{}{}",
+                                    Route::Flags.href(),
+                                    api::query(&[("service", &r.service), ("flag", &r.flag), ("environment", &r.environment)]),
+                                )>
+                                    <strong>{format!("{} / {}", r.service, r.flag)}</strong>
+                                </a>
                                 {format!(" in {}: ", r.environment)}
                                 {format!("{} of {}, {}", r.rollout.plan.variant, r.rollout.base, r.rollout.summary())}
                                 {r.rollout.note.clone().map(|note| view! { <span class="muted">{format!(" — {note}")}</span> })}

@@ -12,7 +12,7 @@ use setpoint_core::{KeyKind, KeySpec, Limits, Violation, validate_document};
 
 use crate::{
     api::{self, ServiceRecord},
-    components::TextField,
+    components::{Outcome, OutcomeLine, TextField},
     session::use_session,
 };
 
@@ -78,7 +78,7 @@ pub fn SchemaEditor(
     on_saved: impl Fn() + Copy + Send + Sync + 'static,
     /// The outcome of the last save; owned by the page, because a save
     /// reloads the service and rebuilds this editor.
-    status: RwSignal<Option<Result<String, String>>>,
+    status: Outcome,
 ) -> impl IntoView {
     let session = use_session();
     let draft = RwSignal::new(record.doc.schema.clone());
@@ -168,10 +168,7 @@ pub fn SchemaEditor(
                 <button class="button button--primary" type="button"
                     disabled=move || !changed() || !clean() on:click=save>"Save schema"</button>
             </div>
-            <p class=move || if status.with(|s| matches!(s, Some(Ok(_)))) { "status status--ok" } else { "status status--error" }
-                role="status" hidden=move || status.with(Option::is_none)>
-                {move || status.get().map(|s| s.unwrap_or_else(|e| e)).unwrap_or_default()}
-            </p>
+            <OutcomeLine outcome=status />
         </div>
     }
 }

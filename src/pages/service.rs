@@ -19,7 +19,7 @@ use setpoint_core::{
 use crate::{
     Route,
     api::{self, ApiError, Role, ServiceRecord, ValuesPatch},
-    components::{DiffList, display},
+    components::{ApplyAt, DiffList, Outcome, apply_at, display},
     live,
     pages::schema::SchemaEditor,
     session::use_session,
@@ -350,7 +350,7 @@ fn SchemaSection(
 #[derive(Debug, Clone, Copy, Default)]
 struct SchemaState {
     open: RwSignal<bool>,
-    status: RwSignal<Option<Result<String, String>>>,
+    status: Outcome,
 }
 
 fn error_view(error: &ApiError) -> AnyView {
@@ -810,6 +810,7 @@ fn Review(
 ) -> impl IntoView {
     let session = use_session();
     let reason = RwSignal::new(String::new());
+    let when = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let guarded = policy.reason_required;
@@ -818,6 +819,7 @@ fn Review(
     let for_review =
         policy.approvals_required > 0 && session.me().is_some_and(|me| me.role < Role::Admin);
     let missing_reason = move || guarded && reason.with(|r| r.trim().is_empty());
+    let scheduled = move || when.with(|w| apply_at(w));
     // A service managed by files asks first: saving here makes it drift
     // from its file, and the log says so.
     let managed_file = draft.with_untracked(|d| d.base.managed_by.as_ref().map(|m| m.file.clone()));
@@ -862,10 +864,13 @@ fn Review(
                 d.patch(&why),
             )
         });
+        let Ok(apply_at) = apply_at(&when.get_untracked()) else {
+            return;
+        };
         busy.set(true);
         error.set(None);
         spawn_local(async move {
-            match api::patch_values(&service, &environment, &patch).await {
+            match api::patch_values(&service, &environment, &patch, apply_at.as_deref()).await {
                 Ok(written) => {
                     saved.set(Some(format!("Saved as revision {}.", written.revision)));
                     reviewing.set(false);
@@ -909,6 +914,7 @@ fn Review(
                     on:input=move |ev| reason.set(event_target_value(&ev))
                 />
             </div>
+            <ApplyAt id="apply-at" value=when />
             {drift_note}
             <p class="status status--error" role="alert" hidden=move || error.with(Option::is_none)>
                 {move || error.get().unwrap_or_default()}
@@ -917,10 +923,14 @@ fn Review(
                 <button
                     type="button"
                     class="button button--primary"
-                    disabled=move || busy.get() || missing_reason() || !drift_accepted.get()
+                    disabled=move || busy.get() || missing_reason() || !drift_accepted.get() || scheduled().is_err()
                     on:click=save
                 >
-                    {if for_review { "Submit for review" } else { "Save" }}
+                    {move || match (for_review, scheduled()) {
+                        (true, _) => "Submit for review",
+                        (false, Ok(Some(_))) => "Schedule",
+                        (false, _) => "Save",
+                    }}
                 </button>
                 <button type="button" class="button" on:click=move |_| reviewing.set(false)>
                     "Back to editing"

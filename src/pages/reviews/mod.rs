@@ -15,7 +15,7 @@ use leptos::{prelude::*, task::spawn_local};
 use crate::{
     Route,
     api::{self, ChangeRequest, RequestState, RequestStep, ReviewVerdict as Verdict},
-    components::DiffList,
+    components::{DiffList, Outcome, OutcomeLine},
     live,
     session::use_session,
 };
@@ -106,13 +106,7 @@ pub fn Reviews() -> impl IntoView {
                     </select>
                 </div>
             </div>
-            <p
-                class=move || if notice.with(|s| matches!(s, Some(Ok(_)))) { "status status--ok" } else { "status status--error" }
-                role="status"
-                hidden=move || notice.with(Option::is_none)
-            >
-                {move || notice.get().map(|s| s.unwrap_or_else(|e| e)).unwrap_or_default()}
-            </p>
+            <OutcomeLine outcome=notice />
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || requests.get().map(|answer| match answer {
                     Err(e) => view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
@@ -138,7 +132,7 @@ fn RequestCard(
     request: ChangeRequest,
     reload: RwSignal<u32>,
     /// What the user's last step came to.
-    notice: RwSignal<Option<Result<String, String>>>,
+    notice: Outcome,
 ) -> impl IntoView {
     let session = use_session();
     let me = session.me().map(|m| m.actor).unwrap_or_default();

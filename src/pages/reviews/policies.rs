@@ -9,7 +9,7 @@ use setpoint_core::{Freeze, Policy, Role};
 
 use crate::{
     api::{self, Environment, Problem},
-    components::{ProblemList, TextField},
+    components::{OutcomeLine, ProblemList, TextField},
     session::use_session,
 };
 
@@ -162,13 +162,7 @@ fn PolicyForm(environment: Environment) -> impl IntoView {
                     "Save policy"
                 </button>
             </div>
-            <p
-                class=move || if status.with(|s| matches!(s, Some(Ok(_)))) { "status status--ok" } else { "status status--error" }
-                role="status"
-                hidden=move || status.with(Option::is_none)
-            >
-                {move || status.get().map(|s| s.unwrap_or_else(|e| e)).unwrap_or_default()}
-            </p>
+            <OutcomeLine outcome=status />
         </form>
     }
 }

@@ -1,16 +1,25 @@
 //! Flags: per service and environment, the flag's on/off switch, its rules
 //! and its default serve, checked by the core as they are typed;
-//! and an evaluation simulator that runs the core's own evaluation on the
-//! edited flag — one context, and the distribution over generated keys.
+//! an evaluation simulator that runs the core's own evaluation on the
+//! edited flag — one context, and the distribution over generated keys;
+//! and the flag's progressive rollout in the environment ([`rollout`]).
+//!
+//! The page follows the environment's change stream: a change to the flag
+//! made elsewhere (a rollout's step, another person) reloads it unless the
+//! user is editing it, and the rollout's state and timeline follow too.
+
+mod rollout;
 
 use std::collections::BTreeMap;
 
 use leptos::{prelude::*, task::spawn_local};
 use serde_json::Value;
 use setpoint_core::{
-    Context, FieldPath, Flag, Limits, Serve, TARGETING_KEY, evaluate, validate::validate_flag,
+    Change, Context, FieldPath, Flag, Limits, Serve, TARGETING_KEY, evaluate,
+    validate::validate_flag,
 };
 
+use self::rollout::RolloutSection;
 use super::{
     rules::RuleBuilder,
     serve::{ServeEditor, ServeSlot},
@@ -19,7 +28,8 @@ use super::{
 use crate::{
     Route,
     api::{self, Role, ServiceRecord},
-    components::TextField,
+    components::{ApplyAt, Outcome, OutcomeLine, TextField, apply_at},
+    live,
     session::use_session,
 };
 
@@ -63,10 +73,17 @@ pub fn Flags() -> impl IntoView {
     let environments = LocalResource::new(move || async move {
         api::environments().await.map_err(|e| session.check(e))
     });
-    let service = RwSignal::new(String::new());
-    let environment = RwSignal::new(String::new());
-    let flag = RwSignal::new(String::new());
+    // A link (the overview's rollouts) may name what to show.
+    let asked = |name: &str| {
+        leptos_router::hooks::use_query_map()
+            .with_untracked(|q| q.get(name))
+            .unwrap_or_default()
+    };
+    let service = RwSignal::new(asked("service"));
+    let environment = RwSignal::new(asked("environment"));
+    let flag = RwSignal::new(asked("flag"));
     let reload = RwSignal::new(0u32);
+    let latest = live::follow(environment.into());
     // Outside the panel: a save reloads the record, which rebuilds the panel.
     let status = RwSignal::new(None::<Result<String, String>>);
     let record = LocalResource::new(move || {
@@ -79,12 +96,18 @@ pub fn Flags() -> impl IntoView {
             Some(api::service(&name).await.map_err(|e| session.check(e)))
         }
     });
-    let options = |names: Vec<String>| {
+    // Options mark the chosen one themselves: they may arrive after it was
+    // chosen (from a link), when setting the select's value would miss.
+    let options = |names: Vec<String>, chosen: RwSignal<String>| {
         names
             .into_iter()
-            .map(|n| view! { <option value=n.clone()>{n.clone()}</option> })
+            .map(|n| {
+                let selected = n.clone();
+                view! { <option value=n.clone() selected=move || chosen.with(|c| *c == selected)>{n.clone()}</option> }
+            })
             .collect_view()
     };
+    let saved = Signal::derive(move || record.get().flatten().and_then(Result::ok));
     view! {
         <section class="page">
             <h1 class="page__title">{Route::Flags.label()}</h1>
@@ -99,6 +122,7 @@ pub fn Flags() -> impl IntoView {
                         <option value="">"Choose a service"</option>
                         {move || services.get().and_then(Result::ok).map(|list| options(
                             list.into_iter().filter(|s| s.tombstone.is_none() && s.flags > 0).map(|s| s.service).collect(),
+                            service,
                         ))}
                     </select>
                 </div>
@@ -109,7 +133,7 @@ pub fn Flags() -> impl IntoView {
                         flag.set(event_target_value(&ev));
                     }>
                         <option value="">"Choose a flag"</option>
-                        {move || record.get().flatten().and_then(Result::ok).map(|r| options(r.doc.flags.keys().cloned().collect()))}
+                        {move || record.get().flatten().and_then(Result::ok).map(|r| options(r.doc.flags.keys().cloned().collect(), flag))}
                     </select>
                 </div>
                 <div class="field">
@@ -119,7 +143,7 @@ pub fn Flags() -> impl IntoView {
                         environment.set(event_target_value(&ev));
                     }>
                         <option value="">"Choose an environment"</option>
-                        {move || environments.get().and_then(Result::ok).map(|list| options(list.into_iter().map(|e| e.name).collect()))}
+                        {move || environments.get().and_then(Result::ok).map(|list| options(list.into_iter().map(|e| e.name).collect(), environment))}
                     </select>
                 </div>
             </div>
@@ -129,10 +153,19 @@ pub fn Flags() -> impl IntoView {
                 match record {
                     Some(Err(e)) => Some(view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any()),
                     Some(Ok(record)) if !key.is_empty() && !env.is_empty() && record.doc.flags.contains_key(&key) => {
-                        Some(view! { <FlagPanel record=record key=key environment=env status=status on_saved=move || reload.update(|n| *n += 1) /> }.into_any())
+                        Some(view! { <FlagPanel record=record key=key environment=env status=status latest=latest on_saved=move || reload.update(|n| *n += 1) /> }.into_any())
                     }
                     _ => None,
                 }
+            }}
+            // Apart from the panel, which a reload rebuilds: a step of the
+            // plan must not wipe a reason being typed here.
+            {move || {
+                let (name, key, env) = (service.get(), flag.get(), environment.get());
+                (!name.is_empty() && !key.is_empty() && !env.is_empty()).then(|| {
+                    let at = api::RolloutAt { service: name, flag: key, environment: env };
+                    view! { <RolloutSection at=at record=saved latest=latest on_started=move || reload.update(|n| *n += 1) /> }
+                })
             }}
         </section>
     }
@@ -144,7 +177,9 @@ fn FlagPanel(
     record: ServiceRecord,
     key: String,
     environment: String,
-    status: RwSignal<Option<Result<String, String>>>,
+    status: Outcome,
+    /// The environment's latest change, to follow the flag's.
+    latest: ReadSignal<Option<Change>>,
     on_saved: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let session = use_session();
@@ -175,17 +210,49 @@ fn FlagPanel(
     let original = StoredValue::new(original);
     let changed = move || draft.with(|f| original.with_value(|o| f != o));
     let reason = RwSignal::new(String::new());
+    let when = RwSignal::new(String::new());
+    let scheduled = move || when.with(|w| apply_at(w));
+    {
+        let service = service.clone();
+        Effect::new(move |_| {
+            let Some(change) = latest.get() else {
+                return;
+            };
+            let ours = change.service.as_deref() == Some(service.as_str())
+                && key.with_value(|k| change.item.as_deref() == Some(k.as_str()));
+            if !ours || change.revision <= base {
+                return;
+            }
+            if changed() {
+                status.set(Some(Err(format!(
+                    "{} changed this flag meanwhile (revision {}): your edit is based on an older version, and saving it will be refused. Reload to start from theirs.",
+                    change.actor, change.revision
+                ))));
+            } else {
+                on_saved();
+            }
+        });
+    }
     let save = move |_| {
         let (service, flag) = (service.clone(), draft.get_untracked());
         let why = reason.get_untracked();
+        let Ok(at) = scheduled() else {
+            return;
+        };
         spawn_local(async move {
-            let outcome = api::put_flag(&service, &key.get_value(), &flag, base, &why).await;
+            let outcome =
+                api::put_flag(&service, &key.get_value(), &flag, base, &why, at.as_deref()).await;
             status.set(Some(match outcome {
                 Ok(written) => {
                     on_saved();
                     Ok(format!("Saved as revision {}.", written.revision))
                 }
-                Err(e) if e.is_held() => Ok(e.message),
+                // Held for review or for its time: the form goes back to
+                // what is saved, so the change shows when it applies.
+                Err(e) if e.is_held() => {
+                    on_saved();
+                    Ok(e.message)
+                }
                 Err(e) => Err(session.check(e).message),
             }));
         });
@@ -231,22 +298,17 @@ fn FlagPanel(
             {editable.then(|| view! {
                 <div class="config__actions">
                     <TextField id="flag-reason" label="Reason" value=reason />
+                    <ApplyAt id="flag-apply-at" value=when />
                     <button
                         class="button button--primary"
-                        disabled=move || !changed() || problems.with(|p| !p.is_empty())
+                        disabled=move || !changed() || problems.with(|p| !p.is_empty()) || scheduled().is_err()
                         on:click=save.clone()
                     >
-                        "Save flag"
+                        {move || if matches!(scheduled(), Ok(Some(_))) { "Schedule flag change" } else { "Save flag" }}
                     </button>
                 </div>
             })}
-            <p
-                class=move || if status.with(|s| matches!(s, Some(Ok(_)))) { "status status--ok" } else { "status status--error" }
-                role="status"
-                hidden=move || status.with(Option::is_none)
-            >
-                {move || status.get().map(|s| s.unwrap_or_else(|e| e)).unwrap_or_default()}
-            </p>
+            <OutcomeLine outcome=status />
             <Simulator draft=draft key=key env=env />
         </div>
     }
