@@ -1,81 +1,85 @@
-// Prints the console's three budget figures (issue 4), measured in Debian's
-// headless Chromium against the real server and the release console:
-//   - payload: the wasm, js and css a cold browser fetches for the login
-//     page and the overview, then for each page's first visit, gzipped;
+// Prints the console's budget figures (issues 4 and 22), measured in
+// Debian's headless Chromium against the real server and the release
+// console:
+//   - per page, what a cold browser moved over the wire (every answer's
+//     body as sent, compressed or not, plus its headers) and how many
+//     requests it made: the login page, the overview after it, each page's
+//     first visit, then a service's config form;
 //   - cold load to interactive from localhost (empty cache);
 //   - per-keystroke filtering of a 2,000-service list.
 // Not a test: it asserts nothing. Run through bench/console.sh.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync } from 'node:zlib';
 import { ADMIN_PASSWORD, apiSession, launchBrowser, login, startServer } from '../e2e/harness.mjs';
 
 const dist = process.env.SETPOINT_CONSOLE_DIR;
 const SERVICES = 2_000;
 const RUNS = 5;
 
-const gzipped = new Map(); // file → gzip -9 size, computed once
-function gz(file) {
-  if (!gzipped.has(file)) {
-    const bytes = readFileSync(path.join(dist, file));
-    gzipped.set(file, [bytes.length, gzipSync(bytes, { level: 9 }).length]);
-  }
-  return gzipped.get(file);
-}
+const kb = (bytes) => `${(bytes / 1000).toFixed(1)} KB`;
 
-/** Sums what a step fetched (wasm, js, css): the console is split per page
- *  (scripts/console-wasm.sh), so the payload is what the browser asks for,
- *  not what dist/ holds. */
-function report(step, files) {
-  let raw = 0;
-  let zipped = 0;
-  for (const file of files) {
-    const [r, z] = gz(file);
-    raw += r;
-    zipped += z;
-  }
-  console.log(`  ${step}: ${files.length} files, ${raw} B, ${zipped} B gzipped`);
-  return zipped;
+/** Records what a page asks for: requests as they start (an event stream
+ *  never finishes), bytes as they finish, from Chromium's own counts. */
+function recorder(page) {
+  let requests = 0;
+  let sizes = [];
+  page.on('request', () => { requests += 1; });
+  page.on('requestfinished', (request) => {
+    sizes.push(request.sizes().then((s) => s.responseBodySize + s.responseHeadersSize));
+  });
+  return async (step) => {
+    const bytes = (await Promise.all(sizes)).reduce((a, b) => a + b, 0);
+    console.log(`  ${step}: ${requests} requests, ${kb(bytes)} over the wire`);
+    const figures = { requests, bytes };
+    requests = 0;
+    sizes = [];
+    return figures;
+  };
 }
 
 async function payload(browser, url) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
-  let fetched = [];
-  page.on('response', (response) => {
-    const file = new URL(response.url()).pathname.slice(1);
-    if (/\.(wasm|js|css)$/.test(file)) fetched.push(file);
-  });
-  const take = () => {
-    const files = [...new Set(fetched)];
-    fetched = [];
-    return files;
-  };
-  console.log('payload, as fetched by a cold browser (gzip -9 of each file):');
+  const take = recorder(page);
+  console.log('per page, as a cold browser loads it:');
   await page.goto(url);
   await page.getByLabel('User name').waitFor();
-  const login = report('login page', take());
+  const login = await take('login page');
   await page.getByLabel('User name').fill('admin');
   await page.getByLabel('Password').fill(ADMIN_PASSWORD);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
-  const overview = report('then the overview', take());
-  console.log(`initial payload (login page and the overview after it): ${login + overview} B gzipped (budget 250 KB)`);
-  // Each page's own code arrives the first time it is shown.
-  for (const name of ['Services', 'Flags', 'Breakers', 'Audit', 'Document editor']) {
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
-    await page.getByRole('heading', { name, level: 1 }).waitFor();
-    report(`then ${name}`, take());
-  }
+  await page.waitForLoadState('networkidle').catch(() => {});
+  await take('then the overview');
+  console.log(`login page: ${kb(login.bytes)} over the wire (budget 250 KB)`);
+  // A service page first, right after login: the issue's budget is at
+  // most 400 KB more and 20 requests. The way there is the Services list;
+  // 2,006 services are listed 50 at a time, so narrow to the one wanted.
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Services' }).click();
-  // The first 50 of 2,006 services are listed: narrow to the one wanted.
+  await page.getByRole('heading', { name: 'Services', level: 1 }).waitFor();
+  await page.waitForLoadState('networkidle').catch(() => {});
+  const list = await take('then Services');
   await page.locator('#service-search').fill('payments-gateway');
   await page.getByRole('link', { name: 'payments-gateway' }).click();
   await page.getByRole('heading', { name: 'payments-gateway', level: 1 }).waitFor();
-  report('then a service (config form)', take());
-  const all = readdirSync(dist, { recursive: true }).filter((file) => /\.(wasm|js|css)$/.test(file));
-  report('the whole console (every file in dist/)', all);
+  await page.waitForLoadState('networkidle').catch(() => {});
+  const service = await take('then a service (config form)');
+  console.log(`first service page after login: ${kb(service.bytes)}, ${service.requests} requests; with the Services list before it ${kb(list.bytes + service.bytes)}, ${list.requests + service.requests} requests (budget 400 KB, 20 requests)`);
+  // Each other page's own code arrives the first time it is shown.
+  const headings = { Reviews: 'Changes awaiting review' };
+  for (const name of ['Flags', 'Breakers', 'Fleet', 'Reviews', 'Audit', 'Document editor']) {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
+    await page.getByRole('heading', { name: headings[name] ?? name, level: 1 }).waitFor();
+    await page.waitForLoadState('networkidle').catch(() => {});
+    await take(`then ${name}`);
+  }
   await context.close();
+
+  const files = readdirSync(dist, { recursive: true }).filter((file) => /\.(wasm|js|css)$/.test(file));
+  const raw = files.reduce((sum, file) => sum + readFileSync(path.join(dist, file)).length, 0);
+  const br = files.reduce((sum, file) => sum + brotliCompressSync(readFileSync(path.join(dist, file))).length, 0);
+  console.log(`the whole console: ${files.length} files, ${kb(raw)}, ${kb(br)} as brotli`);
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Prints the console's budget figures (issue 4): initial payload gzipped,
-# cold load to interactive in headless Chromium, and per-keystroke filtering
-# of 2,000 services — against the release server and the release console.
+# Prints the console's budget figures (issues 4 and 22): bytes over the
+# wire and requests per page, cold load to interactive in headless
+# Chromium, and per-keystroke filtering of 2,000 services — against the
+# release server and the release console.
 # Not a test: it asserts nothing. Targets are in docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."

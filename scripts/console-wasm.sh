@@ -10,7 +10,9 @@
 #      login, one module per page, and chunks of code several pages share;
 #   3. wasm-bindgen generates the glue for the main module only, keeping the
 #      linker's exports (memory, table, stack pointer) the page modules import;
-#   4. in release, wasm-opt -Oz optimizes every module, one per core at a time.
+#   4. in release, wasm-opt -Oz optimizes every module, one per core at a time;
+#   5. the small chunks go into one file, fetched once (scripts/pack-chunks.mjs);
+#   6. every file is also written as brotli and gzip (scripts/precompress.mjs).
 # Everything lands in pkg/<content hash>/; index.html loads the main module
 # from there, and `__wasm_split.js` fetches a page's modules, relative to
 # itself, the first time that page is shown.
@@ -52,12 +54,19 @@ if [[ "${TRUNK_PROFILE:-debug}" == release ]]; then
     { grep -v "unknown name subsection" || true; }
 fi
 
+# The small chunks shared by several pages, in one file fetched once.
+node scripts/pack-chunks.mjs "$work" 8192
+
 # One directory per build, named by its content: the server caches it for
 # good, and a tab open across a rebuild gets a 404 for the old build's
 # modules instead of a new module under an old name (crates/server/src/console.rs).
-hash=$(cat "$work"/*.wasm "$work"/*.js | sha256sum | cut -c1-16)
+hash=$(cat "$work"/*.wasm "$work"/*.js "$work"/chunks.pack | sha256sum | cut -c1-16)
 mkdir -p "$TRUNK_STAGING_DIR/pkg/$hash"
-cp "$work"/*.wasm "$work"/*.js "$TRUNK_STAGING_DIR/pkg/$hash/"
+cp "$work"/*.wasm "$work"/*.js "$work"/chunks.pack "$TRUNK_STAGING_DIR/pkg/$hash/"
 sed -i "s#\"/$name\(_bg\.wasm\|\.js\)\"#\"/pkg/$hash/$name\1\"#g" "$TRUNK_STAGING_DIR/index.html"
 grep -q "/pkg/$hash/${name}_bg.wasm" "$TRUNK_STAGING_DIR/index.html" ||
   { echo "console-wasm.sh: index.html does not load /$name.js and /${name}_bg.wasm" >&2; exit 1; }
+
+# Every file also as brotli and gzip, compressed once here at the highest
+# levels; the server picks one by Accept-Encoding (crates/server/src/console.rs).
+node scripts/precompress.mjs "$TRUNK_STAGING_DIR"

@@ -677,6 +677,113 @@ pub async fn steer_rollout(
     send("POST", &format!("{}/{verb}", at.path()), &body).await
 }
 
+/// A person who logs in (`GET /api/v1/users`, admins).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct User {
+    /// Name.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+    /// The services the role applies to; `None` means all.
+    #[serde(default)]
+    pub services: Option<Vec<String>>,
+    /// When the account was made.
+    pub created_at: String,
+}
+
+/// A machine's credential (`GET /api/v1/tokens`, admins).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Token {
+    /// Its id: the part of the bearer string after `sp_`, before the secret.
+    pub id: String,
+    /// What it is for.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// The services it may act on; `None` means all.
+    #[serde(default)]
+    pub services: Option<Vec<String>>,
+    /// The one environment it may act in.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Who made it.
+    pub created_by: String,
+    /// When.
+    pub created_at: String,
+    /// The bearer string: only in the answer that created it.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// `GET /api/v1/users`.
+pub async fn users() -> Result<Vec<User>, ApiError> {
+    get("/users").await
+}
+
+/// `POST /api/v1/users`.
+pub async fn create_user(
+    username: &str,
+    password: &str,
+    role: Role,
+    services: Option<&[String]>,
+) -> Result<User, ApiError> {
+    send(
+        "POST",
+        "/users",
+        &serde_json::json!({"username": username, "password": password, "role": role, "services": services}),
+    )
+    .await
+}
+
+/// What an admin changes of a user; `None` keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UserChange {
+    /// A new role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// New services: `Some(None)` for all of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<Option<Vec<String>>>,
+    /// A new password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// `PATCH /api/v1/users/{username}`: ends the user's sessions.
+pub async fn update_user(username: &str, change: &UserChange) -> Result<User, ApiError> {
+    send("PATCH", &format!("/users/{}", segment(username)), change).await
+}
+
+/// `DELETE /api/v1/users/{username}`.
+pub async fn delete_user(username: &str) -> Result<(), ApiError> {
+    send_for_nothing("DELETE", &format!("/users/{}", segment(username))).await
+}
+
+/// `GET /api/v1/tokens`.
+pub async fn tokens() -> Result<Vec<Token>, ApiError> {
+    get("/tokens").await
+}
+
+/// `POST /api/v1/tokens`: the answer holds the bearer string, once.
+pub async fn create_token(
+    name: &str,
+    role: Role,
+    services: Option<&[String]>,
+    environment: Option<&str>,
+) -> Result<Token, ApiError> {
+    send(
+        "POST",
+        "/tokens",
+        &serde_json::json!({"name": name, "role": role, "services": services, "environment": environment}),
+    )
+    .await
+}
+
+/// `DELETE /api/v1/tokens/{id}`.
+pub async fn revoke_token(id: &str) -> Result<(), ApiError> {
+    send_for_nothing("DELETE", &format!("/tokens/{}", segment(id))).await
+}
+
 /// A step of a change request, by whoever may take it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestStep {
@@ -768,6 +875,24 @@ async fn send_at<T: DeserializeOwned>(
     }
     let request = with_csrf(builder).json(body).map_err(ApiError::transport)?;
     decode(request.send().await).await
+}
+
+/// A write answered `204 No Content`.
+async fn send_for_nothing(method: &str, path: &str) -> Result<(), ApiError> {
+    let url = format!("{BASE}{path}");
+    let builder = match method {
+        "DELETE" => gloo_net::http::Request::delete(&url),
+        _ => gloo_net::http::Request::post(&url),
+    };
+    let response = with_csrf(builder)
+        .send()
+        .await
+        .map_err(ApiError::transport)?;
+    if response.ok() {
+        Ok(())
+    } else {
+        decode::<Value>(Ok(response)).await.map(|_| ())
+    }
 }
 
 /// A write the server held as a change request (`202`): not applied, so

@@ -52,6 +52,7 @@ fn Shell(
                 <nav class="shell__nav" aria-label="Main">
                     {Route::NAV
                         .into_iter()
+                        .filter(|route| !route.admin_only() || session.is_global_admin())
                         .map(|route| {
                             view! {
                                 <A href=route.href() attr:class="shell__link">
@@ -106,6 +107,7 @@ fn Shell(
                     <RouteView path=StaticSegment(Route::Reviews.segment()) view={Lazy::<ReviewsPage>::new()} />
                     <RouteView path=StaticSegment(Route::Audit.segment()) view={Lazy::<AuditPage>::new()} />
                     <RouteView path=StaticSegment(Route::Editor.segment()) view={Lazy::<EditorPage>::new()} />
+                    <RouteView path=StaticSegment(Route::People.segment()) view={Lazy::<PeoplePage>::new()} />
                 </Routes>
             </main>
         </div>
@@ -165,4 +167,5 @@ lazy_pages! {
     ReviewsPage => pages::Reviews,
     AuditPage => pages::Audit,
     EditorPage => pages::Editor,
+    PeoplePage => pages::People,
 }

@@ -19,13 +19,15 @@ pub enum Route {
     Reviews,
     /// The change log.
     Audit,
+    /// People and machines: users and tokens (admins of every service).
+    People,
     /// The service-document editor with live validation.
     Editor,
 }
 
 impl Route {
     /// The pages in navigation order.
-    pub const NAV: [Self; 8] = [
+    pub const NAV: [Self; 9] = [
         Self::Overview,
         Self::Services,
         Self::Flags,
@@ -34,7 +36,14 @@ impl Route {
         Self::Reviews,
         Self::Audit,
         Self::Editor,
+        Self::People,
     ];
+
+    /// Whether only admins of every service may use it: the navigation
+    /// shows it to them alone (the server refuses everyone else anyway).
+    pub fn admin_only(&self) -> bool {
+        matches!(self, Self::People)
+    }
 
     /// The first path segment (empty for the overview); a service page is
     /// `services/<name>`.
@@ -48,6 +57,7 @@ impl Route {
             Self::Reviews => "reviews",
             Self::Audit => "audit",
             Self::Editor => "editor",
+            Self::People => "people",
         }
     }
 
@@ -73,6 +83,7 @@ impl Route {
             Self::Reviews => "Reviews",
             Self::Audit => "Audit",
             Self::Editor => "Document editor",
+            Self::People => "People",
         }
     }
 }

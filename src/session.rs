@@ -56,6 +56,14 @@ impl Session {
             .with(|auth| matches!(auth, Auth::User(me) if me.may(role, service)))
     }
 
+    /// Whether the user is an admin of every service: who may manage
+    /// people, tokens and environments.
+    pub fn is_global_admin(self) -> bool {
+        self.0.with(|auth| {
+            matches!(auth, Auth::User(me) if me.role == Role::Admin && me.services.is_none())
+        })
+    }
+
     /// Records a successful login.
     pub fn logged_in(self, me: Me) {
         self.0.set(Auth::User(me));

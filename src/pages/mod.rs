@@ -7,6 +7,7 @@ pub mod flags;
 pub mod fleet;
 mod login;
 mod overview;
+mod people;
 mod reviews;
 pub mod rules;
 mod schema;
@@ -26,6 +27,7 @@ pub use flags::{Flags, Simulator};
 pub use fleet::Fleet;
 pub use login::Login;
 pub use overview::Overview;
+pub use people::People;
 pub use reviews::Reviews;
 pub use serve::{ServeEditor, ServeSlot};
 

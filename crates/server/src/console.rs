@@ -9,6 +9,11 @@
 //! plainly (the page asks for a reload) rather than get HTML — or the new
 //! build's module of the same name. Everything else is revalidated on each
 //! load, so a new `index.html` (naming the new hash) is seen at once.
+//!
+//! The build writes every file also as brotli and gzip
+//! (scripts/precompress.mjs); a browser gets the smallest it accepts, as
+//! compressed once at build time at the highest levels, and every answer
+//! says it varies by `Accept-Encoding` so that caches keep them apart.
 
 use std::path::Path;
 
@@ -38,15 +43,16 @@ pub fn router<S: Clone + Send + Sync + 'static>(dir: &Path) -> Router<S> {
             )
         });
     }
-    let modules = ServeDir::new(dir.join(PKG)).fallback(tower::service_fn(|_| async {
-        Ok::<_, std::convert::Infallible>(
+    let modules =
+        precompressed(ServeDir::new(dir.join(PKG))).fallback(tower::service_fn(|_| async {
+            Ok::<_, std::convert::Infallible>(
             ApiError::NotFound(
                 "no such console file: the console was rebuilt since this page loaded; reload it"
                     .into(),
             )
             .into_response(),
         )
-    }));
+        }));
     let assets = Router::new()
         .nest_service(&format!("/{PKG}"), modules)
         .layer(map_response(cache_for_good));
@@ -56,14 +62,34 @@ pub fn router<S: Clone + Send + Sync + 'static>(dir: &Path) -> Router<S> {
         "default-src 'self'; frame-ancestors 'none'",
     ));
     let pages = Router::new()
-        .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
+        .fallback_service(
+            precompressed(ServeDir::new(dir)).fallback(
+                ServeFile::new(index)
+                    .precompressed_br()
+                    .precompressed_gzip(),
+            ),
+        )
         .layer(map_response(revalidate))
         .layer(map_response(move |response| {
             let policy = policy.clone();
             async move { protect(response, policy) }
         }))
         .layer(from_fn(no_such_file));
-    assets.merge(pages)
+    assets.merge(pages).layer(map_response(vary_by_encoding))
+}
+
+/// Serves `file.br` or `file.gz` for `file` when the browser accepts it.
+fn precompressed<F>(files: ServeDir<F>) -> ServeDir<F> {
+    files.precompressed_br().precompressed_gzip()
+}
+
+/// The same path answers differently by `Accept-Encoding`; tower-http's
+/// precompressed files do not say so themselves.
+async fn vary_by_encoding(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    response
 }
 
 /// The longest path the console serves files for: past it (or past a

@@ -404,3 +404,114 @@ async fn console_pages_carry_a_content_security_policy_and_odd_paths_are_404() {
         assert_eq!(reply.json["error"]["code"], "not_found");
     }
 }
+
+/// A console file and its build-time brotli and gzip copies, each with
+/// different content, so the answer shows which one was sent.
+#[tokio::test]
+async fn console_files_go_out_as_compressed_at_build_time_by_accept_encoding() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let build = dir.path().join("pkg").join("0123abcd");
+    std::fs::create_dir_all(&build).expect("mkdir");
+    for (base, name) in [(dir.path(), "index.html"), (build.as_path(), "main.wasm")] {
+        std::fs::write(base.join(name), "plain").expect("write");
+        std::fs::write(base.join(format!("{name}.br")), "as brotli").expect("write");
+        std::fs::write(base.join(format!("{name}.gz")), "as gzip").expect("write");
+    }
+    let get = |uri: &'static str, accept: Option<&'static str>| {
+        let dir = dir.path().to_path_buf();
+        async move {
+            let mut request = Request::get(uri);
+            if let Some(accept) = accept {
+                request = request.header(header::ACCEPT_ENCODING, accept);
+            }
+            let response = test_app(&dir)
+                .await
+                .oneshot(request.body(Body::empty()).expect("request"))
+                .await
+                .expect("the router never fails");
+            common::reply(response).await
+        }
+    };
+    for uri in [
+        "/pkg/0123abcd/main.wasm",
+        "/index.html",
+        "/services/checkout",
+    ] {
+        let br = get(uri, Some("gzip, deflate, br")).await;
+        assert_eq!(
+            (br.status, br.text.as_str()),
+            (StatusCode::OK, "as brotli"),
+            "{uri}"
+        );
+        assert_eq!(br.headers[header::CONTENT_ENCODING], "br");
+        let vary: Vec<_> = br.headers.get_all(header::VARY).iter().collect();
+        assert!(
+            vary.iter().any(|v| *v == "accept-encoding"),
+            "{uri}: {vary:?}"
+        );
+
+        let gz = get(uri, Some("gzip")).await;
+        assert_eq!(gz.text, "as gzip", "{uri}");
+        assert_eq!(gz.headers[header::CONTENT_ENCODING], "gzip");
+
+        let plain = get(uri, None).await;
+        assert_eq!(plain.text, "plain", "{uri}");
+        assert_eq!(plain.headers.get(header::CONTENT_ENCODING), None);
+        assert!(
+            plain.headers.get(header::VARY).is_some(),
+            "{uri}: caches must keep them apart"
+        );
+    }
+}
+
+#[tokio::test]
+async fn api_answers_from_a_kilobyte_are_compressed_as_the_client_accepts() {
+    use std::io::Read as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let get = |uri: &'static str, accept: Option<&'static str>| {
+        let dir = dir.path().to_path_buf();
+        async move {
+            let mut request = Request::get(uri);
+            if let Some(accept) = accept {
+                request = request.header(header::ACCEPT_ENCODING, accept);
+            }
+            let response = test_app(&dir)
+                .await
+                .oneshot(request.body(Body::empty()).expect("request"))
+                .await
+                .expect("the router never fails");
+            let headers = response.headers().clone();
+            let bytes = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .expect("body reads")
+                .to_bytes();
+            (headers, bytes)
+        }
+    };
+    // The OpenAPI description is large; plain, it is the JSON itself.
+    let (headers, plain) = get("/api/v1/openapi.json", None).await;
+    assert_eq!(headers.get(header::CONTENT_ENCODING), None);
+    let spec: Value = serde_json::from_slice(&plain).expect("JSON");
+
+    let (headers, zipped) = get("/api/v1/openapi.json", Some("gzip")).await;
+    assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+    assert!(
+        zipped.len() * 4 < plain.len(),
+        "{} of {} bytes",
+        zipped.len(),
+        plain.len()
+    );
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&zipped[..])
+        .read_to_string(&mut text)
+        .expect("gzip");
+    assert_eq!(serde_json::from_str::<Value>(&text).expect("JSON"), spec);
+
+    let (headers, _) = get("/api/v1/openapi.json", Some("br;q=1.0, gzip;q=0.5")).await;
+    assert_eq!(headers[header::CONTENT_ENCODING], "br");
+
+    // A small answer (an error envelope) is not worth it.
+    let (headers, body) = get("/api/v1/me", Some("gzip, br")).await;
+    assert_eq!(headers.get(header::CONTENT_ENCODING), None);
+    assert!(body.len() < 1024);
+}

@@ -666,3 +666,106 @@ async fn a_password_reset_or_a_deletion_ends_the_users_sessions() {
     let log = app.get("/api/v1/changes?kind=user_deleted").await;
     assert_eq!(log.json["changes"][0]["item"], "gina");
 }
+
+#[tokio::test]
+async fn an_admin_changes_a_users_role_and_services_and_resets_their_password() {
+    let app = TestApp::seeded().await;
+    app.post(
+        "/api/v1/users",
+        json!({"username": "gina", "password": "correct horse battery", "role": "editor"}),
+    )
+    .await;
+    let app = &app;
+    let log_in = |password: &'static str| async move {
+        app.request(
+            Method::POST,
+            "/api/v1/session",
+            &[("cookie", "x=1")],
+            Some(json!({"username": "gina", "password": password})),
+        )
+        .await
+    };
+    let me = |cookie: String| async move {
+        app.request(Method::GET, "/api/v1/me", &[("cookie", &cookie)], None)
+            .await
+    };
+    let patch = |body: Value| async move {
+        app.request(Method::PATCH, "/api/v1/users/gina", &[], Some(body))
+            .await
+    };
+
+    let before = cookie_of(&log_in("correct horse battery").await);
+    let changed = patch(json!({"role": "viewer", "services": ["checkout"]})).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    assert_eq!(changed.json["role"], "viewer");
+    assert_eq!(changed.json["services"], json!(["checkout"]));
+    assert_eq!(
+        me(before).await.status,
+        StatusCode::UNAUTHORIZED,
+        "a login does not outlive its role"
+    );
+    let now = me(cookie_of(&log_in("correct horse battery").await)).await;
+    assert_eq!(
+        (now.json["role"].clone(), now.json["services"].clone()),
+        (json!("viewer"), json!(["checkout"]))
+    );
+
+    // Absent keeps, null means every service.
+    let all = patch(json!({"services": null})).await;
+    assert_eq!(all.json["role"], "viewer", "{}", all.text);
+    assert_eq!(all.json.get("services"), None);
+
+    // Bad input changes nothing.
+    for (body, code) in [
+        (json!({"password": "short"}), "weak_password"),
+        (json!({"role": "agent"}), "machine_role"),
+        (json!({"role": "overlord"}), "malformed_json"),
+        (json!({"email": "g@example.com"}), "malformed_json"),
+    ] {
+        let refused = patch(body.clone()).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            refused.text
+        );
+        assert_eq!(refused.json["error"]["code"], code, "{body}");
+    }
+    assert_eq!(log_in("correct horse battery").await.status, StatusCode::OK);
+
+    let reset = patch(json!({"password": "a brand new passphrase"})).await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
+    assert_eq!(
+        log_in("correct horse battery").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        log_in("a brand new passphrase").await.status,
+        StatusCode::OK
+    );
+
+    let missing = app
+        .request(
+            Method::PATCH,
+            "/api/v1/users/nobody",
+            &[],
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    let log = app.get("/api/v1/changes?kind=user_saved&limit=10").await;
+    let saved: Vec<_> = log.json["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["item"] == "gina")
+        .collect();
+    assert_eq!(
+        saved.len(),
+        4,
+        "created, changed, services, reset: {}",
+        log.text
+    );
+    assert!(!log.text.contains("argon2"), "no password hash in the log");
+}

@@ -16,6 +16,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/me"),
     ("get", "/api/v1/users"),
     ("post", "/api/v1/users"),
+    ("patch", "/api/v1/users/{username}"),
     ("delete", "/api/v1/users/{username}"),
     ("get", "/api/v1/tokens"),
     ("post", "/api/v1/tokens"),

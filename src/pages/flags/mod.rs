@@ -212,6 +212,10 @@ fn FlagPanel(
     let reason = RwSignal::new(String::new());
     let when = RwSignal::new(String::new());
     let scheduled = move || when.with(|w| apply_at(w));
+    // From the click until the answer (and after a save, until the reload
+    // replaces this panel), the stream's news of this flag is the user's
+    // own save: it must not be reported as someone else's.
+    let saving = StoredValue::new(false);
     {
         let service = service.clone();
         Effect::new(move |_| {
@@ -220,7 +224,7 @@ fn FlagPanel(
             };
             let ours = change.service.as_deref() == Some(service.as_str())
                 && key.with_value(|k| change.item.as_deref() == Some(k.as_str()));
-            if !ours || change.revision <= base {
+            if !ours || change.revision <= base || saving.get_value() {
                 return;
             }
             if changed() {
@@ -239,6 +243,7 @@ fn FlagPanel(
         let Ok(at) = scheduled() else {
             return;
         };
+        saving.set_value(true);
         spawn_local(async move {
             let outcome =
                 api::put_flag(&service, &key.get_value(), &flag, base, &why, at.as_deref()).await;
@@ -253,7 +258,10 @@ fn FlagPanel(
                     on_saved();
                     Ok(e.message)
                 }
-                Err(e) => Err(session.check(e).message),
+                Err(e) => {
+                    saving.set_value(false);
+                    Err(session.check(e).message)
+                }
             }));
         });
     };

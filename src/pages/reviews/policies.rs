@@ -20,9 +20,7 @@ const APPROVERS: [Role; 4] = [Role::Rollout, Role::Editor, Role::Operator, Role:
 #[component]
 pub fn Policies() -> impl IntoView {
     let session = use_session();
-    let admin = session
-        .me()
-        .is_some_and(|me| me.role == Role::Admin && me.services.is_none());
+    let admin = session.is_global_admin();
     let environments = LocalResource::new(move || async move {
         api::environments().await.map_err(|e| session.check(e))
     });

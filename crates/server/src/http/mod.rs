@@ -27,6 +27,10 @@ use axum::{
     extract::DefaultBodyLimit,
     routing::{any, get},
 };
+use tower_http::compression::{
+    CompressionLayer,
+    predicate::{NotForContentType, Predicate, SizeAbove},
+};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -229,7 +233,8 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/ofrep/{*rest}",
             any(|| async { ApiError::NotFound("no such OFREP route".into()) }),
-        );
+        )
+        .layer(compression());
     api.merge(health::router())
         .merge(console::router(&state.console_dir))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -241,6 +246,22 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// API answers from this size on are compressed for clients that accept
+/// it; below it the work and the headers cost about what they save.
+const COMPRESS_FROM_BYTES: u16 = 1024;
+
+/// Brotli (quality 4, as nginx compresses on the fly) or gzip, as the
+/// client accepts, for answers worth it. The console's files come
+/// compressed from the build instead ([`console`]).
+fn compression() -> CompressionLayer<impl Predicate> {
+    let worth_it = SizeAbove::new(COMPRESS_FROM_BYTES)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::IMAGES)
+        // Events go out as they happen: a compressor would hold them back.
+        .and(NotForContentType::SSE);
+    CompressionLayer::new().compress_when(worth_it)
 }
 
 /// Every answer is what its `Content-Type` says: browsers must not guess

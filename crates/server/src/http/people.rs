@@ -30,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login, logout))
         .routes(routes!(me))
         .routes(routes!(list_users, create_user))
-        .routes(routes!(delete_user))
+        .routes(routes!(update_user, delete_user))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
 }
@@ -279,6 +279,88 @@ async fn create_user(
         .write_account(AccountWrite::PutUser(user.clone()), &principal.actor, "")
         .await?;
     Ok((StatusCode::CREATED, Json(UserView::from(user))).into_response())
+}
+
+/// What an admin changes of a user; what is absent stays.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UserChange {
+    /// A new role.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "viewer")]
+    role: Option<Role>,
+    /// The services the role applies to: a list, or `null` for all.
+    #[expect(
+        clippy::option_option,
+        reason = "absent keeps the services; null means every service"
+    )]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    services: Option<Option<Vec<String>>>,
+    /// A new password (a reset): the user logs in with it next.
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// Tells "absent" (`None`) from "null" (`Some(None)`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+#[utoipa::path(patch, path = "/api/v1/users/{username}", tag = "people", summary = "Change a user's role or services, or reset their password, ending their sessions", params(("username" = String, Path, description = "User name")), request_body = UserChange, responses((status = 200, body = UserView), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+async fn update_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(username): PathParams<String>,
+    body: JsonBody,
+) -> Result<Json<UserView>, ApiError> {
+    principal.require(Permission::Administer, None, None)?;
+    let change: UserChange = body.parse()?;
+    let mut user = state
+        .accounts
+        .user(&username)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("user {username:?} does not exist")))?;
+    let own = principal.actor == format!("user:{username}");
+    if own && (change.role.is_some() || change.services.is_some()) {
+        return Err(ApiError::Conflict {
+            code: "own_account",
+            message: "you cannot change your own role or services; ask another admin".into(),
+            current: None,
+        });
+    }
+    if let Some(role) = change.role {
+        if role.is_machine() {
+            return Err(ApiError::bad_request(
+                "machine_role",
+                format!(
+                    "{} is a role for tokens (machines), not for people",
+                    role.as_str()
+                ),
+            ));
+        }
+        user.role = role;
+    }
+    if let Some(services) = change.services {
+        user.services = services;
+    }
+    if let Some(password) = change.password {
+        check_password(&password)?;
+        user.password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    }
+    // Saving ends the user's sessions: a login must not outlive the role
+    // or password it was made with.
+    state
+        .engine
+        .write_account(AccountWrite::PutUser(user.clone()), &principal.actor, "")
+        .await?;
+    Ok(Json(UserView::from(user)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/{username}", tag = "people", summary = "Delete a user, ending their sessions", params(("username" = String, Path, description = "User name")), responses((status = 204, description = "Deleted"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
