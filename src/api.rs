@@ -331,6 +331,47 @@ pub async fn service(name: &str) -> Result<ServiceRecord, ApiError> {
     get(&format!("/services/{}", segment(name))).await
 }
 
+/// `POST /api/v1/services`: creates a service from a whole document.
+pub async fn create_service(document: &Value, reason: &str) -> Result<Written, ApiError> {
+    send(
+        "POST",
+        "/services",
+        &serde_json::json!({"document": document, "reason": reason}),
+    )
+    .await
+}
+
+/// `DELETE /api/v1/services/{service}` at `base_revision`: a tombstone,
+/// restorable until reclaimed.
+pub async fn delete_service(
+    name: &str,
+    base_revision: u64,
+    reason: &str,
+) -> Result<Written, ApiError> {
+    let url = format!(
+        "{BASE}/services/{}{}",
+        segment(name),
+        query(&[("reason", reason)])
+    );
+    let request = with_csrf(gloo_net::http::Request::delete(&url))
+        .header("if-match", &format!("\"{base_revision}\""));
+    decode(request.send().await).await
+}
+
+/// `POST /api/v1/environments`.
+pub async fn create_environment(
+    name: &str,
+    description: &str,
+    reason: &str,
+) -> Result<Written, ApiError> {
+    send(
+        "POST",
+        "/environments",
+        &serde_json::json!({"name": name, "description": description, "reason": reason}),
+    )
+    .await
+}
+
 /// `POST /api/v1/services/{service}/restore`.
 pub async fn restore(name: &str, reason: &str) -> Result<Written, ApiError> {
     send(

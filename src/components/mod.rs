@@ -4,10 +4,12 @@ mod apply_at;
 mod diff_list;
 mod outcome;
 mod problem_list;
+mod reasoned;
 mod text_field;
 
 pub use apply_at::{ApplyAt, apply_at};
 pub use diff_list::{DiffList, DiffRow, display};
 pub use outcome::{Outcome, OutcomeLine};
 pub use problem_list::ProblemList;
+pub use reasoned::ReasonedButton;
 pub use text_field::TextField;

@@ -9,12 +9,22 @@ use setpoint_core::{Limits, ServiceDoc, Violation, check_document};
 
 use crate::{
     Route,
-    api::{self, ApiError, Problem, Verdict},
-    components::ProblemList,
+    api::{self, ApiError, Problem, Role, Verdict},
+    components::{ProblemList, TextField},
+    session::Session,
 };
 
 /// The document the editor starts with: a complete, valid example.
 pub const STARTER: &str = include_str!("../../examples/checkout.json");
+
+/// The smallest valid service: a name and nothing configured yet.
+const EMPTY_SERVICE: &str = r#"{
+  "service": "new-service",
+  "description": "What it does",
+  "owners": ["team-name"],
+  "schema": {}
+}
+"#;
 
 /// The editor page.
 #[component]
@@ -46,6 +56,21 @@ pub fn Editor() -> impl IntoView {
             <p class="page__lede">
                 "Paste or edit a service document. It is checked as you type, in your browser, by the same code the server runs."
             </p>
+            <div class="field field--inline">
+                <label class="field__label" for="template">"Start from"</label>
+                <select
+                    id="template"
+                    class="field__select"
+                    on:change=move |ev| {
+                        let template = if event_target_value(&ev) == "empty" { EMPTY_SERVICE } else { STARTER };
+                        text.set(template.to_string());
+                        server.set(None);
+                    }
+                >
+                    <option value="example">"The example (checkout)"</option>
+                    <option value="empty">"An empty service"</option>
+                </select>
+            </div>
             <div class="editor__layout">
                 <div class="field editor__input">
                     <label class="field__label" for="document">"Service document (JSON)"</label>
@@ -83,12 +108,72 @@ pub fn Editor() -> impl IntoView {
                             {move || if checking.get() { "Checking…" } else { "Check on server" }}
                         </button>
                     </div>
+                    <CreateService checked=checked text=text />
                     <ServerVerdict verdict=server.into() />
                     <ResolvedConfig checked=checked.into() />
                 </aside>
             </div>
         </section>
     }
+}
+
+/// Admins create the service the document describes, once it is valid;
+/// the page then links to it.
+#[component]
+fn CreateService(
+    checked: Memo<Result<ServiceDoc, Vec<Violation>>>,
+    text: RwSignal<String>,
+) -> impl IntoView {
+    // The browser tests mount the editor alone, with no one logged in.
+    let Some(session) = use_context::<Session>() else {
+        return ().into_any();
+    };
+    let reason = RwSignal::new(String::new());
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let busy = RwSignal::new(false);
+    let name = move || checked.with(|c| c.as_ref().ok().map(|doc| doc.service.clone()));
+    let may = move || name().is_some_and(|service| session.may(Role::Admin, &service));
+    let create = move |_| {
+        let Ok(document) = serde_json::from_str::<serde_json::Value>(&text.get_untracked()) else {
+            return;
+        };
+        let why = reason.get_untracked();
+        busy.set(true);
+        spawn_local(async move {
+            let made = api::create_service(&document, &why).await;
+            outcome.set(Some(match made {
+                Ok(written) => Ok(format!("Created as revision {}.", written.revision)),
+                Err(e) => Err(session.check(e).message),
+            }));
+            busy.set(false);
+        });
+    };
+    // Shown to admins (of the named service, or of all while it is invalid).
+    let shown = move || session.me().is_some_and(|me| me.role == Role::Admin);
+    view! {
+        <div class="editor__actions" hidden=move || !shown()>
+            <TextField id="create-reason" label="Reason" value=reason />
+            <button
+                class="button"
+                disabled=move || busy.get() || !may()
+                on:click=create
+            >
+                {move || name().map_or_else(|| "Create service".to_string(), |n| format!("Create service {n}"))}
+            </button>
+        </div>
+        <p
+            class=move || if outcome.with(|o| matches!(o, Some(Ok(_)))) { "status status--ok" } else { "status status--error" }
+            role="status"
+            hidden=move || outcome.with(Option::is_none)
+        >
+            {move || outcome.get().map(|o| o.unwrap_or_else(|e| e)).unwrap_or_default()}
+            {move || match (outcome.get(), name()) {
+                (Some(Ok(_)), Some(n)) => Some(view! { " " <a href=Route::Service(n.clone()).href()>{format!("Open {n}")}</a> }),
+                _ => None,
+            }}
+        </p>
+    }
+    .into_any()
 }
 
 fn summary(result: &Result<ServiceDoc, Vec<Violation>>) -> String {

@@ -10,6 +10,7 @@ use setpoint_core::{BreakerState, Change, fleet::ClusterState, rollout::RolloutS
 use crate::{
     Route,
     api::{self, Environment},
+    components::{Outcome, OutcomeLine, TextField},
     live,
     pages::fleet::state_at,
     route::encode,
@@ -31,8 +32,9 @@ pub fn Overview() -> impl IntoView {
         stream.fleet.track();
         async move { api::fleet().await.map_err(|e| session.check(e)) }
     });
-    let environments = LocalResource::new(move || async move {
-        api::environments().await.map_err(|e| session.check(e))
+    let environments = LocalResource::new(move || {
+        latest.track();
+        async move { api::environments().await.map_err(|e| session.check(e)) }
     });
     let services = LocalResource::new(move || {
         latest.track();
@@ -69,6 +71,7 @@ pub fn Overview() -> impl IntoView {
                 }
                 .into_any(),
             }}
+            {session.is_global_admin().then(|| view! { <NewEnvironment /> })}
             <h2 class="section__title">"Rollouts under way"</h2>
             {move || match rollouts.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
@@ -206,5 +209,44 @@ fn EnvironmentCard(
                 </a>
             </p>
         </article>
+    }
+}
+
+/// Admins of every service add an environment; it appears above through
+/// the change stream.
+#[component]
+fn NewEnvironment() -> impl IntoView {
+    let session = use_session();
+    let name = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
+    let reason = RwSignal::new(String::new());
+    let outcome: Outcome = RwSignal::new(None);
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (env, what, why) = (name.get(), description.get(), reason.get());
+        leptos::task::spawn_local(async move {
+            let made = api::create_environment(&env, &what, &why).await;
+            outcome.set(Some(match made {
+                Ok(written) => {
+                    name.set(String::new());
+                    description.set(String::new());
+                    reason.set(String::new());
+                    Ok(format!(
+                        "Environment {env} created as revision {}.",
+                        written.revision
+                    ))
+                }
+                Err(e) => Err(session.check(e).message),
+            }));
+        });
+    };
+    view! {
+        <form class="card inline-form" aria-label="New environment" on:submit=create>
+            <TextField id="new-environment-name" label="New environment" value=name required=true />
+            <TextField id="new-environment-description" label="Description" value=description />
+            <TextField id="new-environment-reason" label="Reason" value=reason />
+            <button class="button" type="submit">"Create environment"</button>
+        </form>
+        <OutcomeLine outcome=outcome />
     }
 }

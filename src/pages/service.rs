@@ -19,7 +19,7 @@ use setpoint_core::{
 use crate::{
     Route,
     api::{self, ApiError, Role, ServiceRecord, ValuesPatch},
-    components::{ApplyAt, DiffList, Outcome, apply_at, display},
+    components::{ApplyAt, DiffList, Outcome, ReasonedButton, apply_at, display},
     live,
     pages::schema::SchemaEditor,
     session::use_session,
@@ -248,6 +248,8 @@ pub fn Service() -> impl IntoView {
                                 <p class="page__lede">{description}</p>
                                 <p class="muted">{format!("Owners: {owners} · revision {}", record.revision)}</p>
                                 {record.managed_note().map(|note| view! { <p class="status status--warn" data-managed="">{note}</p> })}
+                                {(session.may(Role::Admin, &record.doc.service) && record.tombstone.is_none())
+                                    .then(|| view! { <DeleteService name=record.doc.service.clone() revision=record.revision /> })}
                                 <EnvironmentTabs
                                     envs=envs.clone()
                                     selected=Signal::derive(chosen)
@@ -287,6 +289,39 @@ pub fn Service() -> impl IntoView {
                 }}
             </Transition>
         </section>
+    }
+}
+
+/// Deletes the service (admins): a tombstone, served until reclaimed and
+/// restorable from the services list, where this leads.
+#[component]
+fn DeleteService(name: String, revision: u64) -> impl IntoView {
+    let session = use_session();
+    let navigate = leptos_router::hooks::use_navigate();
+    let deleted = RwSignal::new(false);
+    Effect::new(move |_| {
+        if deleted.get() {
+            navigate(
+                &Route::Services.href(),
+                leptos_router::NavigateOptions::default(),
+            );
+        }
+    });
+    let service = StoredValue::new(name);
+    let action = move |why: String| async move {
+        match api::delete_service(&service.get_value(), revision, &why).await {
+            Ok(_) => {
+                deleted.set(true);
+                Ok(())
+            }
+            Err(e) => Err(session.check(e).message),
+        }
+    };
+    view! {
+        <div class="service__delete">
+            <ReasonedButton id="delete-service" label="Delete service…" confirm="Delete" action=action />
+            <p class="muted">"A deleted service stays in every snapshot, marked, until it is reclaimed; until then it can be restored from the services list."</p>
+        </div>
     }
 }
 

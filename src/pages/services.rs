@@ -1,12 +1,12 @@
 //! The services list: search and filter (owner, environment) as you type;
 //! deleted services apart, with restore for admins.
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::prelude::*;
 
 use crate::{
     Route,
     api::{self, Role, ServiceSummary},
-    components::TextField,
+    components::{ReasonedButton, TextField},
     session::use_session,
 };
 
@@ -324,42 +324,17 @@ fn ServiceRow(service: ServiceSummary) -> impl IntoView {
 #[component]
 fn Restore(service: String, on_done: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
     let session = use_session();
-    let asking = RwSignal::new(false);
-    let reason = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let service = StoredValue::new(service);
-    let confirm = move |_| {
-        let name = service.get_value();
-        let why = reason.get_untracked();
-        spawn_local(async move {
-            match api::restore(&name, &why).await {
-                Ok(_) => on_done(),
-                Err(e) => error.set(Some(session.check(e).message)),
+    let name = StoredValue::new(service.clone());
+    let action = move |why: String| async move {
+        match api::restore(&name.get_value(), &why).await {
+            Ok(_) => {
+                on_done();
+                Ok(())
             }
-        });
+            Err(e) => Err(session.check(e).message),
+        }
     };
-    view! {
-        <Show
-            when=move || asking.get()
-            fallback=move || view! { <button class="button" on:click=move |_| asking.set(true)>"Restore…"</button> }
-        >
-            <div class="inline-form">
-                <label class="visually-hidden" for=move || format!("restore-{}", service.get_value())>"Reason"</label>
-                <input
-                    id=move || format!("restore-{}", service.get_value())
-                    class="field__input"
-                    placeholder="Reason"
-                    prop:value=move || reason.get()
-                    on:input=move |ev| reason.set(event_target_value(&ev))
-                />
-                <button class="button button--primary" on:click=confirm>"Restore"</button>
-                <button class="button" on:click=move |_| asking.set(false)>"Cancel"</button>
-                <span class="status status--error" role="alert" hidden=move || error.with(Option::is_none)>
-                    {move || error.get().unwrap_or_default()}
-                </span>
-            </div>
-        </Show>
-    }
+    view! { <ReasonedButton id=format!("restore-{service}") label="Restore…" confirm="Restore" action=action /> }
 }
 
 #[cfg(test)]
