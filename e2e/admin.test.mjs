@@ -1,8 +1,9 @@
 // Admin pages: an admin creates a service from a template in the document
 // editor (not while the document is invalid), opens it, deletes it with a
 // reason and restores it from the services list; and adds an environment
-// on the overview, which shows it at once. An editor gets none of these
-// controls, and the server refuses the same steps. Real server with the
+// on the overview, which shows it at once. An editor creates a flag, adds
+// its first targeting and deletes it, but gets none of the admin controls,
+// and the server refuses the same steps. Real server with the
 // demo data, the real release console, Debian's Chromium.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -89,6 +90,49 @@ test('an admin adds an environment on the overview and it shows at once', async 
   await screenshot(page, '51-environment-created');
   const environments = await admin.call('GET', '/environments');
   assert.ok(environments.body.some((e) => e.name === 'perf' && e.description === 'Load tests'));
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('an editor creates a flag, adds targeting in staging, saves it, and deletes the flag', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await login(page, server.url, 'eve', 'eve-password-12');
+  await page.getByRole('link', { name: 'Flags' }).click();
+  await page.getByLabel('Service').selectOption('search');
+  const form = page.getByRole('form', { name: 'New flag' });
+  // The core's check of the key, before anything is sent.
+  await form.getByLabel('New flag key').fill('semantic-search');
+  await form.getByText('semantic-search exists in this service').waitFor();
+  await form.getByLabel('New flag key').fill('bad key!');
+  assert.equal(await form.getByRole('button', { name: 'Create flag' }).isDisabled(), true);
+  await form.getByLabel('New flag key').fill('typo-tolerance');
+  await form.getByLabel('What it gates').fill('Fuzzy matching of queries');
+  await form.getByRole('button', { name: 'Create flag' }).click();
+  await page.getByText('Flag typo-tolerance created, targeted nowhere yet').waitFor();
+  assert.equal(await page.getByLabel('Flag', { exact: true }).inputValue(), 'typo-tolerance');
+
+  await page.getByLabel('Environment').selectOption('staging');
+  await page.getByText('Not targeted in this environment').waitFor();
+  await page.getByRole('button', { name: 'Add targeting in staging' }).click();
+  await page.getByRole('switch').check();
+  await page.locator('#flag-reason').fill('e2e: try it in staging');
+  await page.getByRole('button', { name: 'Save flag' }).click();
+  await page.getByText(/Saved as revision \d+/).waitFor();
+  const saved = (await admin.call('GET', '/services/search')).body.doc.flags['typo-tolerance'];
+  assert.deepEqual(saved.environments.staging, { enabled: true, rules: [], default: { variant: 'off' } });
+  assert.equal(saved.description, 'Fuzzy matching of queries');
+  await screenshot(page, '52-flag-created');
+
+  await page.getByRole('button', { name: 'Delete flag…' }).click();
+  await page.locator('#delete-flag').fill('e2e: not this quarter');
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.getByRole('form', { name: 'New flag' }).waitFor();
+  const after = (await admin.call('GET', '/services/search')).body.doc.flags;
+  assert.equal(after['typo-tolerance'], undefined);
+  const log = await admin.call('GET', '/changes?service=search&item=typo-tolerance&limit=1');
+  assert.equal(log.body.changes[0]?.reason, 'e2e: not this quarter');
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -348,14 +348,12 @@ pub async fn delete_service(
     base_revision: u64,
     reason: &str,
 ) -> Result<Written, ApiError> {
-    let url = format!(
-        "{BASE}/services/{}{}",
-        segment(name),
-        query(&[("reason", reason)])
-    );
-    let request = with_csrf(gloo_net::http::Request::delete(&url))
-        .header("if-match", &format!("\"{base_revision}\""));
-    decode(request.send().await).await
+    delete_at(
+        &format!("/services/{}", segment(name)),
+        base_revision,
+        reason,
+    )
+    .await
 }
 
 /// `POST /api/v1/environments`.
@@ -418,6 +416,21 @@ pub async fn put_flag(
         &format!("/services/{}/flags/{}", segment(service), segment(key)),
         &serde_json::json!({"flag": flag, "base_revision": base_revision, "reason": reason}),
         apply_at,
+    )
+    .await
+}
+
+/// `DELETE /api/v1/services/{service}/flags/{flag}` at `base_revision`.
+pub async fn delete_flag(
+    service: &str,
+    key: &str,
+    base_revision: u64,
+    reason: &str,
+) -> Result<Written, ApiError> {
+    delete_at(
+        &format!("/services/{}/flags/{}", segment(service), segment(key)),
+        base_revision,
+        reason,
     )
     .await
 }
@@ -915,6 +928,16 @@ async fn send_at<T: DeserializeOwned>(
         builder = builder.header("setpoint-apply-at", at);
     }
     let request = with_csrf(builder).json(body).map_err(ApiError::transport)?;
+    decode(request.send().await).await
+}
+
+/// A `DELETE` of what `path` names as it was at `base_revision`
+/// (`If-Match`), with its reason in the query: the API's deletions take no
+/// body.
+async fn delete_at(path: &str, base_revision: u64, reason: &str) -> Result<Written, ApiError> {
+    let url = format!("{BASE}{path}{}", query(&[("reason", reason)]));
+    let request = with_csrf(gloo_net::http::Request::delete(&url))
+        .header("if-match", &format!("\"{base_revision}\""));
     decode(request.send().await).await
 }
 

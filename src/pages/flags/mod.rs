@@ -8,6 +8,7 @@
 //! made elsewhere (a rollout's step, another person) reloads it unless the
 //! user is editing it, and the rollout's state and timeline follow too.
 
+mod manage;
 mod rollout;
 
 use std::collections::BTreeMap;
@@ -15,11 +16,14 @@ use std::collections::BTreeMap;
 use leptos::{prelude::*, task::spawn_local};
 use serde_json::Value;
 use setpoint_core::{
-    Change, Context, FieldPath, Flag, Limits, Serve, TARGETING_KEY, evaluate,
+    Change, Context, FieldPath, Flag, FlagEnvironment, Limits, Serve, TARGETING_KEY, evaluate,
     validate::validate_flag,
 };
 
-use self::rollout::RolloutSection;
+use self::{
+    manage::{DeleteFlag, NewFlag},
+    rollout::RolloutSection,
+};
 use super::{
     rules::RuleBuilder,
     serve::{ServeEditor, ServeSlot},
@@ -85,7 +89,7 @@ pub fn Flags() -> impl IntoView {
     let reload = RwSignal::new(0u32);
     let latest = live::follow(environment.into());
     // Outside the panel: a save reloads the record, which rebuilds the panel.
-    let status = RwSignal::new(None::<Result<String, String>>);
+    let status: Outcome = RwSignal::new(None);
     let record = LocalResource::new(move || {
         reload.track();
         let name = service.get();
@@ -121,7 +125,7 @@ pub fn Flags() -> impl IntoView {
                     }>
                         <option value="">"Choose a service"</option>
                         {move || services.get().and_then(Result::ok).map(|list| options(
-                            list.into_iter().filter(|s| s.tombstone.is_none() && s.flags > 0).map(|s| s.service).collect(),
+                            list.into_iter().filter(|s| s.tombstone.is_none()).map(|s| s.service).collect(),
                             service,
                         ))}
                     </select>
@@ -147,17 +151,14 @@ pub fn Flags() -> impl IntoView {
                     </select>
                 </div>
             </div>
-            {move || {
-                let (key, env) = (flag.get(), environment.get());
-                let record = record.get().flatten();
-                match record {
-                    Some(Err(e)) => Some(view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any()),
-                    Some(Ok(record)) if !key.is_empty() && !env.is_empty() && record.doc.flags.contains_key(&key) => {
-                        Some(view! { <FlagPanel record=record key=key environment=env status=status latest=latest on_saved=move || reload.update(|n| *n += 1) /> }.into_any())
-                    }
-                    _ => None,
-                }
-            }}
+            <Chosen
+                record=Signal::derive(move || record.get().flatten())
+                flag=flag
+                environment=environment
+                status=status
+                latest=latest
+                reload=reload
+            />
             // Apart from the panel, which a reload rebuilds: a step of the
             // plan must not wipe a reason being typed here.
             {move || {
@@ -171,6 +172,52 @@ pub fn Flags() -> impl IntoView {
     }
 }
 
+/// What the choices lead to: the flag in the environment, or, with no
+/// flag chosen, the form for a new one (editors).
+#[component]
+fn Chosen(
+    record: Signal<Option<Result<ServiceRecord, api::ApiError>>>,
+    flag: RwSignal<String>,
+    environment: RwSignal<String>,
+    status: Outcome,
+    latest: ReadSignal<Option<Change>>,
+    reload: RwSignal<u32>,
+) -> impl IntoView {
+    let session = use_session();
+    let reloaded = move || reload.update(|n| *n += 1);
+    move || {
+        let (key, env) = (flag.get(), environment.get());
+        match record.get() {
+            Some(Err(e)) => Some(
+                view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
+            ),
+            Some(Ok(record))
+                if !key.is_empty() && !env.is_empty() && record.doc.flags.contains_key(&key) =>
+            {
+                let on_deleted = move || {
+                    status.set(None);
+                    flag.set(String::new());
+                    reloaded();
+                };
+                Some(view! { <FlagPanel record=record key=key environment=env status=status latest=latest on_saved=reloaded on_deleted=on_deleted /> }.into_any())
+            }
+            Some(Ok(record))
+                if key.is_empty() && session.may(Role::Editor, &record.doc.service) =>
+            {
+                let on_created = move |key: String| {
+                    status.set(Some(Ok(format!("Flag {key} created, targeted nowhere yet: choose an environment to add targeting."))));
+                    flag.set(key);
+                    reloaded();
+                };
+                let taken = record.doc.flags.keys().cloned().collect();
+                Some(view! { <NewFlag service=record.doc.service.clone() revision=record.revision taken=taken on_created=on_created /> }.into_any())
+            }
+            Some(Ok(_)) => Some(view! { <OutcomeLine outcome=status /> }.into_any()),
+            None => None,
+        }
+    }
+}
+
 /// One flag in one environment: targeting, split editor, simulator.
 #[component]
 fn FlagPanel(
@@ -181,9 +228,11 @@ fn FlagPanel(
     /// The environment's latest change, to follow the flag's.
     latest: ReadSignal<Option<Change>>,
     on_saved: impl Fn() + Copy + Send + Sync + 'static,
+    on_deleted: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let session = use_session();
     let service = record.doc.service.clone();
+    let service_name = service.clone();
     let editable = session.may(Role::Rollout, &service);
     // Variants are the flag's shape: editors only.
     let shapeable = session.may(Role::Editor, &service);
@@ -265,6 +314,20 @@ fn FlagPanel(
             }));
         });
     };
+    // New targeting starts disabled and serving the off variant: adding
+    // it changes what no one gets until it is enabled and saved.
+    let add_targeting = move || {
+        draft.update(|f| {
+            let off = Serve::Variant(f.off.clone());
+            f.environments
+                .entry(env.get_value())
+                .or_insert(FlagEnvironment {
+                    enabled: false,
+                    rules: Vec::new(),
+                    default: off,
+                });
+        });
+    };
     let set_enabled = move |enabled: bool| {
         draft.update(|f| {
             if let Some(t) = env.with_value(|e| f.environments.get_mut(e)) {
@@ -298,7 +361,14 @@ fn FlagPanel(
                     <ServeEditor draft=draft env=env which=ServeSlot::Default editable=editable />
                 }.into_any()
             } else {
-                view! { <p class="muted">"Not targeted in this environment: everyone gets the off variant."</p> }.into_any()
+                view! {
+                    <p class="muted">"Not targeted in this environment: everyone gets the off variant."</p>
+                    {editable.then(|| view! {
+                        <button type="button" class="button" on:click=move |_| add_targeting()>
+                            {format!("Add targeting in {}", env.get_value())}
+                        </button>
+                    })}
+                }.into_any()
             }}
             <ul class="field__errors" aria-live="polite">
                 {move || problems.get().into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}
@@ -318,6 +388,7 @@ fn FlagPanel(
             })}
             <OutcomeLine outcome=status />
             <Simulator draft=draft key=key env=env />
+            {shapeable.then(|| view! { <DeleteFlag service=service_name.clone() key=key.get_value() revision=base on_deleted=on_deleted /> })}
         </div>
     }
     .into_any()
