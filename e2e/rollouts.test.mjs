@@ -102,7 +102,7 @@ test('a product manager writes a plan, starts it and steers it through a guard h
   const steer = section.getByRole('region', { name: 'Steer the rollout' });
   await steer.getByLabel('Reason').fill('e2e: try again');
   await steer.getByRole('button', { name: 'Resume' }).click();
-  await section.getByText(/guards still fire/).waitFor();
+  await section.locator('.status--error', { hasText: 'guards still fire (' }).waitFor();
   const closed = await admin.call(
     'POST',
     '/services/checkout/breakers/payments-provider/environments/prod/close',

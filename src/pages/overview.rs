@@ -203,11 +203,18 @@ fn EnvironmentCard(
                     <span class="overview__awaiting">{move || count(BreakerState::AwaitingClose).map(|n| format!("{n} awaiting close"))}</span>
                 </a>
             </p>
-            <p>
-                <a class="overview__fleet" href=format!("{}?environment={}", Route::Fleet.href(), encode(&name))>
-                    {clusters}
-                </a>
-            </p>
+            // A link only when there is something to say: an empty link
+            // has no name for a screen reader.
+            {
+                let fleet_href = format!("{}?environment={}", Route::Fleet.href(), encode(&name));
+                move || clusters().map(|text| view! {
+                <p>
+                    <a class="overview__fleet" href=fleet_href.clone()>
+                        {text}
+                    </a>
+                </p>
+            })
+            }
         </article>
     }
 }

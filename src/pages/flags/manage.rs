@@ -108,3 +108,21 @@ pub fn DeleteFlag(
     };
     view! { <ReasonedButton id="delete-flag" label="Delete flag…" confirm="Delete" action=action /> }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_flag_is_valid_and_serves_off_everywhere() {
+        let flag = new_flag("  Fuzzy matching  ");
+        let path = FieldPath::root().key("flags").key("typo-tolerance");
+        assert_eq!(
+            validate_flag("typo-tolerance", &flag, &path, &Limits::default()),
+            []
+        );
+        assert_eq!(flag.description, "Fuzzy matching");
+        assert!(flag.environments.is_empty(), "targeted nowhere");
+        assert!(!validate_flag("bad key!", &flag, &path, &Limits::default()).is_empty());
+    }
+}
