@@ -7,6 +7,9 @@
 // demo data, the real release console, Debian's Chromium.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   ADMIN_PASSWORD, apiSession, launchBrowser, login, screenshot, startServer, watchErrors,
 } from './harness.mjs';
@@ -137,6 +140,57 @@ test('an editor creates a flag, adds targeting in staging, saves it, and deletes
   await context.close();
 });
 
+test('an admin exports everything, and imports a changed document after its preview', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  const page = await context.newPage();
+  // The invalid document below is refused with a 422, on purpose.
+  const errors = watchErrors(page, [['/api/v1/me', 401], ['/api/v1/import', 422]]);
+  await login(page, server.url, 'admin', ADMIN_PASSWORD);
+  await page.getByRole('link', { name: 'Services' }).click();
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Export everything' }).click(),
+  ]);
+  const exported = JSON.parse(readFileSync(await download.path(), 'utf8'));
+  assert.equal(exported.format, 'setpoint/1');
+  const services = exported.services.length;
+
+  const dir = mkdtempSync(path.join(tmpdir(), 'setpoint-import-'));
+  const file = (name, document) => {
+    const where = path.join(dir, name);
+    writeFileSync(where, JSON.stringify(document));
+    return where;
+  };
+  // A document the server refuses: the problem is named at its path.
+  const broken = structuredClone(exported);
+  broken.services.find((s) => s.service === 'search').values = { nowhere: {} };
+  await page.locator('#import-file').setInputFiles(file('broken.json', broken));
+  await page.getByText(/services\[\d+\]\.values/).first().waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Apply import' }).count(), 0);
+
+  const changed = structuredClone(exported);
+  changed.environments.push({ name: 'qa', description: 'Testers' });
+  changed.services.find((s) => s.service === 'search').description = 'Search, imported';
+  changed.services.push({ service: 'archive', schema: {} });
+  await page.locator('#import-file').setInputFiles(file('changed.json', changed));
+  const preview = page.getByRole('region', { name: 'Import preview' });
+  await preview.getByText(`1 environment(s) to create, 1 service(s) to create, 1 to replace, ${services - 1} unchanged.`).waitFor();
+  await preview.getByText('Replace service search (1 change(s))').waitFor();
+  await preview.locator('.diff__after', { hasText: 'Search, imported' }).waitFor();
+  assert.equal((await admin.call('GET', '/services/archive')).status, 404, 'a preview changes nothing');
+  await screenshot(page, '53-import-preview');
+  await page.getByLabel('Reason').fill('e2e: import from staging setup');
+  await page.getByRole('button', { name: 'Apply import' }).click();
+  await page.getByText('Imported: 3 change(s).').waitFor();
+  assert.equal((await admin.call('GET', '/services/search')).body.doc.description, 'Search, imported');
+  assert.equal((await admin.call('GET', '/services/archive')).status, 200);
+  const log = await admin.call('GET', '/changes?service=archive&limit=1');
+  assert.equal(log.body.changes[0]?.reason, 'e2e: import from staging setup');
+  assert.deepEqual(errors, []);
+  rmSync(dir, { recursive: true, force: true });
+  await context.close();
+});
+
 test('an editor gets no admin controls, and the server refuses the same steps', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -149,12 +203,15 @@ test('an editor gets no admin controls, and the server refuses the same steps', 
   await page.getByRole('link', { name: 'Document editor' }).click();
   await page.getByLabel('Service document (JSON)').waitFor();
   assert.equal(await page.getByRole('button', { name: /^Create service/ }).isVisible(), false);
+  await page.getByRole('link', { name: 'Services' }).click();
+  assert.equal(await page.getByRole('link', { name: 'Export everything' }).count(), 0);
   const eve = await apiSession(server.url, 'eve', 'eve-password-12');
-  const service = JSON.parse((await import('node:fs')).readFileSync(new URL('../examples/checkout.json', import.meta.url)));
+  const service = JSON.parse(readFileSync(new URL('../examples/checkout.json', import.meta.url)));
   for (const [method, path, body] of [
     ['POST', '/services', { document: { ...service, service: 'sneaky' } }],
     ['DELETE', '/services/checkout'],
     ['POST', '/environments', { name: 'sneaky' }],
+    ['POST', '/import', { document: { format: 'setpoint/1', environments: [], services: [] }, dry_run: true }],
   ]) {
     assert.equal((await eve.call(method, path, body)).status, 403, `${method} ${path}`);
   }

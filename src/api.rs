@@ -356,6 +356,50 @@ pub async fn delete_service(
     .await
 }
 
+/// What an import changes (`POST /api/v1/import`'s `plan`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ImportPlan {
+    /// Environments it creates.
+    pub environments: Vec<String>,
+    /// Services it creates.
+    pub created: Vec<String>,
+    /// Services it replaces, with what changes in each.
+    pub replaced: Vec<ReplacedService>,
+    /// Services already as the document has them.
+    pub unchanged: usize,
+}
+
+/// A service an import replaces.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ReplacedService {
+    /// Name.
+    pub service: String,
+    /// Field by field.
+    pub diff: Vec<setpoint_core::DiffEntry>,
+}
+
+/// `POST /api/v1/import`'s answer.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Imported {
+    /// The changes made (none for a dry run).
+    pub changes: Vec<Change>,
+    /// What it changes.
+    pub plan: ImportPlan,
+}
+
+/// `POST /api/v1/import`: with `dry_run`, only what it would change.
+pub async fn import(document: &Value, reason: &str, dry_run: bool) -> Result<Imported, ApiError> {
+    send(
+        "POST",
+        "/import",
+        &serde_json::json!({"document": document, "reason": reason, "dry_run": dry_run}),
+    )
+    .await
+}
+
+/// Where the browser downloads everything as one document.
+pub const EXPORT_URL: &str = "/api/v1/export";
+
 /// `POST /api/v1/environments`.
 pub async fn create_environment(
     name: &str,

@@ -1032,3 +1032,59 @@ async fn a_deleted_service_is_reclaimed_by_the_clock_after_its_window() {
     let log = app.get("/api/v1/changes?kind=service_reclaimed").await;
     assert_eq!(log.json["changes"][0]["actor"], "setpoint");
 }
+
+#[tokio::test]
+async fn an_import_dry_run_says_what_would_change_and_changes_nothing() {
+    let app = TestApp::seeded().await;
+    let before = app.get("/api/v1/export").await.json;
+    let mut document = before.clone();
+    document["environments"]
+        .as_array_mut()
+        .expect("environments")
+        .push(json!({"name": "qa", "description": "Testers'"}));
+    document["services"][0]["description"] = json!("Checkout, rewritten");
+    document["services"]
+        .as_array_mut()
+        .expect("services")
+        .push(json!({"service": "ledger", "schema": {}}));
+
+    let planned = app
+        .post(
+            "/api/v1/import",
+            json!({"document": document, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(planned.status, StatusCode::OK, "{}", planned.text);
+    let plan = &planned.json["plan"];
+    assert_eq!(plan["environments"], json!(["qa"]));
+    assert_eq!(plan["created"], json!(["ledger"]));
+    assert_eq!(plan["replaced"][0]["service"], "checkout");
+    assert_eq!(
+        plan["replaced"][0]["diff"],
+        json!([{"path": "description", "op": "changed", "before": before["services"][0]["description"], "after": "Checkout, rewritten"}])
+    );
+    assert_eq!(plan["unchanged"], 0);
+    assert_eq!(planned.json["changes"], json!([]));
+    assert_eq!(
+        app.get("/api/v1/export").await.json,
+        before,
+        "a dry run changes nothing"
+    );
+
+    let applied = app
+        .post("/api/v1/import", json!({"document": document}))
+        .await;
+    assert_eq!(applied.status, StatusCode::OK, "{}", applied.text);
+    assert_eq!(applied.json["plan"], *plan, "it did what it said");
+    assert_eq!(applied.json["changes"].as_array().map(Vec::len), Some(3));
+    let again = app
+        .post(
+            "/api/v1/import",
+            json!({"document": document, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(
+        again.json["plan"],
+        json!({"environments": [], "created": [], "replaced": [], "unchanged": 2})
+    );
+}

@@ -10,7 +10,11 @@ use axum::{
     http::StatusCode,
 };
 use serde::{Deserialize, Serialize};
-use setpoint_core::{Change, FieldPath, Limits, ServiceDoc, validate_document};
+use setpoint_core::{
+    Change, FieldPath, Limits, ServiceDoc,
+    diff::{DiffEntry, diff_services},
+    validate_document,
+};
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -172,14 +176,67 @@ struct ImportRequest {
     document: Export,
     #[serde(default)]
     reason: Option<String>,
+    /// Plan only: answer what the import would change, change nothing.
+    #[serde(default)]
+    dry_run: bool,
 }
 
-/// What an import did.
+/// What an import did, or would do.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Imported {
-    /// One change per created environment and created or replaced service.
+    /// One change per created environment and created or replaced service
+    /// (none for a dry run).
     #[schema(value_type = Vec<Object>)]
     changes: Vec<Change>,
+    /// What it changes.
+    plan: ImportPlan,
+}
+
+/// What an import changes, judged against the state it was checked at.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+struct ImportPlan {
+    /// Environments it creates.
+    environments: Vec<String>,
+    /// Services it creates.
+    created: Vec<String>,
+    /// Services it replaces, with what changes in each.
+    replaced: Vec<ReplacedService>,
+    /// Services already as the document has them.
+    unchanged: usize,
+}
+
+/// A service an import replaces.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ReplacedService {
+    service: String,
+    /// Field by field, as the change log's diffs.
+    #[schema(value_type = Vec<Object>)]
+    diff: Vec<DiffEntry>,
+}
+
+impl ImportPlan {
+    /// The plan of `commands`, which [`import_commands`] made from a
+    /// document of `services` services against `world`.
+    fn of(world: &World, commands: &[Command], services: usize) -> Self {
+        let mut plan = Self::default();
+        for command in commands {
+            match command {
+                Command::CreateEnvironment { name, .. } => plan.environments.push(name.clone()),
+                Command::CreateService { doc } => plan.created.push(doc.service.clone()),
+                Command::ReplaceService { doc, .. } => plan.replaced.push(ReplacedService {
+                    service: doc.service.clone(),
+                    diff: world
+                        .services
+                        .get(&doc.service)
+                        .map(|record| diff_services(&record.doc, doc))
+                        .unwrap_or_default(),
+                }),
+                _ => {}
+            }
+        }
+        plan.unchanged = services.saturating_sub(plan.created.len() + plan.replaced.len());
+        plan
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/import", tag = "transfer", summary = "Import all or nothing", request_body = ImportRequest, responses((status = 200, body = Imported), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
@@ -192,8 +249,18 @@ async fn import(
     principal.require(Permission::Administer, None, None)?;
     let _turn = state.admission.import().await?;
     let request: ImportRequest = JsonBody::read(request, MAX_IMPORT_BYTES).await?.parse()?;
-    let commands = import_commands(&state.engine.world(), request.document)?;
+    let services = request.document.services.len();
+    let (commands, plan) = {
+        let world = state.engine.world();
+        let commands = import_commands(&world, request.document)?;
+        let plan = ImportPlan::of(&world, &commands, services);
+        (commands, plan)
+    };
     let reason = write::reason(request.reason)?;
-    let changes = write::commit_all(&state, &principal, commands, &reason).await?;
-    Ok((StatusCode::OK, Json(Imported { changes })))
+    let changes = if request.dry_run {
+        Vec::new()
+    } else {
+        write::commit_all(&state, &principal, commands, &reason).await?
+    };
+    Ok((StatusCode::OK, Json(Imported { changes, plan })))
 }

@@ -1,5 +1,8 @@
 //! The services list: search and filter (owner, environment) as you type;
-//! deleted services apart, with restore for admins.
+//! deleted services apart, with restore for admins; export and import for
+//! admins of every service ([`transfer`]).
+
+mod transfer;
 
 use leptos::prelude::*;
 
@@ -145,6 +148,7 @@ pub fn Services() -> impl IntoView {
                 }}
             </Transition>
             <DeletedServices deleted=deleted on_restored=move || reload.update(|n| *n += 1) />
+            {session.is_global_admin().then(|| view! { <transfer::Transfer on_imported=move || reload.update(|n| *n += 1) /> })}
         </section>
     }
 }
