@@ -276,7 +276,8 @@ fn FlagPanel(
             if !ours || change.revision <= base || saving.get_value() {
                 return;
             }
-            if changed() {
+            // Only news moves this: editing the draft must not re-run it.
+            if untrack(changed) {
                 status.set(Some(Err(format!(
                     "{} changed this flag meanwhile (revision {}): your edit is based on an older version, and saving it will be refused. Reload to start from theirs.",
                     change.actor, change.revision
