@@ -114,7 +114,8 @@ test('an editor creates a flag, adds targeting in staging, saves it, and deletes
   await form.getByLabel('What it gates').fill('Fuzzy matching of queries');
   await form.getByRole('button', { name: 'Create flag' }).click();
   await page.getByText('Flag typo-tolerance created, targeted nowhere yet').waitFor();
-  assert.equal(await page.getByLabel('Flag', { exact: true }).inputValue(), 'typo-tolerance');
+  // The flag chosen for the user once the service is read again.
+  await page.waitForFunction(() => document.getElementById('flag-key')?.value === 'typo-tolerance');
 
   await page.getByLabel('Environment').selectOption('staging');
   await page.getByText('Not targeted in this environment').waitFor();

@@ -67,13 +67,20 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
 }
 
-/** Logs in through the console's form and waits for the shell. */
+/** Logs in through the console's form and waits for the shell, and, at
+ *  the root, for the overview it lands on. Waiting for the overview
+ *  matters: a link clicked while the first page's module is still loading
+ *  can leave that page shown under the new address (docs/roadmap.md,
+ *  known gaps). */
 export async function login(page, url, username, password) {
   await page.goto(url);
   await page.getByLabel('User name').fill(username);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByRole('button', { name: 'Log out' }).waitFor();
+  if (new URL(url).pathname === '/') {
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  }
 }
 
 /** An API client logged in as `username`: `call(method, path, body)`
