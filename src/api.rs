@@ -854,7 +854,7 @@ pub async fn update_user(username: &str, change: &UserChange) -> Result<User, Ap
 
 /// `DELETE /api/v1/users/{username}`.
 pub async fn delete_user(username: &str) -> Result<(), ApiError> {
-    send_for_nothing("DELETE", &format!("/users/{}", segment(username))).await
+    delete_for_nothing(&format!("/users/{}", segment(username))).await
 }
 
 /// `GET /api/v1/tokens`.
@@ -879,7 +879,7 @@ pub async fn create_token(
 
 /// `DELETE /api/v1/tokens/{id}`.
 pub async fn revoke_token(id: &str) -> Result<(), ApiError> {
-    send_for_nothing("DELETE", &format!("/tokens/{}", segment(id))).await
+    delete_for_nothing(&format!("/tokens/{}", segment(id))).await
 }
 
 /// A step of a change request, by whoever may take it.
@@ -985,14 +985,10 @@ async fn delete_at(path: &str, base_revision: u64, reason: &str) -> Result<Writt
     decode(request.send().await).await
 }
 
-/// A write answered `204 No Content`.
-async fn send_for_nothing(method: &str, path: &str) -> Result<(), ApiError> {
+/// A `DELETE` answered `204 No Content`.
+async fn delete_for_nothing(path: &str) -> Result<(), ApiError> {
     let url = format!("{BASE}{path}");
-    let builder = match method {
-        "DELETE" => gloo_net::http::Request::delete(&url),
-        _ => gloo_net::http::Request::post(&url),
-    };
-    let response = with_csrf(builder)
+    let response = with_csrf(gloo_net::http::Request::delete(&url))
         .send()
         .await
         .map_err(ApiError::transport)?;

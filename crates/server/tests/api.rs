@@ -405,6 +405,24 @@ async fn console_pages_carry_a_content_security_policy_and_odd_paths_are_404() {
     }
 }
 
+/// `GET uri` with `Accept-Encoding: accept` (none when `None`), from an
+/// app serving the console in `console`.
+async fn get_accepting(
+    console: &std::path::Path,
+    uri: &str,
+    accept: Option<&str>,
+) -> axum::response::Response {
+    let mut request = Request::get(uri);
+    if let Some(accept) = accept {
+        request = request.header(header::ACCEPT_ENCODING, accept);
+    }
+    test_app(console)
+        .await
+        .oneshot(request.body(Body::empty()).expect("request"))
+        .await
+        .expect("the router never fails")
+}
+
 /// A console file and its build-time brotli and gzip copies, each with
 /// different content, so the answer shows which one was sent.
 #[tokio::test]
@@ -419,18 +437,7 @@ async fn console_files_go_out_as_compressed_at_build_time_by_accept_encoding() {
     }
     let get = |uri: &'static str, accept: Option<&'static str>| {
         let dir = dir.path().to_path_buf();
-        async move {
-            let mut request = Request::get(uri);
-            if let Some(accept) = accept {
-                request = request.header(header::ACCEPT_ENCODING, accept);
-            }
-            let response = test_app(&dir)
-                .await
-                .oneshot(request.body(Body::empty()).expect("request"))
-                .await
-                .expect("the router never fails");
-            common::reply(response).await
-        }
+        async move { common::reply(get_accepting(&dir, uri, accept).await).await }
     };
     for uri in [
         "/pkg/0123abcd/main.wasm",
@@ -471,15 +478,7 @@ async fn api_answers_from_a_kilobyte_are_compressed_as_the_client_accepts() {
     let get = |uri: &'static str, accept: Option<&'static str>| {
         let dir = dir.path().to_path_buf();
         async move {
-            let mut request = Request::get(uri);
-            if let Some(accept) = accept {
-                request = request.header(header::ACCEPT_ENCODING, accept);
-            }
-            let response = test_app(&dir)
-                .await
-                .oneshot(request.body(Body::empty()).expect("request"))
-                .await
-                .expect("the router never fails");
+            let response = get_accepting(&dir, uri, accept).await;
             let headers = response.headers().clone();
             let bytes = http_body_util::BodyExt::collect(response.into_body())
                 .await

@@ -769,3 +769,53 @@ async fn an_admin_changes_a_users_role_and_services_and_resets_their_password() 
     );
     assert!(!log.text.contains("argon2"), "no password hash in the log");
 }
+
+#[tokio::test]
+async fn admins_scoped_to_a_service_or_environment_manage_no_people_and_import_nothing() {
+    let app = TestApp::seeded().await;
+    app.post(
+        "/api/v1/users",
+        json!({"username": "gina", "password": "correct horse battery", "role": "editor"}),
+    )
+    .await;
+    let before = app.get("/api/v1/export").await.json;
+    for (name, services, environment) in [
+        ("checkout-admin", Some(&["checkout"][..]), None),
+        ("staging-admin", None, Some("staging")),
+    ] {
+        let bearer = format!(
+            "Bearer {}",
+            app.token(name, Role::Admin, services, environment).await
+        );
+        let auth = [("authorization", bearer.as_str())];
+        for (method, uri, body) in [
+            (
+                Method::PATCH,
+                "/api/v1/users/gina",
+                json!({"role": "admin"}),
+            ),
+            (
+                Method::POST,
+                "/api/v1/import",
+                json!({"document": before, "dry_run": true}),
+            ),
+        ] {
+            let reply = app.request(method, uri, &auth, Some(body)).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::FORBIDDEN,
+                "{name}: {uri}: {}",
+                reply.text
+            );
+            assert!(!reply.text.contains("plan"), "{name}: no plan leaks");
+        }
+    }
+    let gina = app.get("/api/v1/users").await.json;
+    assert!(
+        gina.as_array()
+            .expect("users")
+            .iter()
+            .any(|u| u["username"] == "gina" && u["role"] == "editor"),
+        "{gina}"
+    );
+}
