@@ -6,7 +6,8 @@
 //     requests it made: the login page, the overview after it, each page's
 //     first visit, then a service's config form;
 //   - cold load to interactive from localhost (empty cache);
-//   - per-keystroke filtering of a 2,000-service list.
+//   - per-keystroke filtering of a 2,000-service list and of the flags
+//     overview with a flag in each (2,007 flags).
 // Not a test: it asserts nothing. Run through bench/console.sh.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -99,18 +100,14 @@ async function coldLoad(browser, url) {
   console.log(`cold load to interactive (login form, empty cache), ms over ${RUNS} runs: median ${median(times).toFixed(0)}, max ${Math.max(...times).toFixed(0)} (budget 1,000)`);
 }
 
-async function filtering(browser, url) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  await login(page, url, 'admin', ADMIN_PASSWORD);
-  await page.getByRole('link', { name: 'Services' }).click();
-  await page.getByText(`${SERVICES + 6} service(s)`, { exact: false }).first().waitFor({ timeout: 60_000 });
-  // Each keystroke: from the input event to the list updated and painted.
-  const times = await page.evaluate(async () => {
-    const input = document.getElementById('service-search');
-    const count = () => document.body.innerText.match(/(\d+) service\(s\)/)?.[1];
+/** Per keystroke into the input `id`: from the input event to the list
+ *  updated and painted; `counted` reads the count line's number. */
+async function keystrokes(page, id, counted, texts) {
+  const times = await page.evaluate(async ([id, counted, texts]) => {
+    const input = document.getElementById(id);
+    const count = () => document.body.innerText.match(new RegExp(counted))?.[1];
     const out = [];
-    for (const text of ['b', 'bu', 'bul', 'bulk', 'bulk-1', 'bulk-19', 'bulk-199', 'bulk-19', 'bulk-1', 'bulk', 'team-7', '']) {
+    for (const text of texts) {
       const start = performance.now();
       input.value = text;
       input.dispatchEvent(new Event('input', { bubbles: true }));
@@ -121,10 +118,26 @@ async function filtering(browser, url) {
       out.push([text, performance.now() - start, count()]);
     }
     return out;
-  });
+  }, [id, counted, texts]);
   for (const [text, ms, shown] of times) console.log(`  "${text}": ${ms.toFixed(1)} ms → ${shown} shown`);
-  const ms = times.map(([, t]) => t);
+  return times.map(([, t]) => t);
+}
+
+async function filtering(browser, url) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await login(page, url, 'admin', ADMIN_PASSWORD);
+  const texts = ['b', 'bu', 'bul', 'bulk', 'bulk-1', 'bulk-19', 'bulk-199', 'bulk-19', 'bulk-1', 'bulk', 'team-7', ''];
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('link', { name: 'Services' }).click();
+  await page.getByText(`${SERVICES + 6} service(s)`, { exact: false }).first().waitFor({ timeout: 60_000 });
+  let ms = await keystrokes(page, 'service-search', '(\\d+) service\\(s\\)', texts);
   console.log(`filter ${SERVICES + 6} services per keystroke, ms: median ${median(ms).toFixed(1)}, max ${Math.max(...ms).toFixed(1)} (budget 50)`);
+  // The flags overview: one flag per bulk service beside the demo's 7.
+  await nav.getByRole('link', { name: 'Flags' }).click();
+  await page.getByText(`${SERVICES + 7} flag(s)`, { exact: false }).first().waitFor({ timeout: 60_000 });
+  ms = await keystrokes(page, 'flags-search', '(\\d+) flag\\(s\\)', texts.map((t) => t.replace('bulk', 'flag')));
+  console.log(`filter ${SERVICES + 7} flags per keystroke, ms: median ${median(ms).toFixed(1)}, max ${Math.max(...ms).toFixed(1)} (budget 50)`);
   await context.close();
 }
 
@@ -136,6 +149,20 @@ try {
     description: `Bulk service ${i}`,
     owners: [`team-${i % 40}`],
     schema: { n: { type: 'int', default: 0 } },
+    // A flag each, split in prod, for the flags overview's filtering.
+    flags: {
+      [`flag-${i}`]: {
+        description: `Gates bulk feature ${i}`,
+        variants: { on: true, off: false },
+        off: 'off',
+        environments: {
+          prod: {
+            enabled: i % 2 === 0,
+            default: { split: { weights: [{ variant: 'on', weight: 1 + (i % 99) }, { variant: 'off', weight: 99 - (i % 99) }] } },
+          },
+        },
+      },
+    },
   }));
   const imported = await admin.call('POST', '/import', {
     document: { format: 'setpoint/1', environments: [], services },

@@ -103,7 +103,8 @@ test('an editor creates a flag, adds targeting in staging, saves it, and deletes
   const errors = watchErrors(page);
   await login(page, server.url, 'eve', 'eve-password-12');
   await page.getByRole('link', { name: 'Flags' }).click();
-  await page.getByLabel('Service').selectOption('search');
+  await page.getByLabel('New flag in').selectOption('search');
+  await page.getByRole('button', { name: 'Continue' }).click();
   const form = page.getByRole('form', { name: 'New flag' });
   // The core's check of the key, before anything is sent.
   await form.getByLabel('New flag key').fill('semantic-search');

@@ -39,9 +39,9 @@ async function openSearchDev(page) {
 /** The flags page on search's `semantic-search` flag in `env`. */
 async function openSemanticSearch(page, env) {
   await page.getByRole('link', { name: 'Flags' }).click();
-  await page.getByLabel('Service').selectOption('search');
-  await page.getByLabel('Flag').selectOption('semantic-search');
-  await page.getByLabel('Environment').selectOption(env);
+  // From the overview's row to the flag's own page.
+  await page.getByRole('link', { name: 'semantic-search', exact: true }).click();
+  await page.getByLabel('Environment', { exact: true }).selectOption(env);
 }
 
 test('admin: an invalid edit sends nothing; a valid one saves, shows in the audit and rolls back', async () => {

@@ -494,6 +494,11 @@ pub async fn put_schema(
     .await
 }
 
+/// `GET /api/v1/flags`: every flag the user may see, across services.
+pub async fn flags() -> Result<Vec<setpoint_wire::FlagLine>, ApiError> {
+    get("/flags").await
+}
+
 /// `GET /api/v1/changes` with a query string built by [`query`].
 pub async fn changes(query: &str) -> Result<ChangePage, ApiError> {
     get(&format!("/changes{query}")).await

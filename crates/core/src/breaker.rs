@@ -356,17 +356,29 @@ impl BreakerStatus {
     }
 }
 
+impl Breaker {
+    /// Whether one of its matcher sets holds for `alert`'s labels.
+    pub fn matches(&self, alert: &Alert) -> bool {
+        self.trips_on
+            .iter()
+            .any(|set| set_matches(set, &alert.labels))
+    }
+
+    /// Whether `alert` trips it in some environment: it matches, and the
+    /// environment the alert's labels name, if any, is one it exists in.
+    /// What the console previews a definition against.
+    pub fn catches(&self, alert: &Alert) -> bool {
+        self.matches(alert) && alert.environment().is_none_or(|env| self.exists_in(env))
+    }
+}
+
 /// The breakers of `doc` that `alert` trips, with the environments it trips
 /// them in. `environments` are all environments; a breaker listing none
 /// exists in each. An alert labelled with an environment trips only there.
 pub fn routes(doc: &ServiceDoc, alert: &Alert, environments: &[String]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (name, breaker) in &doc.breakers {
-        if !breaker
-            .trips_on
-            .iter()
-            .any(|set| set_matches(set, &alert.labels))
-        {
+        if !breaker.matches(alert) {
             continue;
         }
         for env in environments.iter().filter(|e| breaker.exists_in(e)) {
@@ -697,5 +709,26 @@ mod tests {
         );
         a.labels.insert("alertname".into(), "DiskFull".into());
         assert!(routes(&doc, &a, &envs).is_empty());
+    }
+
+    #[test]
+    fn a_definition_catches_what_it_would_route() {
+        let breaker: Breaker = serde_json::from_value(serde_json::json!({
+            "environments": ["prod"],
+            "trips_on": [["alertname=~Payments.*", "severity!=info"], ["alertname=Down"]]
+        }))
+        .expect("breaker");
+        let mut a = firing("x");
+        a.labels = BTreeMap::from([("alertname".into(), "PaymentsLatency".into())]);
+        assert!(breaker.catches(&a), "one set holds; no environment named");
+        a.labels.insert("severity".into(), "info".into());
+        assert!(!breaker.catches(&a), "every matcher of a set must hold");
+        a.labels.insert("alertname".into(), "Down".into());
+        assert!(breaker.catches(&a), "any set may hold");
+        a.labels.insert("env".into(), "staging".into());
+        assert!(
+            breaker.matches(&a) && !breaker.catches(&a),
+            "it does not exist in the environment the alert names"
+        );
     }
 }

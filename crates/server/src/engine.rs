@@ -23,7 +23,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use setpoint_core::{Change, Role, time::format_timestamp};
+use setpoint_core::{Change, ChangeKind, Role, time::format_timestamp};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::{
@@ -414,6 +414,11 @@ impl Engine {
     /// Reads the change log.
     pub async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError> {
         self.store.changes(query).await
+    }
+
+    /// The latest change of each item among `kinds`, from the log.
+    pub async fn latest_by_item(&self, kinds: &[ChangeKind]) -> Result<Vec<Change>, StoreError> {
+        self.store.latest_by_item(kinds).await
     }
 }
 
@@ -923,6 +928,9 @@ mod tests {
         }
         async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError> {
             self.inner.changes(query).await
+        }
+        async fn latest_by_item(&self, kinds: &[ChangeKind]) -> Result<Vec<Change>, StoreError> {
+            self.inner.latest_by_item(kinds).await
         }
         async fn snapshot_marks(&self) -> Result<Vec<SnapshotMark>, StoreError> {
             self.inner.snapshot_marks().await

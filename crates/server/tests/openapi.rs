@@ -88,6 +88,7 @@ const OPERATIONS: &[(&str, &str)] = &[
         "post",
         "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/abort",
     ),
+    ("get", "/api/v1/flags"),
     ("get", "/api/v1/rollouts"),
     ("post", "/api/v1/hooks/alertmanager"),
     ("post", "/ofrep/v1/evaluate/flags"),

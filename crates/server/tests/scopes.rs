@@ -206,6 +206,7 @@ async fn read_everything(world: &World, bearer: &str) -> Vec<(String, String)> {
         "/api/v1/services",
         "/api/v1/services/checkout",
         "/api/v1/services/checkout/history",
+        "/api/v1/flags",
         "/api/v1/changes",
         "/api/v1/changes?kind=token_created",
         "/api/v1/changes?kind=service_created",

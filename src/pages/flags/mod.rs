@@ -9,6 +9,7 @@
 //! user is editing it, and the rollout's state and timeline follow too.
 
 mod manage;
+mod overview;
 mod rollout;
 
 use std::collections::BTreeMap;
@@ -66,9 +67,28 @@ pub fn distribution(flag: &Flag, key: &str, env: &str, base: &Context) -> BTreeM
     counts
 }
 
-/// The flags page.
+/// The flags page: the overview of every flag, or, when the address names
+/// a service (a link from the overview), that service's flags one at a
+/// time.
 #[component]
 pub fn Flags() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let service = Memo::new(move |_| query.with(|q| q.get("service")).unwrap_or_default());
+    let flag = Memo::new(move |_| query.with(|q| q.get("flag")).unwrap_or_default());
+    let environment = Memo::new(move |_| query.with(|q| q.get("environment")).unwrap_or_default());
+    move || {
+        let (service, flag, environment) = (service.get(), flag.get(), environment.get());
+        if service.is_empty() {
+            view! { <overview::FlagsOverview /> }.into_any()
+        } else {
+            view! { <FlagPage service=service flag=flag environment=environment /> }.into_any()
+        }
+    }
+}
+
+/// One service's flags, one at a time, in one environment.
+#[component]
+fn FlagPage(service: String, flag: String, environment: String) -> impl IntoView {
     let session = use_session();
     let services =
         LocalResource::new(
@@ -77,15 +97,10 @@ pub fn Flags() -> impl IntoView {
     let environments = LocalResource::new(move || async move {
         api::environments().await.map_err(|e| session.check(e))
     });
-    // A link (the overview's rollouts) may name what to show.
-    let asked = |name: &str| {
-        leptos_router::hooks::use_query_map()
-            .with_untracked(|q| q.get(name))
-            .unwrap_or_default()
-    };
-    let service = RwSignal::new(asked("service"));
-    let environment = RwSignal::new(asked("environment"));
-    let flag = RwSignal::new(asked("flag"));
+    // Where the link led; the selects move on from there.
+    let service = RwSignal::new(service);
+    let environment = RwSignal::new(environment);
+    let flag = RwSignal::new(flag);
     let reload = RwSignal::new(0u32);
     let latest = live::follow(environment.into());
     // Outside the panel: a save reloads the record, which rebuilds the panel.
@@ -115,6 +130,7 @@ pub fn Flags() -> impl IntoView {
     view! {
         <section class="page">
             <h1 class="page__title">{Route::Flags.label()}</h1>
+            <p><a href=Route::Flags.href()>"All flags"</a></p>
             <div class="toolbar">
                 <div class="field">
                     <label class="field__label" for="flag-service">"Service"</label>

@@ -17,7 +17,7 @@ use setpoint_core::{
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AppState, JsonBody, PathParams, write};
+use super::{AppState, JsonBody, Params, PathParams, write};
 use crate::{
     ApiError,
     auth::{Permission, Principal, sha256_hex},
@@ -69,12 +69,13 @@ async fn put_breaker(
     Ok(Json(change))
 }
 
-#[utoipa::path(delete, path = "/api/v1/services/{service}/breakers/{breaker}", tag = "breakers", summary = "Delete a breaker definition", params(("service" = String, Path, description = "Service name"), ("breaker" = String, Path, description = "Breaker name")), responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(delete, path = "/api/v1/services/{service}/breakers/{breaker}", tag = "breakers", summary = "Delete a breaker definition", params(("service" = String, Path, description = "Service name"), ("breaker" = String, Path, description = "Breaker name"), super::services::ReasonQuery), responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
 async fn delete_breaker(
     State(state): State<AppState>,
     principal: Principal,
     PathParams((service, name)): PathParams<(String, String)>,
     headers: HeaderMap,
+    Params(query): Params<super::services::ReasonQuery>,
 ) -> Result<Json<Change>, ApiError> {
     principal.require(Permission::Operate, Some(&service), None)?;
     let base = write::base_revision(&headers, None)?;
@@ -86,7 +87,7 @@ async fn delete_breaker(
             name,
             base,
         },
-        "",
+        &write::reason(query.reason)?,
     )
     .await?;
     Ok(Json(change))

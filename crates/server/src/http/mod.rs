@@ -7,6 +7,7 @@ mod environments;
 mod events;
 mod extract;
 pub mod files;
+mod flags;
 mod fleet;
 mod health;
 mod ofrep;
@@ -198,6 +199,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(rollback::router())
         .merge(transfer::router())
         .merge(files::router())
+        .merge(flags::router())
         .merge(breakers::router())
         .merge(rollouts::router())
         .merge(fleet::router())

@@ -198,9 +198,10 @@ async fn replace(
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct ReasonQuery {
+pub(super) struct ReasonQuery {
+    /// Why, for the change log.
     #[serde(default)]
-    reason: Option<String>,
+    pub(super) reason: Option<String>,
 }
 
 #[utoipa::path(delete, path = "/api/v1/services/{service}", tag = "services", summary = "Delete (tombstone) a service", params(("service" = String, Path, description = "Service name"), ReasonQuery), responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]

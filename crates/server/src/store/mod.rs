@@ -298,6 +298,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn commit(&self, batch: Batch) -> Result<(), StoreError>;
     /// Reads the change log.
     async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError>;
+    /// The latest change of each item among `kinds` (by service, item and
+    /// environment), oldest first, without `before` and `after`.
+    async fn latest_by_item(&self, kinds: &[ChangeKind]) -> Result<Vec<Change>, StoreError>;
     /// Checks the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
     /// What the commits after `after` wrote, read at one instant.

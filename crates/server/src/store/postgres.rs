@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use setpoint_core::Change;
+use setpoint_core::{Change, ChangeKind};
 use sqlx::{
     Postgres,
     postgres::{PgListener, PgPool, PgPoolOptions},
@@ -106,6 +106,20 @@ impl Store for PgStore {
 
     async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError> {
         rows::changes_sql::<Postgres>(query)?
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(rows::change)
+            .collect()
+    }
+
+    async fn latest_by_item(&self, kinds: &[ChangeKind]) -> Result<Vec<Change>, StoreError> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        rows::latest_by_item_sql::<Postgres>(kinds)
             .build()
             .fetch_all(&self.pool)
             .await

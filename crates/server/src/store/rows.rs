@@ -239,6 +239,27 @@ where
     Ok(sql)
 }
 
+/// The latest change of each item among `kinds` — by service, item and
+/// environment — without its `before` and `after`, which a list showing
+/// who changed what last does not need and which may be large.
+pub(super) fn latest_by_item_sql<'q, DB>(kinds: &[ChangeKind]) -> sqlx::QueryBuilder<'q, DB>
+where
+    DB: sqlx::Database,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut sql = sqlx::QueryBuilder::new(
+        "SELECT revision, service, item, environment, actor, at, reason, kind, \
+         CAST(NULL AS TEXT) AS before, CAST(NULL AS TEXT) AS after FROM changes \
+         WHERE revision IN (SELECT MAX(revision) FROM changes WHERE item IS NOT NULL AND kind IN (",
+    );
+    let mut list = sql.separated(", ");
+    for kind in kinds {
+        list.push_bind(kind.as_str());
+    }
+    sql.push(") GROUP BY service, item, environment) ORDER BY revision");
+    sql
+}
+
 /// The reads every backend makes with the same SQL (no parameters: an
 /// integer of ours is written into the text), over one driver's
 /// connection. A macro rather than a function generic over the driver:

@@ -3,7 +3,7 @@
 
 use std::{path::Path, str::FromStr, time::Duration};
 
-use setpoint_core::Change;
+use setpoint_core::{Change, ChangeKind};
 use sqlx::{
     Sqlite,
     sqlite::{
@@ -91,6 +91,20 @@ impl Store for SqliteStore {
 
     async fn changes(&self, query: &ChangeQuery) -> Result<Vec<Change>, StoreError> {
         rows::changes_sql::<Sqlite>(query)?
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::new)?
+            .iter()
+            .map(rows::change)
+            .collect()
+    }
+
+    async fn latest_by_item(&self, kinds: &[ChangeKind]) -> Result<Vec<Change>, StoreError> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        rows::latest_by_item_sql::<Sqlite>(kinds)
             .build()
             .fetch_all(&self.pool)
             .await

@@ -1,0 +1,11 @@
+//! The bodies Setpoint's API sends and takes, declared once: the server
+//! serializes these and names them in its OpenAPI description (feature
+//! `openapi`), the console deserializes the same types, so the two cannot
+//! drift apart unnoticed.
+//!
+//! Domain types (documents, flags, changes) live in `setpoint-core`; this
+//! crate holds what only the API has: lists, summaries and envelopes.
+
+mod flags;
+
+pub use flags::{FlagLine, Stamp, Targeting};
