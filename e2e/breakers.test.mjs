@@ -1,6 +1,8 @@
 // Breakers end to end with a real Alertmanager: alerts posted to
 // Alertmanager reach Setpoint through its webhook and move a breaker that an
-// operator watches on the console's board, live, without reloading.
+// operator watches on the console's board, live, without reloading; an
+// operator defines a new breaker, previewing which of the alerts received
+// lately its matchers would catch, then edits and deletes it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -14,14 +16,17 @@ let alertmanager;
 let admin;
 
 const OPERATOR = ['olga', 'olga-password-1'];
+const VIEWER = ['vic', 'vic-password-12'];
 
 before(async () => {
   server = await startServer({ demo: true });
   admin = await apiSession(server.url, 'admin', ADMIN_PASSWORD);
   const token = await admin.call('POST', '/tokens', { name: 'alertmanager', role: 'alert_source' });
   assert.equal(token.status, 201, JSON.stringify(token.body));
-  const created = await admin.call('POST', '/users', { username: OPERATOR[0], password: OPERATOR[1], role: 'operator' });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
+  for (const [[username, password], role] of [[OPERATOR, 'operator'], [VIEWER, 'viewer']]) {
+    const created = await admin.call('POST', '/users', { username, password, role });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+  }
   alertmanager = await startAlertmanager(server.url, token.body.token);
   browser = await launchBrowser();
 });
@@ -151,4 +156,103 @@ test('a second matching alert still firing keeps the breaker open when the first
   await models.getByText('model server returns garbage').waitFor();
   assert.deepEqual(errors, []);
   await context.close();
+});
+
+test('an operator defines a breaker against the alerts received lately, edits it and deletes it', async () => {
+  // One alert no breaker claims, and one the stripe breaker does.
+  await alertmanager.post([
+    { labels: { alertname: 'CheckoutLatencyHigh', service: 'checkout', environment: 'prod', severity: 'page' }, startsAt: new Date().toISOString() },
+    stripeAlert('api-7', new Date(Date.now() - 5_000).toISOString()),
+  ]);
+  await eventually('the unrouted alert', async () => (await admin.call('GET', '/alerts/unrouted')).body
+    .some((u) => u.alert.labels.alertname === 'CheckoutLatencyHigh'));
+  await eventually('the stripe alert to fire', async () => (await stripe()).firing.some((a) => a.labels.instance === 'api-7'));
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await login(page, server.url, ...OPERATOR);
+  await page.getByRole('link', { name: 'Breakers' }).click();
+  const definitions = page.getByRole('region', { name: 'Breaker definitions' });
+  await definitions.getByLabel('Breakers of service').selectOption('checkout');
+  await definitions.getByRole('row').filter({ hasText: 'payments-provider' }).waitFor();
+  await definitions.getByRole('button', { name: 'New breaker' }).click();
+  const form = page.getByRole('form', { name: 'New breaker' });
+  const preview = form.getByRole('region', { name: 'Alerts it would catch' });
+  const save = form.getByRole('button', { name: 'Save breaker' });
+  await form.getByLabel('Name', { exact: true }).fill('latency');
+  await form.getByLabel('What opening it does').fill('Serve the cached checkout page');
+  await form.getByLabel('Set 1', { exact: true }).fill('alertname~~CheckoutLatencyHigh');
+  // The core's check, as typed: nothing can be sent.
+  await form.locator('.problems__path', { hasText: 'trips_on[0][0]' }).waitFor();
+  await form.getByLabel('Reason', { exact: true }).fill('e2e: latency guard');
+  assert.equal(await save.isDisabled(), true);
+  await form.getByLabel('Set 1', { exact: true }).fill('alertname=CheckoutLatencyHigh');
+  await preview.getByText(/Would have caught 1 of the \d+ alerts/).waitFor();
+  await preview.getByRole('row').filter({ hasText: 'CheckoutLatencyHigh' }).filter({ hasText: 'matched no breaker' }).waitFor();
+  await form.getByRole('button', { name: 'Add a set' }).click();
+  await form.getByLabel('Set 2', { exact: true }).fill('provider=stripe\ninstance=api-7');
+  await preview.getByText(/Would have caught 2 of the \d+ alerts/).waitFor();
+  await preview.getByRole('row').filter({ hasText: 'instance=api-7' }).filter({ hasText: 'payments-gateway/stripe in prod' }).waitFor();
+  // Both alerts name prod: a breaker only in staging would catch neither.
+  await form.getByRole('checkbox', { name: 'staging' }).check();
+  await preview.getByText(/Would have caught 0 of the/).waitFor();
+  await form.getByRole('checkbox', { name: 'staging' }).uncheck();
+  await form.getByRole('button', { name: 'Remove set 2' }).click();
+  await preview.getByText(/Would have caught 1 of the/).waitFor();
+  await screenshot(page, '56-breaker-definition-preview');
+  await save.click();
+  await definitions.getByText(/Saved breaker latency \(revision \d+\)/).waitFor();
+  let doc = (await admin.call('GET', '/services/checkout')).body.doc;
+  assert.deepEqual(doc.breakers.latency, {
+    description: 'Serve the cached checkout page',
+    environments: [],
+    trips_on: [['alertname=CheckoutLatencyHigh']],
+    close: 'manual',
+  });
+
+  await definitions.getByRole('button', { name: 'Edit latency' }).click();
+  const edit = page.getByRole('form', { name: 'Breaker latency' });
+  await edit.getByLabel('Closes by itself after').fill('10m');
+  await edit.getByLabel('Reason', { exact: true }).fill('e2e: close by itself');
+  await edit.getByRole('button', { name: 'Save breaker' }).click();
+  await definitions.getByText(/Saved breaker latency/).waitFor();
+  await eventually('the edit', async () => (await admin.call('GET', '/services/checkout')).body.doc.breakers.latency?.close?.auto_after === '10m');
+
+  const row = definitions.getByRole('row').filter({ hasText: 'latency' });
+  await row.getByRole('button', { name: 'Delete…' }).click();
+  await row.getByLabel('Reason').fill('e2e: not needed after all');
+  await row.getByRole('button', { name: 'Delete', exact: true }).click();
+  await definitions.getByText(/Deleted breaker latency/).waitFor();
+  doc = (await admin.call('GET', '/services/checkout')).body.doc;
+  assert.equal(doc.breakers.latency, undefined);
+  const log = await admin.call('GET', '/changes?service=checkout&item=latency&kind=breaker_defined&limit=3');
+  assert.deepEqual(log.body.changes.map((c) => [c.actor, c.reason]), [
+    ['user:olga', 'e2e: not needed after all'],
+    ['user:olga', 'e2e: close by itself'],
+    ['user:olga', 'e2e: latency guard'],
+  ]);
+  assert.deepEqual(errors, []);
+  await context.close();
+
+  // A viewer gets the board without the definitions, and the server refuses one.
+  const viewing = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const viewer = await viewing.newPage();
+  const viewerErrors = watchErrors(viewer, [['/api/v1/me', 401], ['/breakers/latency', 403]]);
+  await login(viewer, server.url, ...VIEWER);
+  await viewer.getByRole('link', { name: 'Breakers' }).click();
+  await viewer.getByRole('article', { name: 'payments-gateway / stripe' }).waitFor();
+  assert.equal(await viewer.getByRole('region', { name: 'Breaker definitions' }).count(), 0);
+  const status = await viewer.evaluate(async () => {
+    const me = await (await fetch('/api/v1/me')).json();
+    const answer = await fetch('/api/v1/services/checkout/breakers/latency', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': me.csrf_token },
+      body: JSON.stringify({ breaker: { trips_on: [['alertname=X']] }, reason: 'not mine to do' }),
+    });
+    return answer.status;
+  });
+  assert.equal(status, 403);
+  assert.deepEqual(viewerErrors, []);
+  await viewing.close();
 });

@@ -15,6 +15,9 @@ use setpoint_core::{
     rollout::{RolloutPlan, Steer},
 };
 
+use setpoint_wire::ErrorEnvelope;
+pub use setpoint_wire::{ChangeFilter, ChangePage, Problem, RequestFilter, RolloutFilter};
+
 use crate::route::encode as segment;
 
 /// The base path of the API.
@@ -27,38 +30,20 @@ thread_local! {
     static CSRF: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// A field-level problem, as the server reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
-pub struct Problem {
-    /// Where, e.g. `values.prod["throttle.rps"]`.
-    pub path: String,
-    /// The stable machine code.
-    pub code: String,
-    /// For people.
-    pub message: String,
-}
-
-/// A failed call: the server's envelope, or a transport failure.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// A failed call: the server's envelope with the status it came with, or
+/// a transport failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     /// HTTP status (0 when the server could not be reached).
-    #[serde(skip)]
     pub status: u16,
     /// Stable machine code, e.g. `validation_failed`.
     pub code: String,
     /// For people.
     pub message: String,
     /// Field-level problems.
-    #[serde(default)]
     pub details: Vec<Problem>,
     /// With `409 stale_revision`: the current state of what was edited.
-    #[serde(default)]
     pub current: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct Envelope {
-    error: ApiError,
 }
 
 impl ApiError {
@@ -212,16 +197,6 @@ pub struct Environment {
     pub policy: Policy,
 }
 
-/// One page of the change log.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ChangePage {
-    /// Newest first.
-    pub changes: Vec<Change>,
-    /// For the next (older) page.
-    #[serde(default)]
-    pub next_cursor: Option<String>,
-}
-
 /// The answer to a write: the change it made.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Written {
@@ -273,7 +248,8 @@ pub struct ValuesPatch {
 /// `POST /api/v1/validate` with a service document's text, sent as is so
 /// that the server reports syntax errors with their position too.
 pub async fn validate(document: &str) -> Result<Verdict, ApiError> {
-    let request = gloo_net::http::Request::post(&format!("{BASE}/validate"))
+    let request = Method::Post
+        .request(&format!("{BASE}/validate"))
         .header("Content-Type", "application/json")
         .body(document.to_owned())
         .map_err(ApiError::transport)?;
@@ -283,7 +259,7 @@ pub async fn validate(document: &str) -> Result<Verdict, ApiError> {
 /// `POST /api/v1/session`: logs in; the cookie is set by the browser.
 pub async fn login(username: &str, password: &str) -> Result<Me, ApiError> {
     let me: Me = send(
-        "POST",
+        Method::Post,
         "/session",
         &serde_json::json!({"username": username, "password": password}),
     )
@@ -294,7 +270,7 @@ pub async fn login(username: &str, password: &str) -> Result<Me, ApiError> {
 
 /// `DELETE /api/v1/session`.
 pub async fn logout() -> Result<(), ApiError> {
-    let request = with_csrf(gloo_net::http::Request::delete(&format!("{BASE}/session")));
+    let request = Method::Delete.request(&format!("{BASE}/session"));
     let response = request.send().await.map_err(ApiError::transport)?;
     CSRF.with(|c| c.borrow_mut().take());
     if response.ok() || response.status() == 401 {
@@ -334,7 +310,7 @@ pub async fn service(name: &str) -> Result<ServiceRecord, ApiError> {
 /// `POST /api/v1/services`: creates a service from a whole document.
 pub async fn create_service(document: &Value, reason: &str) -> Result<Written, ApiError> {
     send(
-        "POST",
+        Method::Post,
         "/services",
         &serde_json::json!({"document": document, "reason": reason}),
     )
@@ -390,7 +366,7 @@ pub struct Imported {
 /// `POST /api/v1/import`: with `dry_run`, only what it would change.
 pub async fn import(document: &Value, reason: &str, dry_run: bool) -> Result<Imported, ApiError> {
     send(
-        "POST",
+        Method::Post,
         "/import",
         &serde_json::json!({"document": document, "reason": reason, "dry_run": dry_run}),
     )
@@ -407,7 +383,7 @@ pub async fn create_environment(
     reason: &str,
 ) -> Result<Written, ApiError> {
     send(
-        "POST",
+        Method::Post,
         "/environments",
         &serde_json::json!({"name": name, "description": description, "reason": reason}),
     )
@@ -417,7 +393,7 @@ pub async fn create_environment(
 /// `POST /api/v1/services/{service}/restore`.
 pub async fn restore(name: &str, reason: &str) -> Result<Written, ApiError> {
     send(
-        "POST",
+        Method::Post,
         &format!("/services/{}/restore", segment(name)),
         &serde_json::json!({"reason": reason}),
     )
@@ -433,7 +409,7 @@ pub async fn patch_values(
     apply_at: Option<&str>,
 ) -> Result<Written, ApiError> {
     send_at(
-        "PATCH",
+        Method::Patch,
         &format!(
             "/services/{}/values/{}",
             segment(service),
@@ -456,7 +432,7 @@ pub async fn put_flag(
     apply_at: Option<&str>,
 ) -> Result<Written, ApiError> {
     send_at(
-        "PUT",
+        Method::Put,
         &format!("/services/{}/flags/{}", segment(service), segment(key)),
         &serde_json::json!({"flag": flag, "base_revision": base_revision, "reason": reason}),
         apply_at,
@@ -487,7 +463,7 @@ pub async fn put_schema(
     reason: &str,
 ) -> Result<Written, ApiError> {
     send(
-        "PUT",
+        Method::Put,
         &format!("/services/{}/schema", segment(service)),
         &serde_json::json!({"schema": schema, "base_revision": base_revision, "reason": reason}),
     )
@@ -499,9 +475,9 @@ pub async fn flags() -> Result<Vec<setpoint_wire::FlagLine>, ApiError> {
     get("/flags").await
 }
 
-/// `GET /api/v1/changes` with a query string built by [`query`].
-pub async fn changes(query: &str) -> Result<ChangePage, ApiError> {
-    get(&format!("/changes{query}")).await
+/// `GET /api/v1/changes`: one page of what `filter` asks for.
+pub async fn changes(filter: &ChangeFilter) -> Result<ChangePage, ApiError> {
+    get(&format!("/changes{}", query_of(filter))).await
 }
 
 /// `POST /api/v1/services/{service}/rollback`: a preview (dry run) without
@@ -514,7 +490,7 @@ pub async fn rollback(
     reason: &str,
 ) -> Result<RollbackOutcome, ApiError> {
     send(
-        "POST",
+        Method::Post,
         &format!("/services/{}/rollback", segment(service)),
         &serde_json::json!({
             "to_revision": to_revision,
@@ -576,6 +552,38 @@ pub struct UnroutedAlert {
     pub received_at: String,
 }
 
+/// `PUT /api/v1/services/{service}/breakers/{breaker}`: create or replace
+/// a definition.
+pub async fn put_breaker(
+    service: &str,
+    name: &str,
+    breaker: &setpoint_core::Breaker,
+    base_revision: u64,
+    reason: &str,
+) -> Result<Written, ApiError> {
+    send(
+        Method::Put,
+        &format!("/services/{}/breakers/{}", segment(service), segment(name)),
+        &serde_json::json!({"breaker": breaker, "base_revision": base_revision, "reason": reason}),
+    )
+    .await
+}
+
+/// `DELETE /api/v1/services/{service}/breakers/{breaker}` at `base_revision`.
+pub async fn delete_breaker(
+    service: &str,
+    name: &str,
+    base_revision: u64,
+    reason: &str,
+) -> Result<Written, ApiError> {
+    delete_at(
+        &format!("/services/{}/breakers/{}", segment(service), segment(name)),
+        base_revision,
+        reason,
+    )
+    .await
+}
+
 /// `GET /api/v1/environments/{env}/breakers`.
 pub async fn breakers(environment: &str) -> Result<Vec<BreakerView>, ApiError> {
     get(&format!("/environments/{}/breakers", segment(environment))).await
@@ -628,7 +636,7 @@ pub async fn operate_breaker(
         ),
     };
     send(
-        "POST",
+        Method::Post,
         &format!(
             "/services/{}/breakers/{}/environments/{}/{verb}",
             segment(&breaker.service),
@@ -655,8 +663,8 @@ struct OneRequest {
 }
 
 /// `GET /api/v1/change-requests` with a query string built by [`query`].
-pub async fn change_requests(query: &str) -> Result<Vec<ChangeRequest>, ApiError> {
-    get::<ChangeRequests>(&format!("/change-requests{query}"))
+pub async fn change_requests(filter: &RequestFilter) -> Result<Vec<ChangeRequest>, ApiError> {
+    get::<ChangeRequests>(&format!("/change-requests{}", query_of(filter)))
         .await
         .map(|list| list.change_requests)
 }
@@ -668,7 +676,7 @@ pub async fn put_policy(
     reason: &str,
 ) -> Result<Change, ApiError> {
     send(
-        "PUT",
+        Method::Put,
         &format!("/environments/{}/policy", segment(environment)),
         &serde_json::json!({"policy": policy, "reason": reason}),
     )
@@ -683,7 +691,11 @@ pub async fn awaiting_me() -> Result<usize, ApiError> {
     struct Count {
         change_requests: Vec<serde::de::IgnoredAny>,
     }
-    get::<Count>("/change-requests?awaiting_me=true")
+    let mine = RequestFilter {
+        awaiting_me: Some(true),
+        ..RequestFilter::default()
+    };
+    get::<Count>(&format!("/change-requests{}", query_of(&mine)))
         .await
         .map(|c| c.change_requests.len())
 }
@@ -704,19 +716,23 @@ pub struct ListedRollout {
 
 /// `GET /api/v1/rollouts` with a query string built by [`query`], cut to
 /// the user's scope.
-pub async fn rollouts(query: &str) -> Result<Vec<ListedRollout>, ApiError> {
+pub async fn rollouts(filter: &RolloutFilter) -> Result<Vec<ListedRollout>, ApiError> {
     #[derive(Deserialize)]
     struct List {
         rollouts: Vec<ListedRollout>,
     }
-    get::<List>(&format!("/rollouts{query}"))
+    get::<List>(&format!("/rollouts{}", query_of(filter)))
         .await
         .map(|list| list.rollouts)
 }
 
 /// Rollouts running, paused or halted.
 pub async fn active_rollouts() -> Result<Vec<ListedRollout>, ApiError> {
-    rollouts("?state=active").await
+    rollouts(&RolloutFilter {
+        state: Some("active".into()),
+        ..RolloutFilter::default()
+    })
+    .await
 }
 
 /// Where a rollout runs: a flag in one environment of a service.
@@ -751,7 +767,7 @@ pub async fn start_rollout(
     apply_at: Option<&str>,
 ) -> Result<Written, ApiError> {
     send_at(
-        "PUT",
+        Method::Put,
         &at.path(),
         &serde_json::json!({"plan": plan, "base_revision": base_revision, "reason": reason}),
         apply_at,
@@ -777,7 +793,7 @@ pub async fn steer_rollout(
         ),
         Steer::Abort => ("abort", serde_json::json!({"reason": reason})),
     };
-    send("POST", &format!("{}/{verb}", at.path()), &body).await
+    send(Method::Post, &format!("{}/{verb}", at.path()), &body).await
 }
 
 /// A person who logs in (`GET /api/v1/users`, admins).
@@ -831,7 +847,7 @@ pub async fn create_user(
     services: Option<&[String]>,
 ) -> Result<User, ApiError> {
     send(
-        "POST",
+        Method::Post,
         "/users",
         &serde_json::json!({"username": username, "password": password, "role": role, "services": services}),
     )
@@ -854,7 +870,12 @@ pub struct UserChange {
 
 /// `PATCH /api/v1/users/{username}`: ends the user's sessions.
 pub async fn update_user(username: &str, change: &UserChange) -> Result<User, ApiError> {
-    send("PATCH", &format!("/users/{}", segment(username)), change).await
+    send(
+        Method::Patch,
+        &format!("/users/{}", segment(username)),
+        change,
+    )
+    .await
 }
 
 /// `DELETE /api/v1/users/{username}`.
@@ -875,7 +896,7 @@ pub async fn create_token(
     environment: Option<&str>,
 ) -> Result<Token, ApiError> {
     send(
-        "POST",
+        Method::Post,
         "/tokens",
         &serde_json::json!({"name": name, "role": role, "services": services, "environment": environment}),
     )
@@ -911,13 +932,68 @@ pub async fn step_request(id: u64, step: &RequestStep) -> Result<ChangeRequest, 
         RequestStep::Rebase => ("rebase", serde_json::json!({})),
         RequestStep::Apply => ("apply", serde_json::json!({})),
     };
-    send::<OneRequest>("POST", &format!("/change-requests/{id}/{verb}"), &body)
-        .await
-        .map(|one| one.change_request)
+    send::<OneRequest>(
+        Method::Post,
+        &format!("/change-requests/{id}/{verb}"),
+        &body,
+    )
+    .await
+    .map(|one| one.change_request)
+}
+
+/// The query string of a filter the wire crate declares: its fields as
+/// the server reads them, those absent left out.
+pub fn query_of(filter: &impl Serialize) -> String {
+    let Ok(Value::Object(fields)) = serde_json::to_value(filter) else {
+        return String::new();
+    };
+    let pairs: Vec<(String, String)> = fields
+        .into_iter()
+        .filter_map(|(name, value)| match value {
+            Value::Null => None,
+            Value::String(text) => Some((name, text)),
+            other => Some((name, other.to_string())),
+        })
+        .collect();
+    let borrowed: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    query(&borrowed)
+}
+
+/// The methods the API answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Reads.
+    Get,
+    /// Creates, and steps (log in, trip, approve…).
+    Post,
+    /// Creates or replaces a whole item.
+    Put,
+    /// Changes part of an item (values, a user).
+    Patch,
+    /// Removes.
+    Delete,
+}
+
+impl Method {
+    /// A request with this method; every method but `GET` carries the
+    /// session's CSRF token.
+    fn request(self, url: &str) -> gloo_net::http::RequestBuilder {
+        use gloo_net::http::Request;
+        match self {
+            Self::Get => Request::get(url),
+            Self::Post => with_csrf(Request::post(url)),
+            Self::Put => with_csrf(Request::put(url)),
+            Self::Patch => with_csrf(Request::patch(url)),
+            Self::Delete => with_csrf(Request::delete(url)),
+        }
+    }
 }
 
 /// A query string from pairs, skipping empty values: `?a=1&b=x%20y`.
-pub fn query(pairs: &[(&str, &str)]) -> String {
+fn query(pairs: &[(&str, &str)]) -> String {
     let encoded: Vec<String> = pairs
         .iter()
         .filter(|(_, value)| !value.is_empty())
@@ -942,16 +1018,11 @@ fn with_csrf(request: gloo_net::http::RequestBuilder) -> gloo_net::http::Request
 }
 
 async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    decode(
-        gloo_net::http::Request::get(&format!("{BASE}{path}"))
-            .send()
-            .await,
-    )
-    .await
+    decode(Method::Get.request(&format!("{BASE}{path}")).send().await).await
 }
 
 async fn send<T: DeserializeOwned>(
-    method: &str,
+    method: Method,
     path: &str,
     body: &impl Serialize,
 ) -> Result<T, ApiError> {
@@ -961,22 +1032,17 @@ async fn send<T: DeserializeOwned>(
 /// A write, scheduled when `apply_at` is set: the server then holds it as
 /// a change request that applies at that time (`202`, see [`held`]).
 async fn send_at<T: DeserializeOwned>(
-    method: &str,
+    method: Method,
     path: &str,
     body: &impl Serialize,
     apply_at: Option<&str>,
 ) -> Result<T, ApiError> {
     let url = format!("{BASE}{path}");
-    let mut builder = match method {
-        "POST" => gloo_net::http::Request::post(&url),
-        "PATCH" => gloo_net::http::Request::patch(&url),
-        "PUT" => gloo_net::http::Request::put(&url),
-        _ => gloo_net::http::Request::delete(&url),
-    };
+    let mut builder = method.request(&url);
     if let Some(at) = apply_at {
         builder = builder.header("setpoint-apply-at", at);
     }
-    let request = with_csrf(builder).json(body).map_err(ApiError::transport)?;
+    let request = builder.json(body).map_err(ApiError::transport)?;
     decode(request.send().await).await
 }
 
@@ -985,7 +1051,8 @@ async fn send_at<T: DeserializeOwned>(
 /// body.
 async fn delete_at(path: &str, base_revision: u64, reason: &str) -> Result<Written, ApiError> {
     let url = format!("{BASE}{path}{}", query(&[("reason", reason)]));
-    let request = with_csrf(gloo_net::http::Request::delete(&url))
+    let request = Method::Delete
+        .request(&url)
         .header("if-match", &format!("\"{base_revision}\""));
     decode(request.send().await).await
 }
@@ -993,7 +1060,8 @@ async fn delete_at(path: &str, base_revision: u64, reason: &str) -> Result<Writt
 /// A `DELETE` answered `204 No Content`.
 async fn delete_for_nothing(path: &str) -> Result<(), ApiError> {
     let url = format!("{BASE}{path}");
-    let response = with_csrf(gloo_net::http::Request::delete(&url))
+    let response = Method::Delete
+        .request(&url)
         .send()
         .await
         .map_err(ApiError::transport)?;
@@ -1037,11 +1105,14 @@ async fn decode<T: DeserializeOwned>(
     if response.ok() {
         return response.json::<T>().await.map_err(ApiError::transport);
     }
-    match response.json::<Envelope>().await {
-        Ok(Envelope { mut error }) => {
-            error.status = status;
-            Err(error)
-        }
+    match response.json::<ErrorEnvelope>().await {
+        Ok(ErrorEnvelope { error }) => Err(ApiError {
+            status,
+            code: error.code,
+            message: error.message,
+            details: error.details,
+            current: error.current,
+        }),
         Err(_) => Err(ApiError {
             status,
             code: "unexpected_response".into(),

@@ -72,6 +72,22 @@ impl Route {
         }
     }
 
+    /// A flag's own page, in one environment or none: the Flags page with
+    /// what to show in its address, as links from other pages give it.
+    pub fn flag(service: &str, key: &str, environment: Option<&str>) -> String {
+        let mut href = format!(
+            "{}?service={}&flag={}",
+            Self::Flags.href(),
+            encode(service),
+            encode(key)
+        );
+        if let Some(environment) = environment {
+            href.push_str("&environment=");
+            href.push_str(&encode(environment));
+        }
+        href
+    }
+
     /// The name shown in navigation and page titles.
     pub fn label(&self) -> &'static str {
         match self {
@@ -125,5 +141,10 @@ mod tests {
         assert_eq!(paths.len(), Route::NAV.len());
         assert_eq!(Route::Overview.href(), "/");
         assert_eq!(Route::Editor.href(), "/editor");
+        assert_eq!(
+            Route::flag("check out", "new-flow", Some("prod")),
+            "/flags?service=check%20out&flag=new-flow&environment=prod"
+        );
+        assert_eq!(Route::flag("a", "b", None), "/flags?service=a&flag=b");
     }
 }

@@ -1,20 +1,9 @@
 //! A list of field problems — from the core in the browser or from the
-//! server's envelope, which share one shape.
+//! server's envelope, which share one shape (`setpoint_wire::Problem`).
 
 use leptos::prelude::*;
-use setpoint_core::Violation;
 
 use crate::api::Problem;
-
-impl From<&Violation> for Problem {
-    fn from(violation: &Violation) -> Self {
-        Self {
-            path: violation.path.to_string(),
-            code: violation.code().to_string(),
-            message: violation.kind.to_string(),
-        }
-    }
-}
 
 /// Lists problems by field path. Renders nothing when there are none.
 #[component]

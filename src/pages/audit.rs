@@ -82,25 +82,19 @@ struct Filters {
 }
 
 impl Filters {
-    /// The `/changes` query string, continuing after `cursor` if given.
-    fn query(self, cursor: Option<&str>) -> String {
-        let until = self.until.get_untracked();
-        api::query(&[
-            ("service", &self.service.get_untracked()),
-            ("environment", &self.environment.get_untracked()),
-            ("actor", &self.actor.get_untracked()),
-            ("kind", &self.kind.get_untracked()),
-            ("since", &day_start(&self.since.get_untracked())),
-            (
-                "until",
-                &if until.is_empty() {
-                    String::new()
-                } else {
-                    day_end(&until)
-                },
-            ),
-            ("cursor", cursor.unwrap_or_default()),
-        ])
+    /// What to read of the log, continuing after `cursor` if given.
+    fn filter(self, cursor: Option<String>) -> api::ChangeFilter {
+        let given = |text: String| (!text.is_empty()).then_some(text);
+        api::ChangeFilter {
+            service: given(self.service.get_untracked()),
+            environment: given(self.environment.get_untracked()),
+            actor: given(self.actor.get_untracked()),
+            kind: ChangeKind::parse(&self.kind.get_untracked()),
+            since: given(day_start(&self.since.get_untracked())),
+            until: given(self.until.get_untracked()).map(|until| day_end(&until)),
+            cursor,
+            ..api::ChangeFilter::default()
+        }
     }
 }
 
@@ -155,10 +149,10 @@ pub fn Audit() -> impl IntoView {
 
     let load = move |more: bool| {
         let after = if more { cursor.get_untracked() } else { None };
-        let query = filters.query(after.as_deref());
+        let filter = filters.filter(after);
         loading.set(true);
         spawn_local(async move {
-            match api::changes(&query).await {
+            match api::changes(&filter).await {
                 Ok(page) => {
                     error.set(None);
                     if more {

@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// How many recent changes the overview lists.
-const LATEST: &str = "10";
+const LATEST: u32 = 10;
 
 /// The landing page.
 #[component]
@@ -47,7 +47,7 @@ pub fn Overview() -> impl IntoView {
     let changes = LocalResource::new(move || {
         latest.track();
         async move {
-            api::changes(&api::query(&[("limit", LATEST)]))
+            api::changes(&api::ChangeFilter::latest(LATEST))
                 .await
                 .map_err(|e| session.check(e))
         }
@@ -84,11 +84,7 @@ pub fn Overview() -> impl IntoView {
                     <ul class="overview__rollouts" aria-label="Rollouts under way">
                         {list.into_iter().map(|r| view! {
                             <li class=if r.rollout.state == RolloutState::Halted { "overview__halted" } else { "" }>
-                                <a href=format!(
-                                    "{}{}",
-                                    Route::Flags.href(),
-                                    api::query(&[("service", &r.service), ("flag", &r.flag), ("environment", &r.environment)]),
-                                )>
+                                <a href=Route::flag(&r.service, &r.flag, Some(&r.environment))>
                                     <strong>{format!("{} / {}", r.service, r.flag)}</strong>
                                 </a>
                                 {format!(" in {}: ", r.environment)}

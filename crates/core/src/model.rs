@@ -16,6 +16,7 @@ pub type Values = BTreeMap<String, Value>;
 /// breakers. This is the format of `setpoint validate` files and exports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceDoc {
     /// Service name, e.g. `checkout`.
     pub service: String,
@@ -30,6 +31,7 @@ pub struct ServiceDoc {
     pub schema: BTreeMap<String, KeySpec>,
     /// Per-environment overrides: environment → key → value.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, BTreeMap<String, Object>>))]
     pub values: BTreeMap<String, Values>,
     /// Feature flags, by key.
     #[serde(default)]
@@ -42,6 +44,7 @@ pub struct ServiceDoc {
 /// The type of a schema key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum KeyKind {
     /// `true` / `false`.
     Bool,
@@ -100,6 +103,7 @@ impl KeyKind {
 /// constraint that does not apply to the key's type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeySpec {
     /// The key's type.
     #[serde(rename = "type")]
@@ -157,6 +161,7 @@ impl KeySpec {
 /// A feature flag: typed variants and per-environment targeting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Flag {
     /// What the flag gates, for people.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -177,6 +182,7 @@ pub struct Flag {
 /// A flag's targeting in one environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlagEnvironment {
     /// Whether targeting runs; when false the flag serves its `off` variant.
     pub enabled: bool,
@@ -190,6 +196,7 @@ pub struct FlagEnvironment {
 /// A targeting rule: conditions that must all hold, and what to serve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rule {
     /// A name for people and for evaluation results.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -204,6 +211,7 @@ pub struct Rule {
 /// What a rule or a default serves: one variant, or a percentage split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Serve {
     /// Always this variant.
     Variant(String),
@@ -214,6 +222,7 @@ pub enum Serve {
 /// A sticky percentage split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Split {
     /// Variants and weights, in bucket order; weights sum to 100.
     pub weights: Vec<Weighted>,
@@ -235,6 +244,7 @@ pub const TARGETING_KEY: &str = "targetingKey";
 /// One variant's share of a split.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Weighted {
     /// Variant name.
     pub variant: String,
@@ -245,6 +255,7 @@ pub struct Weighted {
 /// A condition on one context attribute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Condition {
     /// The context attribute, e.g. `country`.
     pub attribute: String,
@@ -261,6 +272,7 @@ pub struct Condition {
 /// Comparison operators of rule conditions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Op {
     /// Equal (numbers compare by value: `1` equals `1.0`).
     Eq,
@@ -356,6 +368,7 @@ impl Op {
 /// A circuit breaker: a switch services read, tripped by people or alerts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Breaker {
     /// What opening it does, for the operator who has to decide.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -386,6 +399,7 @@ impl Breaker {
 /// How many trips in how long make a breaker flap.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlapPolicy {
     /// The window trips are counted over (a duration).
     #[serde(default = "FlapPolicy::default_window")]
@@ -421,6 +435,7 @@ impl Default for FlapPolicy {
 /// How a breaker closes once its alerts resolve.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ClosePolicy {
     /// A person confirms (the breaker waits in `awaiting_close`).
     #[default]
@@ -432,6 +447,7 @@ pub enum ClosePolicy {
 /// A breaker's state in one environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum BreakerState {
     /// Traffic flows.
     #[default]
@@ -452,6 +468,7 @@ impl BreakerState {
 /// What kind of write a [`Change`] records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ChangeKind {
     /// An environment was created.
     EnvironmentCreated,
@@ -605,6 +622,7 @@ impl ChangeKind {
 /// One entry of the append-only change log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Change {
     /// Global sequence number: the revision this change produced.
     pub revision: u64,

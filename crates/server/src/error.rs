@@ -10,8 +10,8 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde::Serialize;
 use setpoint_core::Violation;
+use setpoint_wire::{ErrorBody, ErrorEnvelope, Problem};
 
 /// What can go wrong while handling a request.
 #[derive(Debug, thiserror::Error)]
@@ -79,28 +79,6 @@ pub enum ApiError {
     /// A bug or an infrastructure failure; the cause is logged, not shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-/// The envelope's body.
-#[derive(Debug, Serialize)]
-pub struct ErrorBody<'a> {
-    /// Stable machine code, e.g. `validation_failed`.
-    pub code: &'a str,
-    /// For people.
-    pub message: String,
-    /// Field-level problems, in the core's format.
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pub details: &'a [Violation],
-    /// The current state, on conflicts.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub current: Option<&'a serde_json::Value>,
-}
-
-/// The envelope: `{"error": …}`.
-#[derive(Debug, Serialize)]
-pub struct Envelope<'a> {
-    /// The error.
-    pub error: ErrorBody<'a>,
 }
 
 impl ApiError {
@@ -172,12 +150,12 @@ impl IntoResponse for ApiError {
             Self::Conflict { current, .. } => current.as_ref(),
             _ => None,
         };
-        let body = Envelope {
+        let body = ErrorEnvelope {
             error: ErrorBody {
-                code: self.code(),
+                code: self.code().to_owned(),
                 message: self.to_string(),
-                details,
-                current,
+                details: details.iter().map(Problem::from).collect(),
+                current: current.cloned(),
             },
         };
         (self.status(), Json(body)).into_response()
@@ -251,25 +229,3 @@ fn unavailable(error: &crate::store::StoreError) -> ApiError {
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
 struct StoreFailure(std::sync::Arc<crate::store::StoreError>);
-
-/// The error envelope, as documented in the OpenAPI description.
-#[derive(Debug, utoipa::ToSchema)]
-pub struct ErrorResponse {
-    /// The error.
-    pub error: ErrorDetail,
-}
-
-/// The error inside the envelope.
-#[derive(Debug, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    /// Stable machine code, e.g. `validation_failed`.
-    pub code: String,
-    /// For people.
-    pub message: String,
-    /// Field-level problems: `{path, code, message}`.
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub details: Option<Vec<serde_json::Value>>,
-    /// On conflicts: the current state to rebase on.
-    #[schema(value_type = Option<Object>)]
-    pub current: Option<serde_json::Value>,
-}

@@ -149,7 +149,7 @@ async fn the_description_lists_every_route_and_each_is_served() {
         );
     }
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
-    assert!(spec["components"]["schemas"]["ErrorResponse"].is_object());
+    assert!(spec["components"]["schemas"]["ErrorEnvelope"].is_object());
 }
 
 /// A path template names parameters that its operation must declare, or

@@ -43,11 +43,9 @@ pub struct Targeting {
     /// How many rules come before the default.
     pub rules: usize,
     /// What everyone no rule matches gets: a variant or a split.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub default: Serve,
     /// Where a progressive rollout of the flag stands, if one was started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub rollout: Option<RolloutState>,
 }
 

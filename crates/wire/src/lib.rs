@@ -6,6 +6,12 @@
 //! Domain types (documents, flags, changes) live in `setpoint-core`; this
 //! crate holds what only the API has: lists, summaries and envelopes.
 
+mod changes;
+mod error;
 mod flags;
+mod lists;
 
+pub use changes::{ChangeFilter, ChangePage};
+pub use error::{ErrorBody, ErrorEnvelope, Problem};
 pub use flags::{FlagLine, Stamp, Targeting};
+pub use lists::{RequestFilter, RolloutFilter};

@@ -3,11 +3,14 @@
 //! name, labels, annotations and a link to its source, or the person and
 //! their reason), the queue of breakers awaiting a person's confirmation,
 //! flap warnings, a timeline per breaker, and alerts that matched none.
-//! Operators trip and close with a reason, after a confirming second step.
+//! Operators trip and close with a reason, after a confirming second step,
+//! and define breakers ([`define`]).
+
+mod define;
 
 use leptos::{prelude::*, task::spawn_local};
 use setpoint_core::{
-    BreakerState,
+    BreakerState, ChangeKind,
     breaker::{Alert, Cause},
 };
 
@@ -108,6 +111,7 @@ pub fn Breakers() -> impl IntoView {
                 Some(Ok(list)) => view! { <Board list=list environment=environment.get_untracked() on_done=reload /> }.into_any(),
             }}
             <Unrouted unrouted=unrouted />
+            <define::Definitions />
         </section>
     }
 }
@@ -271,15 +275,16 @@ fn Timeline(breaker: BreakerView, environment: String) -> impl IntoView {
             if !wanted {
                 return None;
             }
-            let query = api::query(&[
-                ("service", &service),
-                ("item", &name),
-                ("environment", &env),
-                ("kind", "breaker_transition"),
-                ("limit", "100"),
-            ]);
+            let filter = api::ChangeFilter {
+                service: Some(service),
+                item: Some(name),
+                environment: Some(env),
+                kind: Some(ChangeKind::BreakerTransition),
+                limit: Some(100),
+                ..api::ChangeFilter::default()
+            };
             Some(
-                api::changes(&query)
+                api::changes(&filter)
                     .await
                     .map_err(|e| session.check(e))
                     .map(|page| page.changes),

@@ -116,21 +116,6 @@ fn choices<'a>(lines: &'a [Indexed], of: impl Fn(&'a FlagLine) -> Vec<&'a str>) 
     all
 }
 
-/// The link to a flag's own page, in one environment or none.
-pub fn flag_href(service: &str, key: &str, environment: Option<&str>) -> String {
-    let mut href = format!(
-        "{}?service={}&flag={}",
-        Route::Flags.href(),
-        encode(service),
-        encode(key)
-    );
-    if let Some(environment) = environment {
-        href.push_str("&environment=");
-        href.push_str(&encode(environment));
-    }
-    href
-}
-
 /// A quick switch asked for, waiting for its reason.
 #[derive(Debug, Clone, PartialEq)]
 struct Switch {
@@ -315,7 +300,7 @@ fn FlagRow(line: FlagLine, columns: Vec<String>, asked: RwSignal<Option<Switch>>
     let cells = columns
         .into_iter()
         .map(|env| {
-            let href = flag_href(&line.service, &line.key, Some(&env));
+            let href = Route::flag(&line.service, &line.key, Some(&env));
             let Some(targeting) = line.environments.get(&env) else {
                 return view! {
                     <td><a class="muted" href=href>{format!("{} (no targeting)", line.off)}</a></td>
@@ -364,7 +349,7 @@ fn FlagRow(line: FlagLine, columns: Vec<String>, asked: RwSignal<Option<Switch>>
     view! {
         <tr>
             <th scope="row">
-                <a href=flag_href(&line.service, &line.key, None)>{line.key.clone()}</a>
+                <a href=Route::flag(&line.service, &line.key, None)>{line.key.clone()}</a>
                 <div class="muted">{line.description.clone()}</div>
             </th>
             <td>{line.service.clone()}</td>

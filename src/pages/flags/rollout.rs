@@ -26,7 +26,7 @@ const FIRST_STEPS: [(u32, &str); 5] = [(1, "30m"), (5, "1h"), (25, "2h"), (50, "
 
 /// How many log entries the timeline reads: a plan has at most 20 steps,
 /// so this holds a whole plan with its pauses and guard events.
-const TIMELINE_ENTRIES: &str = "100";
+const TIMELINE_ENTRIES: u32 = 100;
 
 /// The rollout of one flag in one environment.
 #[component]
@@ -58,8 +58,12 @@ pub fn RolloutSection(
         reload.track();
         let at = at.get_value();
         async move {
-            let query = api::query(&[("service", &at.service), ("environment", &at.environment)]);
-            api::rollouts(&query)
+            let filter = api::RolloutFilter {
+                service: Some(at.service.clone()),
+                environment: Some(at.environment.clone()),
+                ..api::RolloutFilter::default()
+            };
+            api::rollouts(&filter)
                 .await
                 .map(|list| list.into_iter().find(|r| r.flag == at.flag))
                 .map_err(|e| session.check(e))
@@ -69,14 +73,15 @@ pub fn RolloutSection(
         reload.track();
         let at = at.get_value();
         async move {
-            let query = api::query(&[
-                ("service", &at.service),
-                ("item", &at.flag),
-                ("environment", &at.environment),
-                ("kind", ChangeKind::RolloutTransition.as_str()),
-                ("limit", TIMELINE_ENTRIES),
-            ]);
-            api::changes(&query)
+            let filter = api::ChangeFilter {
+                service: Some(at.service),
+                item: Some(at.flag),
+                environment: Some(at.environment),
+                kind: Some(ChangeKind::RolloutTransition),
+                limit: Some(TIMELINE_ENTRIES),
+                ..api::ChangeFilter::default()
+            };
+            api::changes(&filter)
                 .await
                 .map(|page| this_plan(page.changes))
                 .map_err(|e| session.check(e))

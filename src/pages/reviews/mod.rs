@@ -50,11 +50,17 @@ impl Show {
         }
     }
 
-    fn query(self) -> String {
+    fn filter(self) -> api::RequestFilter {
         match self {
-            Self::AwaitingMe => api::query(&[("awaiting_me", "true")]),
-            Self::Pending => api::query(&[("state", "pending")]),
-            Self::All => String::new(),
+            Self::AwaitingMe => api::RequestFilter {
+                awaiting_me: Some(true),
+                ..api::RequestFilter::default()
+            },
+            Self::Pending => api::RequestFilter {
+                state: Some("pending".into()),
+                ..api::RequestFilter::default()
+            },
+            Self::All => api::RequestFilter::default(),
         }
     }
 }
@@ -73,9 +79,9 @@ pub fn Reviews() -> impl IntoView {
         // Every step of a request is a change-log entry, so the stream says
         // when to look again.
         latest.with(|c| c.as_ref().map(|c| c.kind.is_change_request()));
-        let query = show.get().query();
+        let filter = show.get().filter();
         async move {
-            api::change_requests(&query)
+            api::change_requests(&filter)
                 .await
                 .map_err(|e| session.check(e))
         }

@@ -47,7 +47,7 @@ struct BreakerWrite {
     reason: Option<String>,
 }
 
-#[utoipa::path(put, path = "/api/v1/services/{service}/breakers/{breaker}", tag = "breakers", summary = "Create or replace a breaker definition", params(("service" = String, Path, description = "Service name"), ("breaker" = String, Path, description = "Breaker name")), request_body = BreakerWrite, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(put, path = "/api/v1/services/{service}/breakers/{breaker}", tag = "breakers", summary = "Create or replace a breaker definition", params(("service" = String, Path, description = "Service name"), ("breaker" = String, Path, description = "Breaker name")), request_body = BreakerWrite, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn put_breaker(
     State(state): State<AppState>,
     principal: Principal,
@@ -69,7 +69,7 @@ async fn put_breaker(
     Ok(Json(change))
 }
 
-#[utoipa::path(delete, path = "/api/v1/services/{service}/breakers/{breaker}", tag = "breakers", summary = "Delete a breaker definition", params(("service" = String, Path, description = "Service name"), ("breaker" = String, Path, description = "Breaker name"), super::services::ReasonQuery), responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(delete, path = "/api/v1/services/{service}/breakers/{breaker}", tag = "breakers", summary = "Delete a breaker definition", params(("service" = String, Path, description = "Service name"), ("breaker" = String, Path, description = "Breaker name"), super::services::ReasonQuery), responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn delete_breaker(
     State(state): State<AppState>,
     principal: Principal,
@@ -121,7 +121,7 @@ fn required_reason(text: String) -> Result<String, ApiError> {
     Ok(reason)
 }
 
-#[utoipa::path(post, path = "/api/v1/services/{service}/breakers/{breaker}/environments/{environment}/trip", tag = "breakers", summary = "Open a breaker by hand", params(("service" = String, Path, description = "Service name"), ("breaker" = String, Path, description = "Breaker name"), ("environment" = String, Path, description = "Environment")), request_body = TripRequest, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope (409 breaker_state when already open)", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/breakers/{breaker}/environments/{environment}/trip", tag = "breakers", summary = "Open a breaker by hand", params(("service" = String, Path, description = "Service name"), ("breaker" = String, Path, description = "Breaker name"), ("environment" = String, Path, description = "Environment")), request_body = TripRequest, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope (409 breaker_state when already open)", body = setpoint_wire::ErrorEnvelope)))]
 async fn trip(
     State(state): State<AppState>,
     principal: Principal,
@@ -143,7 +143,7 @@ async fn trip(
     .await
 }
 
-#[utoipa::path(post, path = "/api/v1/services/{service}/breakers/{breaker}/environments/{environment}/close", tag = "breakers", summary = "Close a breaker (confirms awaiting_close)", params(("service" = String, Path, description = "Service name"), ("breaker" = String, Path, description = "Breaker name"), ("environment" = String, Path, description = "Environment")), request_body = CloseRequest, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope (409 breaker_state when closed, or alerts still fire without force)", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/breakers/{breaker}/environments/{environment}/close", tag = "breakers", summary = "Close a breaker (confirms awaiting_close)", params(("service" = String, Path, description = "Service name"), ("breaker" = String, Path, description = "Breaker name"), ("environment" = String, Path, description = "Environment")), request_body = CloseRequest, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope (409 breaker_state when closed, or alerts still fire without force)", body = setpoint_wire::ErrorEnvelope)))]
 async fn close(
     State(state): State<AppState>,
     principal: Principal,
@@ -250,7 +250,7 @@ fn view(
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/environments/{environment}/breakers", tag = "breakers", summary = "Every breaker of an environment with its state", params(("environment" = String, Path, description = "Environment")), responses((status = 200, body = [BreakerView]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/environments/{environment}/breakers", tag = "breakers", summary = "Every breaker of an environment with its state", params(("environment" = String, Path, description = "Environment")), responses((status = 200, body = [BreakerView]), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn environment_board(
     State(state): State<AppState>,
     principal: Principal,
@@ -275,7 +275,7 @@ async fn environment_board(
     Ok(Json(views))
 }
 
-#[utoipa::path(get, path = "/api/v1/alerts/unrouted", tag = "breakers", summary = "Alerts that matched no breaker, newest first", responses((status = 200, body = [Object]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/alerts/unrouted", tag = "breakers", summary = "Alerts that matched no breaker, newest first", responses((status = 200, body = [Object]), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn unrouted(
     State(state): State<AppState>,
     principal: Principal,
@@ -418,7 +418,7 @@ fn label_fingerprint(labels: &BTreeMap<String, String>) -> String {
     sha256_hex(&text)[..16].to_string()
 }
 
-#[utoipa::path(post, path = "/api/v1/hooks/alertmanager", tag = "breakers", summary = "Alertmanager webhook (webhook_config, payload version 4)", description = "Needs a bearer token with the alert_source role. A firing alert opens every breaker it matches; a resolved one moves them to awaiting_close (or closes them under auto_after) once no matching alert fires. State follows each alert's status, never endsAt.", request_body = WebhookPayload, responses((status = 200, body = WebhookOutcome), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/hooks/alertmanager", tag = "breakers", summary = "Alertmanager webhook (webhook_config, payload version 4)", description = "Needs a bearer token with the alert_source role. A firing alert opens every breaker it matches; a resolved one moves them to awaiting_close (or closes them under auto_after) once no matching alert fires. State follows each alert's status, never endsAt.", request_body = WebhookPayload, responses((status = 200, body = WebhookOutcome), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn alertmanager(
     State(state): State<AppState>,
     principal: Principal,

@@ -4,11 +4,8 @@
 use std::borrow::Cow;
 
 use axum::{Json, extract::State};
-use serde::{Deserialize, Serialize};
-use setpoint_core::{
-    Change, ChangeKind,
-    time::{format_timestamp, parse_timestamp},
-};
+use setpoint_core::time::{format_timestamp, parse_timestamp};
+use setpoint_wire::{ChangeFilter, ChangePage};
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -24,38 +21,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list))
 }
 
-/// Filters and paging of change-log reads.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    service: Option<String>,
-    /// The item within the service: a flag key or a breaker name.
-    item: Option<String>,
-    environment: Option<String>,
-    actor: Option<String>,
-    kind: Option<String>,
-    /// RFC 3339: changes at or after.
-    since: Option<String>,
-    /// RFC 3339: changes before.
-    until: Option<String>,
-    /// From a previous page's `next_cursor`.
-    cursor: Option<String>,
-    /// Page size, 1–500 (default 100).
-    limit: Option<u32>,
-}
-
-/// One page of changes.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Page {
-    /// Newest first.
-    #[schema(value_type = Vec<Object>)]
-    pub changes: Vec<Change>,
-    /// Pass as `cursor` for the next (older) page; absent on the last.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
 fn timestamp(name: &str, text: Option<String>) -> Result<Option<String>, ApiError> {
     text.map(|t| {
         parse_timestamp(&t)
@@ -65,56 +30,42 @@ fn timestamp(name: &str, text: Option<String>) -> Result<Option<String>, ApiErro
     .transpose()
 }
 
-impl PageQuery {
-    /// The store query these parameters ask for.
-    pub fn into_query(self) -> Result<ChangeQuery, ApiError> {
-        let limit = self.limit.unwrap_or(100);
-        if !(1..=500).contains(&limit) {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "`limit` must be from 1 to 500",
-            ));
-        }
-        let kind = self
-            .kind
-            .map(|k| {
-                ChangeKind::parse(&k).ok_or_else(|| {
-                    let known: Vec<&str> = ChangeKind::ALL.iter().map(|k| k.as_str()).collect();
+/// The store query a filter asks for.
+pub fn store_query(filter: ChangeFilter) -> Result<ChangeQuery, ApiError> {
+    let limit = filter.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "`limit` must be from 1 to 500",
+        ));
+    }
+    let before_revision = filter
+        .cursor
+        .map(|c| {
+            // Revisions are stored as SQL integers: beyond i64 none exists.
+            c.parse::<u64>()
+                .ok()
+                .filter(|r| i64::try_from(*r).is_ok())
+                .ok_or_else(|| {
                     ApiError::bad_request(
                         "invalid_query",
-                        format!("`kind` {k:?} is not one of {}", known.join(", ")),
+                        "`cursor` is not one this server gave out",
                     )
                 })
-            })
-            .transpose()?;
-        let before_revision = self
-            .cursor
-            .map(|c| {
-                // Revisions are stored as SQL integers: beyond i64 none exists.
-                c.parse::<u64>()
-                    .ok()
-                    .filter(|r| i64::try_from(*r).is_ok())
-                    .ok_or_else(|| {
-                        ApiError::bad_request(
-                            "invalid_query",
-                            "`cursor` is not one this server gave out",
-                        )
-                    })
-            })
-            .transpose()?;
-        Ok(ChangeQuery {
-            service: self.service,
-            item: self.item,
-            environment: self.environment,
-            actor: self.actor,
-            kind,
-            since: timestamp("since", self.since)?,
-            until: timestamp("until", self.until)?,
-            before_revision,
-            after_revision: None,
-            limit,
         })
-    }
+        .transpose()?;
+    Ok(ChangeQuery {
+        service: filter.service,
+        item: filter.item,
+        environment: filter.environment,
+        actor: filter.actor,
+        kind: filter.kind,
+        since: timestamp("since", filter.since)?,
+        until: timestamp("until", filter.until)?,
+        before_revision,
+        after_revision: None,
+        limit,
+    })
 }
 
 /// Reads one page of what `viewer` may see. The cursor is the oldest
@@ -123,7 +74,7 @@ pub async fn page(
     state: &AppState,
     viewer: &Principal,
     query: ChangeQuery,
-) -> Result<Page, ApiError> {
+) -> Result<ChangePage, ApiError> {
     let limit = query.limit as usize;
     let read = state.engine.changes(&query).await?;
     let next_cursor = (read.len() == limit)
@@ -133,19 +84,19 @@ pub async fn page(
         .iter()
         .filter_map(|change| change.visible_to(viewer).map(Cow::into_owned))
         .collect();
-    Ok(Page {
+    Ok(ChangePage {
         changes,
         next_cursor,
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/changes", tag = "changes", summary = "Read the change log", params(PageQuery), responses((status = 200, body = Page), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/changes", tag = "changes", summary = "Read the change log", params(ChangeFilter), responses((status = 200, body = ChangePage), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Params(query): Params<PageQuery>,
-) -> Result<Json<Page>, ApiError> {
-    let query = query.into_query()?;
+    Params(filter): Params<ChangeFilter>,
+) -> Result<Json<ChangePage>, ApiError> {
+    let query = store_query(filter)?;
     principal.require(
         Permission::Read,
         query.service.as_deref(),

@@ -35,7 +35,7 @@ struct EnvironmentView {
     policy: Policy,
 }
 
-#[utoipa::path(get, path = "/api/v1/environments", tag = "environments", summary = "List environments", responses((status = 200, body = [EnvironmentView]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/environments", tag = "environments", summary = "List environments", responses((status = 200, body = [EnvironmentView]), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -72,7 +72,7 @@ struct CreateEnvironment {
     reason: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/environments", tag = "environments", summary = "Create an environment", request_body = CreateEnvironment, responses((status = 201, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/environments", tag = "environments", summary = "Create an environment", request_body = CreateEnvironment, responses((status = 201, description = "The change", body = Change), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -100,7 +100,7 @@ struct SetPolicy {
     reason: Option<String>,
 }
 
-#[utoipa::path(put, path = "/api/v1/environments/{environment}/policy", tag = "environments", summary = "Set an environment's policy (admins)", params(("environment" = String, Path, description = "Environment")), request_body = SetPolicy, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(put, path = "/api/v1/environments/{environment}/policy", tag = "environments", summary = "Set an environment's policy (admins)", params(("environment" = String, Path, description = "Environment")), request_body = SetPolicy, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn set_policy(
     State(state): State<AppState>,
     principal: Principal,

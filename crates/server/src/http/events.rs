@@ -174,7 +174,7 @@ impl Frames {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/environments/{environment}/events", tag = "distribution", summary = "Server-Sent Events, one per change", params(("environment" = String, Path, description = "Environment name"), ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this revision")), responses((status = 200, description = "text/event-stream"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/environments/{environment}/events", tag = "distribution", summary = "Server-Sent Events, one per change", params(("environment" = String, Path, description = "Environment name"), ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this revision")), responses((status = 200, description = "text/event-stream"), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn events(
     State(state): State<AppState>,
     principal: Principal,
@@ -190,7 +190,7 @@ async fn events(
     stream(&state, principal, Some(environment), &headers)
 }
 
-#[utoipa::path(get, path = "/api/v1/events", tag = "distribution", summary = "Server-Sent Events of every environment", params(("Last-Event-ID" = Option<u64>, Header, description = "Resume after this revision")), responses((status = 200, description = "text/event-stream"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/events", tag = "distribution", summary = "Server-Sent Events of every environment", params(("Last-Event-ID" = Option<u64>, Header, description = "Resume after this revision")), responses((status = 200, description = "text/event-stream"), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn all_events(
     State(state): State<AppState>,
     principal: Principal,

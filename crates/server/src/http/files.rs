@@ -85,7 +85,7 @@ pub struct Applied {
 /// The longest set name, source or file path.
 const MAX_NAME: usize = 300;
 
-#[utoipa::path(post, path = "/api/v1/apply", tag = "transfer", summary = "Apply a folder of service documents (or plan it)", request_body = ApplyRequest, responses((status = 200, body = Applied), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/apply", tag = "transfer", summary = "Apply a folder of service documents (or plan it)", request_body = ApplyRequest, responses((status = 200, body = Applied), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn apply(
     State(state): State<AppState>,
     principal: Principal,

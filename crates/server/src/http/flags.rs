@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// What moves a flag: a write of it, or a step of one of its rollouts.
 const FLAG_KINDS: [ChangeKind; 2] = [ChangeKind::FlagChanged, ChangeKind::RolloutTransition];
 
-#[utoipa::path(get, path = "/api/v1/flags", tag = "flags", summary = "Every flag of every live service, with its targeting per environment and its last change", responses((status = 200, body = [FlagLine]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/flags", tag = "flags", summary = "Every flag of every live service, with its targeting per environment and its last change", responses((status = 200, body = [FlagLine]), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -57,10 +57,7 @@ async fn list(
 }
 
 /// The lines of one service's flags, as its record was cut for the caller.
-fn lines_of(
-    record: &ServiceRecord,
-    last: &BTreeMap<(&str, &str), &Change>,
-) -> Vec<FlagLine> {
+fn lines_of(record: &ServiceRecord, last: &BTreeMap<(&str, &str), &Change>) -> Vec<FlagLine> {
     let doc = &record.doc;
     doc.flags
         .iter()

@@ -66,7 +66,7 @@ fn session_cookie(secret: &str, max_age: i64, secure: bool) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-#[utoipa::path(post, path = "/api/v1/session", tag = "people", summary = "Log in", request_body = Login, responses((status = 200, body = Me), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/session", tag = "people", summary = "Log in", request_body = Login, responses((status = 200, body = Me), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn login(State(state): State<AppState>, body: JsonBody) -> Result<Response, ApiError> {
     let request: Login = body.parse()?;
     let shared = state
@@ -145,7 +145,7 @@ async fn logout(
     Ok(response)
 }
 
-#[utoipa::path(get, path = "/api/v1/me", tag = "people", summary = "Who the caller is", responses((status = 200, body = Me), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/me", tag = "people", summary = "Who the caller is", responses((status = 200, body = Me), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn me(
     State(state): State<AppState>,
     parts: axum::http::request::Parts,
@@ -193,7 +193,7 @@ impl From<User> for UserView {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/users", tag = "people", summary = "List users", responses((status = 200, body = [UserView]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/users", tag = "people", summary = "List users", responses((status = 200, body = [UserView]), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn list_users(
     State(state): State<AppState>,
     principal: Principal,
@@ -232,7 +232,7 @@ pub fn check_password(password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-#[utoipa::path(post, path = "/api/v1/users", tag = "people", summary = "Create a user", request_body = NewUser, responses((status = 201, body = UserView), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/users", tag = "people", summary = "Create a user", request_body = NewUser, responses((status = 201, body = UserView), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn create_user(
     State(state): State<AppState>,
     principal: Principal,
@@ -311,7 +311,7 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
-#[utoipa::path(patch, path = "/api/v1/users/{username}", tag = "people", summary = "Change a user's role or services, or reset their password, ending their sessions", params(("username" = String, Path, description = "User name")), request_body = UserChange, responses((status = 200, body = UserView), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(patch, path = "/api/v1/users/{username}", tag = "people", summary = "Change a user's role or services, or reset their password, ending their sessions", params(("username" = String, Path, description = "User name")), request_body = UserChange, responses((status = 200, body = UserView), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn update_user(
     State(state): State<AppState>,
     principal: Principal,
@@ -363,7 +363,7 @@ async fn update_user(
     Ok(Json(UserView::from(user)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/users/{username}", tag = "people", summary = "Delete a user, ending their sessions", params(("username" = String, Path, description = "User name")), responses((status = 204, description = "Deleted"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(delete, path = "/api/v1/users/{username}", tag = "people", summary = "Delete a user, ending their sessions", params(("username" = String, Path, description = "User name")), responses((status = 204, description = "Deleted"), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn delete_user(
     State(state): State<AppState>,
     principal: Principal,
@@ -421,7 +421,7 @@ impl From<Token> for TokenView {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "people", summary = "List tokens", responses((status = 200, body = [TokenView]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "people", summary = "List tokens", responses((status = 200, body = [TokenView]), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn list_tokens(
     State(state): State<AppState>,
     principal: Principal,
@@ -485,7 +485,7 @@ pub fn new_token(request: NewToken, created_by: &str) -> Result<(Token, String),
     Ok((token, format!("sp_{id}_{secret}")))
 }
 
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "people", summary = "Create a token (shown once)", request_body = NewToken, responses((status = 201, body = TokenView), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "people", summary = "Create a token (shown once)", request_body = NewToken, responses((status = 201, body = TokenView), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn create_token(
     State(state): State<AppState>,
     principal: Principal,
@@ -505,7 +505,7 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "people", summary = "Revoke a token", params(("id" = String, Path, description = "Token id")), responses((status = 204, description = "Revoked"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "people", summary = "Revoke a token", params(("id" = String, Path, description = "Token id")), responses((status = 204, description = "Revoked"), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn revoke_token(
     State(state): State<AppState>,
     principal: Principal,

@@ -11,6 +11,7 @@ use std::{borrow::Cow, sync::Arc};
 use axum::{Json, extract::State};
 use serde::{Deserialize, Serialize};
 
+use setpoint_wire::RequestFilter;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody, Params, PathParams};
@@ -33,24 +34,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Filters of the list.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    /// `open`, `approved`, `applied`, `rejected`, `withdrawn`, `failed`, or
-    /// `pending` (open or approved, not yet applied).
-    state: Option<String>,
-    service: Option<String>,
-    /// Requests that change this environment.
-    environment: Option<String>,
-    /// `user:…` or `token:…`.
-    author: Option<String>,
-    /// Requests the caller may approve now.
-    awaiting_me: Option<bool>,
-    /// At most this many, newest first (1–500, default 100).
-    limit: Option<u32>,
-}
-
 /// Requests, newest first.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct List {
@@ -65,11 +48,11 @@ struct One {
     change_request: Arc<ChangeRequest>,
 }
 
-#[utoipa::path(get, path = "/api/v1/change-requests", tag = "change-requests", summary = "List change requests and scheduled changes", params(ListQuery), responses((status = 200, body = List), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/change-requests", tag = "change-requests", summary = "List change requests and scheduled changes", params(RequestFilter), responses((status = 200, body = List), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Params(query): Params<ListQuery>,
+    Params(query): Params<RequestFilter>,
 ) -> Result<Json<List>, ApiError> {
     principal.require(Permission::Read, None, None)?;
     let states: Option<Vec<RequestState>> = match query.state.as_deref() {
@@ -105,7 +88,7 @@ async fn list(
     Ok(Json(List { change_requests }))
 }
 
-#[utoipa::path(get, path = "/api/v1/change-requests/{id}", tag = "change-requests", summary = "Show a change request", params(("id" = u64, Path, description = "Change request id")), responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/change-requests/{id}", tag = "change-requests", summary = "Show a change request", params(("id" = u64, Path, description = "Change request id")), responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn show(
     State(state): State<AppState>,
     principal: Principal,
@@ -127,7 +110,7 @@ struct ReviewBody {
     text: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/change-requests/{id}/reviews", tag = "change-requests", summary = "Approve, reject or comment on a change request; the last approval applies it", params(("id" = u64, Path, description = "Change request id")), request_body = ReviewBody, responses((status = 200, body = One), (status = "4XX", description = "Error envelope; 409 `stale_revision` when the last approval was recorded but the service moved since the request's base", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/change-requests/{id}/reviews", tag = "change-requests", summary = "Approve, reject or comment on a change request; the last approval applies it", params(("id" = u64, Path, description = "Change request id")), request_body = ReviewBody, responses((status = 200, body = One), (status = "4XX", description = "Error envelope; 409 `stale_revision` when the last approval was recorded but the service moved since the request's base", body = setpoint_wire::ErrorEnvelope)))]
 async fn review(
     State(state): State<AppState>,
     principal: Principal,
@@ -175,7 +158,7 @@ async fn review(
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/change-requests/{id}/withdraw", tag = "change-requests", summary = "Withdraw a change request or cancel a scheduled change (its author, or an admin)", params(("id" = u64, Path, description = "Change request id")), responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/change-requests/{id}/withdraw", tag = "change-requests", summary = "Withdraw a change request or cancel a scheduled change (its author, or an admin)", params(("id" = u64, Path, description = "Change request id")), responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn withdraw(
     State(state): State<AppState>,
     principal: Principal,
@@ -186,7 +169,7 @@ async fn withdraw(
     Ok(Json(One { change_request }))
 }
 
-#[utoipa::path(post, path = "/api/v1/change-requests/{id}/rebase", tag = "change-requests", summary = "Make a change request's edit again on the service's current revision (its author); approvals start over", params(("id" = u64, Path, description = "Change request id")), responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/change-requests/{id}/rebase", tag = "change-requests", summary = "Make a change request's edit again on the service's current revision (its author); approvals start over", params(("id" = u64, Path, description = "Change request id")), responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn rebase(
     State(state): State<AppState>,
     principal: Principal,
@@ -197,7 +180,7 @@ async fn rebase(
     Ok(Json(One { change_request }))
 }
 
-#[utoipa::path(post, path = "/api/v1/change-requests/{id}/apply", tag = "change-requests", summary = "Apply an approved change request that could not apply before (a freeze ended, say)", params(("id" = u64, Path, description = "Change request id")), responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/change-requests/{id}/apply", tag = "change-requests", summary = "Apply an approved change request that could not apply before (a freeze ended, say)", params(("id" = u64, Path, description = "Change request id")), responses((status = 200, body = One), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn apply(
     State(state): State<AppState>,
     principal: Principal,

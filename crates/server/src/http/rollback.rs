@@ -86,7 +86,7 @@ fn restore_environment(current: &ServiceDoc, old: &ServiceDoc, environment: &str
     doc
 }
 
-#[utoipa::path(post, path = "/api/v1/services/{service}/rollback", tag = "services", summary = "Roll a service or one environment back to an earlier revision", params(("service" = String, Path, description = "Service name")), request_body = RollbackRequest, responses((status = 200, body = Preview), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/rollback", tag = "services", summary = "Roll a service or one environment back to an earlier revision", params(("service" = String, Path, description = "Service name")), request_body = RollbackRequest, responses((status = 200, body = Preview), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn rollback(
     State(state): State<AppState>,
     principal: Principal,

@@ -17,6 +17,7 @@ use setpoint_core::{
     Change,
     rollout::{Rollout, RolloutPlan, RolloutState, Steer},
 };
+use setpoint_wire::RolloutFilter;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody, Params, PathParams, write};
@@ -51,7 +52,7 @@ struct RolloutStart {
     reason: Option<String>,
 }
 
-#[utoipa::path(put, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout", tag = "rollouts", summary = "Start a progressive rollout of a flag in one environment", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RolloutStart, responses((status = 200, description = "The change", body = Object), (status = 202, description = "Held for review: the change request", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state while another plan runs)", body = crate::error::ErrorResponse)))]
+#[utoipa::path(put, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout", tag = "rollouts", summary = "Start a progressive rollout of a flag in one environment", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RolloutStart, responses((status = 200, description = "The change", body = Change), (status = 202, description = "Held for review: the change request", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state while another plan runs)", body = setpoint_wire::ErrorEnvelope)))]
 async fn start(
     State(state): State<AppState>,
     principal: Principal,
@@ -98,7 +99,7 @@ struct RolloutRetry {
 
 type RolloutPath = PathParams<(String, String, String)>;
 
-#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/pause", tag = "rollouts", summary = "Pause a running rollout where it is", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RolloutSteer, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state when not running)", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/pause", tag = "rollouts", summary = "Pause a running rollout where it is", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RolloutSteer, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope (409 rollout_state when not running)", body = setpoint_wire::ErrorEnvelope)))]
 async fn pause(
     State(state): State<AppState>,
     principal: Principal,
@@ -109,7 +110,7 @@ async fn pause(
     steer(&state, &principal, path, Steer::Pause, request.reason).await
 }
 
-#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/resume", tag = "rollouts", summary = "Resume a paused or halted rollout", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RolloutSteer, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state when not paused or halted, or guards still fire without force)", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/resume", tag = "rollouts", summary = "Resume a paused or halted rollout", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RolloutSteer, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope (409 rollout_state when not paused or halted, or guards still fire without force)", body = setpoint_wire::ErrorEnvelope)))]
 async fn resume(
     State(state): State<AppState>,
     principal: Principal,
@@ -128,7 +129,7 @@ async fn resume(
     .await
 }
 
-#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/retry", tag = "rollouts", summary = "Run a paused or halted rollout again from a step", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RolloutRetry, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state)", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/retry", tag = "rollouts", summary = "Run a paused or halted rollout again from a step", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RolloutRetry, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope (409 rollout_state)", body = setpoint_wire::ErrorEnvelope)))]
 async fn retry(
     State(state): State<AppState>,
     principal: Principal,
@@ -143,7 +144,7 @@ async fn retry(
     steer(&state, &principal, path, op, request.reason).await
 }
 
-#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/abort", tag = "rollouts", summary = "End a rollout: everyone gets the variant it started from", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RolloutSteer, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope (409 rollout_state when it has ended)", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/flags/{flag}/environments/{environment}/rollout/abort", tag = "rollouts", summary = "End a rollout: everyone gets the variant it started from", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ("environment" = String, Path, description = "Environment")), request_body = RolloutSteer, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope (409 rollout_state when it has ended)", body = setpoint_wire::ErrorEnvelope)))]
 async fn abort(
     State(state): State<AppState>,
     principal: Principal,
@@ -185,17 +186,6 @@ async fn steer(
 }
 
 /// Filters of the list.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    /// `running`, `paused`, `halted`, `completed`, `aborted`, or `active`
-    /// (running, paused or halted).
-    state: Option<String>,
-    service: Option<String>,
-    environment: Option<String>,
-}
-
 /// One rollout and where it is.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct RolloutListed<'w> {
@@ -212,11 +202,11 @@ struct RolloutList<'w> {
     rollouts: Vec<RolloutListed<'w>>,
 }
 
-#[utoipa::path(get, path = "/api/v1/rollouts", tag = "rollouts", summary = "List progressive rollouts", params(ListQuery), responses((status = 200, body = RolloutList), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/rollouts", tag = "rollouts", summary = "List progressive rollouts", params(RolloutFilter), responses((status = 200, body = RolloutList), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Params(query): Params<ListQuery>,
+    Params(query): Params<RolloutFilter>,
 ) -> Result<Response, ApiError> {
     principal.require(Permission::Read, None, None)?;
     let states: Option<Vec<RolloutState>> = match query.state.as_deref() {

@@ -11,14 +11,11 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use setpoint_core::{Change, Flag, KeySpec, ManagedBy, ServiceDoc, Tombstone, Values};
+use setpoint_wire::{ChangeFilter, ChangePage};
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{
-    AppState, JsonBody, Params, PathParams,
-    changes::{Page, PageQuery},
-    write,
-};
+use super::{AppState, JsonBody, Params, PathParams, changes::store_query, write};
 use crate::{
     ApiError,
     auth::{Permission, Principal, Visible},
@@ -64,7 +61,7 @@ struct ServiceSummary {
     drifts: bool,
 }
 
-#[utoipa::path(get, path = "/api/v1/services", tag = "services", summary = "List services", responses((status = 200, body = [ServiceSummary]), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/services", tag = "services", summary = "List services", responses((status = 200, body = [ServiceSummary]), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -111,7 +108,7 @@ fn written(status: StatusCode, change: Change) -> Response {
     with_etag(change.revision, (status, Json(change)))
 }
 
-#[utoipa::path(get, path = "/api/v1/services/{service}", tag = "services", summary = "A service with its revision", params(("service" = String, Path, description = "Service name")), responses((status = 200, description = "{doc, revision, tombstone?, managed_by?, rollouts?}", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/services/{service}", tag = "services", summary = "A service with its revision", params(("service" = String, Path, description = "Service name")), responses((status = 200, description = "{doc, revision, tombstone?, managed_by?, rollouts?}", body = Object), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn show(
     State(state): State<AppState>,
     principal: Principal,
@@ -138,7 +135,7 @@ struct DocumentWrite {
     reason: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/services", tag = "services", summary = "Create a service", request_body = DocumentWrite, responses((status = 201, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/services", tag = "services", summary = "Create a service", request_body = DocumentWrite, responses((status = 201, description = "The change", body = Change), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -162,7 +159,7 @@ async fn create(
     Ok(written(StatusCode::CREATED, change))
 }
 
-#[utoipa::path(put, path = "/api/v1/services/{service}", tag = "services", summary = "Replace a service document", params(("service" = String, Path, description = "Service name")), request_body = DocumentWrite, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(put, path = "/api/v1/services/{service}", tag = "services", summary = "Replace a service document", params(("service" = String, Path, description = "Service name")), request_body = DocumentWrite, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn replace(
     State(state): State<AppState>,
     principal: Principal,
@@ -204,7 +201,7 @@ pub(super) struct ReasonQuery {
     pub(super) reason: Option<String>,
 }
 
-#[utoipa::path(delete, path = "/api/v1/services/{service}", tag = "services", summary = "Delete (tombstone) a service", params(("service" = String, Path, description = "Service name"), ReasonQuery), responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(delete, path = "/api/v1/services/{service}", tag = "services", summary = "Delete (tombstone) a service", params(("service" = String, Path, description = "Service name"), ReasonQuery), responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn remove(
     State(state): State<AppState>,
     principal: Principal,
@@ -231,7 +228,7 @@ struct ReasonBody {
     reason: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/services/{service}/restore", tag = "services", summary = "Restore a deleted service", params(("service" = String, Path, description = "Service name")), request_body = ReasonBody, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/restore", tag = "services", summary = "Restore a deleted service", params(("service" = String, Path, description = "Service name")), request_body = ReasonBody, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn restore(
     State(state): State<AppState>,
     principal: Principal,
@@ -265,7 +262,7 @@ struct ValuesPatch {
     reason: Option<String>,
 }
 
-#[utoipa::path(patch, path = "/api/v1/services/{service}/values/{environment}", tag = "services", summary = "Set and remove values of one environment", params(("service" = String, Path, description = "Service name"), ("environment" = String, Path, description = "Environment name")), request_body = ValuesPatch, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(patch, path = "/api/v1/services/{service}/values/{environment}", tag = "services", summary = "Set and remove values of one environment", params(("service" = String, Path, description = "Service name"), ("environment" = String, Path, description = "Environment name")), request_body = ValuesPatch, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn patch_values(
     State(state): State<AppState>,
     principal: Principal,
@@ -309,7 +306,7 @@ struct SchemaWrite {
     reason: Option<String>,
 }
 
-#[utoipa::path(put, path = "/api/v1/services/{service}/schema", tag = "services", summary = "Replace a schema", params(("service" = String, Path, description = "Service name")), request_body = SchemaWrite, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(put, path = "/api/v1/services/{service}/schema", tag = "services", summary = "Replace a schema", params(("service" = String, Path, description = "Service name")), request_body = SchemaWrite, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn put_schema(
     State(state): State<AppState>,
     principal: Principal,
@@ -345,7 +342,7 @@ struct FlagWrite {
     reason: Option<String>,
 }
 
-#[utoipa::path(put, path = "/api/v1/services/{service}/flags/{flag}", tag = "flags", summary = "Create or replace a flag", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key")), request_body = FlagWrite, responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(put, path = "/api/v1/services/{service}/flags/{flag}", tag = "flags", summary = "Create or replace a flag", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key")), request_body = FlagWrite, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn put_flag(
     State(state): State<AppState>,
     principal: Principal,
@@ -394,7 +391,7 @@ async fn put_flag(
     Ok(written(StatusCode::OK, change))
 }
 
-#[utoipa::path(delete, path = "/api/v1/services/{service}/flags/{flag}", tag = "flags", summary = "Delete a flag", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ReasonQuery), responses((status = 200, description = "The change", body = Object), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(delete, path = "/api/v1/services/{service}/flags/{flag}", tag = "flags", summary = "Delete a flag", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key"), ReasonQuery), responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn delete_flag(
     State(state): State<AppState>,
     principal: Principal,
@@ -414,17 +411,17 @@ async fn delete_flag(
     Ok(written(StatusCode::OK, change))
 }
 
-#[utoipa::path(get, path = "/api/v1/services/{service}/history", tag = "changes", summary = "A service's changes", params(("service" = String, Path, description = "Service name"), PageQuery), responses((status = 200, body = Page), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/services/{service}/history", tag = "changes", summary = "A service's changes", params(("service" = String, Path, description = "Service name"), ChangeFilter), responses((status = 200, body = ChangePage), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn history(
     State(state): State<AppState>,
     principal: Principal,
     PathParams(service): PathParams<String>,
-    Params(page): Params<PageQuery>,
-) -> Result<Json<Page>, ApiError> {
+    Params(filter): Params<ChangeFilter>,
+) -> Result<Json<ChangePage>, ApiError> {
     principal.require(Permission::Read, Some(&service), None)?;
     let query = ChangeQuery {
         service: Some(service),
-        ..page.into_query()?
+        ..store_query(filter)?
     };
     super::changes::page(&state, &principal, query)
         .await

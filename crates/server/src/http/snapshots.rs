@@ -79,7 +79,7 @@ struct Sealed {
     revision: u64,
 }
 
-#[utoipa::path(get, path = "/api/v1/environments/{environment}/snapshot", tag = "distribution", summary = "An environment's sealed snapshot (ETag, long-poll); a principal limited to some services gets only theirs, sealed on its own", params(("environment" = String, Path, description = "Environment name"), Watch), responses((status = 200, description = "Canonical JSON snapshot", body = Object), (status = 304, description = "Unchanged"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/environments/{environment}/snapshot", tag = "distribution", summary = "An environment's sealed snapshot (ETag, long-poll); a principal limited to some services gets only theirs, sealed on its own", params(("environment" = String, Path, description = "Environment name"), Watch), responses((status = 200, description = "Canonical JSON snapshot", body = Object), (status = 304, description = "Unchanged"), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn environment(
     State(state): State<AppState>,
     principal: Principal,
@@ -95,7 +95,7 @@ async fn environment(
     serve(&state, &principal, &environment, view, &watch, &headers).await
 }
 
-#[utoipa::path(get, path = "/api/v1/environments/{environment}/snapshot/{service}", tag = "distribution", summary = "One service's sealed snapshot", params(("environment" = String, Path, description = "Environment name"), ("service" = String, Path, description = "Service name"), Watch), responses((status = 200, description = "Canonical JSON snapshot", body = Object), (status = 304, description = "Unchanged"), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/environments/{environment}/snapshot/{service}", tag = "distribution", summary = "One service's sealed snapshot", params(("environment" = String, Path, description = "Environment name"), ("service" = String, Path, description = "Service name"), Watch), responses((status = 200, description = "Canonical JSON snapshot", body = Object), (status = 304, description = "Unchanged"), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn service(
     State(state): State<AppState>,
     principal: Principal,

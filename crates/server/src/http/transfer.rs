@@ -150,7 +150,7 @@ pub fn import_commands(world: &World, export: Export) -> Result<Vec<Command>, Ap
     Ok(commands)
 }
 
-#[utoipa::path(get, path = "/api/v1/export", tag = "transfer", summary = "Everything as one document", responses((status = 200, body = Export), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(get, path = "/api/v1/export", tag = "transfer", summary = "Everything as one document", responses((status = 200, body = Export), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn export(
     State(state): State<AppState>,
     principal: Principal,
@@ -239,7 +239,7 @@ impl ImportPlan {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/import", tag = "transfer", summary = "Import all or nothing", request_body = ImportRequest, responses((status = 200, body = Imported), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/import", tag = "transfer", summary = "Import all or nothing", request_body = ImportRequest, responses((status = 200, body = Imported), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn import(
     State(state): State<AppState>,
     principal: Principal,

@@ -23,7 +23,7 @@ struct Verdict {
     service: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/validate", tag = "validation", summary = "Validate a service document", request_body(content = Object, description = "A service document"), responses((status = 200, body = Verdict), (status = "4XX", description = "Error envelope", body = crate::error::ErrorResponse)))]
+#[utoipa::path(post, path = "/api/v1/validate", tag = "validation", summary = "Validate a service document", request_body(content = Object, description = "A service document"), responses((status = 200, body = Verdict), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn validate(
     State(state): State<AppState>,
     body: JsonBody,
