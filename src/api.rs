@@ -10,13 +10,16 @@ pub use setpoint_core::Role;
 pub use setpoint_core::request::{RequestState, Verdict as ReviewVerdict};
 use setpoint_core::{
     BreakerState, Change, Flag, Policy, ServiceDoc,
-    breaker::{Alert, Cause},
     fleet::ClusterStatus,
     rollout::{RolloutPlan, Steer},
 };
 
 use setpoint_wire::ErrorEnvelope;
-pub use setpoint_wire::{ChangeFilter, ChangePage, Problem, RequestFilter, RolloutFilter};
+pub use setpoint_wire::{
+    BreakerView, ChangeFilter, ChangePage, EnvironmentView, ImportPlan, Imported, Me, Problem,
+    RequestFilter, RollbackPreview, RolloutFilter, RolloutLine, RolloutList, ServiceSummary,
+    TokenView, UnroutedAlert, UserView, Verdict,
+};
 
 use crate::route::encode as segment;
 
@@ -74,77 +77,7 @@ impl ApiError {
     }
 }
 
-/// The server's verdict on a valid document.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Verdict {
-    /// Always true: invalid documents come back as an [`ApiError`].
-    pub valid: bool,
-    /// The document's service name.
-    pub service: String,
-}
-
-/// Who is logged in (`GET /api/v1/me`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Me {
-    /// `user:<name>`: what the change log records.
-    pub actor: String,
-    /// The user name.
-    pub name: String,
-    /// The role.
-    pub role: Role,
-    /// The services the role applies to; `None` means all.
-    #[serde(default)]
-    pub services: Option<Vec<String>>,
-    /// The value writes must echo in `x-csrf-token`.
-    #[serde(default)]
-    pub csrf_token: Option<String>,
-}
-
-impl Me {
-    /// Whether the role is at least `role` for `service`.
-    pub fn may(&self, role: Role, service: &str) -> bool {
-        self.role >= role
-            && self
-                .services
-                .as_ref()
-                .is_none_or(|list| list.iter().any(|s| s == service))
-    }
-}
-
 pub use setpoint_core::{ManagedBy, Tombstone};
-
-/// A line of `GET /api/v1/services`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ServiceSummary {
-    /// Name.
-    pub service: String,
-    /// What it is.
-    #[serde(default)]
-    pub description: String,
-    /// Teams or people responsible.
-    #[serde(default)]
-    pub owners: Vec<String>,
-    /// The revision of its last change.
-    pub revision: u64,
-    /// Schema keys.
-    pub keys: usize,
-    /// Flags.
-    pub flags: usize,
-    /// Breakers.
-    pub breakers: usize,
-    /// Where it has an override, a targeted flag or a breaker.
-    #[serde(default)]
-    pub environments: Vec<String>,
-    /// Set while deleted.
-    #[serde(default)]
-    pub tombstone: Option<Tombstone>,
-    /// The files it is managed by (`setpoint apply`).
-    #[serde(default)]
-    pub managed_by: Option<ManagedBy>,
-    /// Changed by other means since its files were last applied.
-    #[serde(default)]
-    pub drifts: bool,
-}
 
 /// `GET /api/v1/services/{service}`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -181,55 +114,11 @@ impl ServiceRecord {
     }
 }
 
-/// A line of `GET /api/v1/environments`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Environment {
-    /// Name.
-    pub name: String,
-    /// What it is for.
-    #[serde(default)]
-    pub description: String,
-    /// The revision its snapshot is at.
-    #[serde(default)]
-    pub snapshot_revision: Option<u64>,
-    /// What writes to it must meet.
-    #[serde(default)]
-    pub policy: Policy,
-}
-
 /// The answer to a write: the change it made.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Written {
     /// The revision of the change.
     pub revision: u64,
-}
-
-/// One line of a rollback preview.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct DiffLine {
-    /// Where.
-    pub path: String,
-    /// `added`, `removed` or `changed`.
-    pub op: String,
-    /// Before (absent when added).
-    #[serde(default)]
-    pub before: Option<Value>,
-    /// After (absent when removed).
-    #[serde(default)]
-    pub after: Option<Value>,
-}
-
-/// `POST …/rollback`'s answer.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct RollbackOutcome {
-    /// What it changes (or would, for a dry run).
-    pub diff: Vec<DiffLine>,
-    /// The revision written; absent for a dry run.
-    #[serde(default)]
-    pub revision: Option<u64>,
-    /// The service revision the diff was computed from: what confirming
-    /// the preview sends as its base.
-    pub base_revision: u64,
 }
 
 /// A values patch for one environment.
@@ -288,7 +177,7 @@ pub async fn me() -> Result<Me, ApiError> {
 }
 
 /// `GET /api/v1/environments`.
-pub async fn environments() -> Result<Vec<Environment>, ApiError> {
+pub async fn environments() -> Result<Vec<EnvironmentView>, ApiError> {
     get("/environments").await
 }
 
@@ -330,37 +219,6 @@ pub async fn delete_service(
         reason,
     )
     .await
-}
-
-/// What an import changes (`POST /api/v1/import`'s `plan`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ImportPlan {
-    /// Environments it creates.
-    pub environments: Vec<String>,
-    /// Services it creates.
-    pub created: Vec<String>,
-    /// Services it replaces, with what changes in each.
-    pub replaced: Vec<ReplacedService>,
-    /// Services already as the document has them.
-    pub unchanged: usize,
-}
-
-/// A service an import replaces.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ReplacedService {
-    /// Name.
-    pub service: String,
-    /// Field by field.
-    pub diff: Vec<setpoint_core::DiffEntry>,
-}
-
-/// `POST /api/v1/import`'s answer.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Imported {
-    /// The changes made (none for a dry run).
-    pub changes: Vec<Change>,
-    /// What it changes.
-    pub plan: ImportPlan,
 }
 
 /// `POST /api/v1/import`: with `dry_run`, only what it would change.
@@ -488,7 +346,7 @@ pub async fn rollback(
     environment: Option<&str>,
     base_revision: Option<u64>,
     reason: &str,
-) -> Result<RollbackOutcome, ApiError> {
+) -> Result<RollbackPreview, ApiError> {
     send(
         Method::Post,
         &format!("/services/{}/rollback", segment(service)),
@@ -501,55 +359,6 @@ pub async fn rollback(
         }),
     )
     .await
-}
-
-/// One breaker on an environment's board
-/// (`GET /api/v1/environments/{env}/breakers`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct BreakerView {
-    /// The service it belongs to.
-    pub service: String,
-    /// Its name.
-    pub breaker: String,
-    /// What opening it does.
-    #[serde(default)]
-    pub description: String,
-    /// Closed, open or awaiting close.
-    pub state: BreakerState,
-    /// When it entered the state.
-    #[serde(default)]
-    pub since: Option<String>,
-    /// What opened it.
-    #[serde(default)]
-    pub cause: Option<Cause>,
-    /// Matching alerts still firing.
-    #[serde(default)]
-    pub firing: Vec<Alert>,
-    /// Under `auto_after`: when it closes by itself.
-    #[serde(default)]
-    pub close_at: Option<String>,
-    /// `manual` or `auto_after <delay>`.
-    pub close_policy: String,
-    /// The matchers that trip it.
-    #[serde(default)]
-    pub trips_on: Vec<Vec<String>>,
-    /// Trips within the flap window.
-    pub trips_in_window: usize,
-    /// The flap window.
-    pub flap_window: String,
-    /// Whether it trips more often than its threshold.
-    pub flapping: bool,
-}
-
-/// An alert that matched no breaker (`GET /api/v1/alerts/unrouted`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct UnroutedAlert {
-    /// The alert as last delivered.
-    pub alert: Alert,
-    /// The Alertmanager receiver.
-    pub receiver: String,
-    /// When it was last delivered.
-    pub received_at: String,
 }
 
 /// `PUT /api/v1/services/{service}/breakers/{breaker}`: create or replace
@@ -662,7 +471,7 @@ struct OneRequest {
     change_request: ChangeRequest,
 }
 
-/// `GET /api/v1/change-requests` with a query string built by [`query`].
+/// `GET /api/v1/change-requests`: what `filter` asks for.
 pub async fn change_requests(filter: &RequestFilter) -> Result<Vec<ChangeRequest>, ApiError> {
     get::<ChangeRequests>(&format!("/change-requests{}", query_of(filter)))
         .await
@@ -700,34 +509,16 @@ pub async fn awaiting_me() -> Result<usize, ApiError> {
         .map(|c| c.change_requests.len())
 }
 
-/// A progressive rollout and where it runs, as `GET /api/v1/rollouts`
-/// lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ListedRollout {
-    /// Service.
-    pub service: String,
-    /// Environment.
-    pub environment: String,
-    /// Flag key.
-    pub flag: String,
-    /// The plan and where it stands.
-    pub rollout: setpoint_core::rollout::Rollout,
-}
-
-/// `GET /api/v1/rollouts` with a query string built by [`query`], cut to
-/// the user's scope.
-pub async fn rollouts(filter: &RolloutFilter) -> Result<Vec<ListedRollout>, ApiError> {
-    #[derive(Deserialize)]
-    struct List {
-        rollouts: Vec<ListedRollout>,
-    }
-    get::<List>(&format!("/rollouts{}", query_of(filter)))
+/// `GET /api/v1/rollouts`: what `filter` asks for, cut to the user's
+/// scope.
+pub async fn rollouts(filter: &RolloutFilter) -> Result<Vec<RolloutLine>, ApiError> {
+    get::<RolloutList>(&format!("/rollouts{}", query_of(filter)))
         .await
         .map(|list| list.rollouts)
 }
 
 /// Rollouts running, paused or halted.
-pub async fn active_rollouts() -> Result<Vec<ListedRollout>, ApiError> {
+pub async fn active_rollouts() -> Result<Vec<RolloutLine>, ApiError> {
     rollouts(&RolloutFilter {
         state: Some("active".into()),
         ..RolloutFilter::default()
@@ -796,46 +587,8 @@ pub async fn steer_rollout(
     send(Method::Post, &format!("{}/{verb}", at.path()), &body).await
 }
 
-/// A person who logs in (`GET /api/v1/users`, admins).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct User {
-    /// Name.
-    pub username: String,
-    /// Role.
-    pub role: Role,
-    /// The services the role applies to; `None` means all.
-    #[serde(default)]
-    pub services: Option<Vec<String>>,
-    /// When the account was made.
-    pub created_at: String,
-}
-
-/// A machine's credential (`GET /api/v1/tokens`, admins).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Token {
-    /// Its id: the part of the bearer string after `sp_`, before the secret.
-    pub id: String,
-    /// What it is for.
-    pub name: String,
-    /// Role.
-    pub role: Role,
-    /// The services it may act on; `None` means all.
-    #[serde(default)]
-    pub services: Option<Vec<String>>,
-    /// The one environment it may act in.
-    #[serde(default)]
-    pub environment: Option<String>,
-    /// Who made it.
-    pub created_by: String,
-    /// When.
-    pub created_at: String,
-    /// The bearer string: only in the answer that created it.
-    #[serde(default)]
-    pub token: Option<String>,
-}
-
 /// `GET /api/v1/users`.
-pub async fn users() -> Result<Vec<User>, ApiError> {
+pub async fn users() -> Result<Vec<UserView>, ApiError> {
     get("/users").await
 }
 
@@ -845,7 +598,7 @@ pub async fn create_user(
     password: &str,
     role: Role,
     services: Option<&[String]>,
-) -> Result<User, ApiError> {
+) -> Result<UserView, ApiError> {
     send(
         Method::Post,
         "/users",
@@ -869,7 +622,7 @@ pub struct UserChange {
 }
 
 /// `PATCH /api/v1/users/{username}`: ends the user's sessions.
-pub async fn update_user(username: &str, change: &UserChange) -> Result<User, ApiError> {
+pub async fn update_user(username: &str, change: &UserChange) -> Result<UserView, ApiError> {
     send(
         Method::Patch,
         &format!("/users/{}", segment(username)),
@@ -884,7 +637,7 @@ pub async fn delete_user(username: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /api/v1/tokens`.
-pub async fn tokens() -> Result<Vec<Token>, ApiError> {
+pub async fn tokens() -> Result<Vec<TokenView>, ApiError> {
     get("/tokens").await
 }
 
@@ -894,7 +647,7 @@ pub async fn create_token(
     role: Role,
     services: Option<&[String]>,
     environment: Option<&str>,
-) -> Result<Token, ApiError> {
+) -> Result<TokenView, ApiError> {
     send(
         Method::Post,
         "/tokens",

@@ -298,7 +298,7 @@ fn Rollback(
                     let lines = outcome
                         .diff
                         .into_iter()
-                        .map(|l| (l.path, l.before, l.after))
+                        .map(|l| (l.path.to_string(), l.before, l.after))
                         .collect();
                     preview.set(Some((outcome.base_revision, lines)));
                 }

@@ -9,7 +9,7 @@ use setpoint_core::{BreakerState, Change, fleet::ClusterState, rollout::RolloutS
 
 use crate::{
     Route,
-    api::{self, Environment},
+    api::{self, EnvironmentView},
     components::{Outcome, OutcomeLine, TextField},
     live,
     pages::fleet::state_at,
@@ -124,7 +124,7 @@ pub fn Overview() -> impl IntoView {
 /// that concern it.
 #[component]
 fn EnvironmentCard(
-    environment: Environment,
+    environment: EnvironmentView,
     latest: ReadSignal<Option<Change>>,
     /// Every cluster's status, for the count of those not in sync.
     fleet: LocalResource<Result<Vec<setpoint_core::fleet::ClusterStatus>, api::ApiError>>,

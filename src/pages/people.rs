@@ -9,7 +9,7 @@ use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 
 use crate::{
     Route,
-    api::{self, Role, Token, User, UserChange},
+    api::{self, Role, TokenView, UserChange, UserView},
     components::{Outcome, OutcomeLine, TextField},
     session::use_session,
 };
@@ -173,7 +173,7 @@ fn Users() -> impl IntoView {
 /// One user: role and services edited in place, a password reset, and
 /// deletion asked twice. An admin cannot change or delete themselves.
 #[component]
-fn UserRow(user: User, own: bool, outcome: Outcome, reload: RwSignal<u32>) -> impl IntoView {
+fn UserRow(user: UserView, own: bool, outcome: Outcome, reload: RwSignal<u32>) -> impl IntoView {
     let session = use_session();
     let name = StoredValue::new(user.username.clone());
     let saved = StoredValue::new((user.role, user.services.clone()));
@@ -313,7 +313,7 @@ fn Tokens() -> impl IntoView {
     let role = RwSignal::new(Role::Viewer);
     let services = RwSignal::new(String::new());
     let environment = RwSignal::new(String::new());
-    let fresh = RwSignal::new(None::<Token>);
+    let fresh = RwSignal::new(None::<TokenView>);
     let create = move |ev: SubmitEvent| {
         ev.prevent_default();
         let (label, scope, env) = (
@@ -421,7 +421,7 @@ fn NewToken(name: String, bearer: String) -> impl IntoView {
 
 /// One token, revoked after a second click.
 #[component]
-fn TokenRow(token: Token, outcome: Outcome, reload: RwSignal<u32>) -> impl IntoView {
+fn TokenRow(token: TokenView, outcome: Outcome, reload: RwSignal<u32>) -> impl IntoView {
     let session = use_session();
     let confirming = RwSignal::new(false);
     let id = StoredValue::new(token.id.clone());

@@ -328,7 +328,7 @@ fn DeleteService(name: String, revision: u64) -> impl IntoView {
 /// One tab per environment.
 #[component]
 fn EnvironmentTabs(
-    envs: Vec<api::Environment>,
+    envs: Vec<api::EnvironmentView>,
     selected: Signal<Option<String>>,
     on_pick: impl Fn(String) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {

@@ -47,6 +47,7 @@ pub const MIN_AUTO_AFTER_MS: u64 = 60_000;
 /// Whether an alert is firing or resolved, as Alertmanager says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AlertStatus {
     /// The alert is active.
     Firing,
@@ -57,6 +58,7 @@ pub enum AlertStatus {
 /// One alert, as the breakers need it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Alert {
     /// Alertmanager's fingerprint: a hash of the labels.
     pub fingerprint: String,
@@ -97,6 +99,7 @@ impl Alert {
 /// What opened a breaker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Cause {
     /// A person, by hand.
     Person {

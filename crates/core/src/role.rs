@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Roles, from least to most trusted; each includes those below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Only delivers alerts to the Alertmanager webhook: a machine role,
     /// outside the ladder below (it cannot even read).

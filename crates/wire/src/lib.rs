@@ -6,12 +6,22 @@
 //! Domain types (documents, flags, changes) live in `setpoint-core`; this
 //! crate holds what only the API has: lists, summaries and envelopes.
 
+mod accounts;
+mod answers;
+mod breakers;
 mod changes;
 mod error;
 mod flags;
 mod lists;
+mod rollouts;
+mod services;
 
+pub use accounts::{Me, TokenView, UserView};
+pub use answers::{ImportPlan, Imported, ReplacedService, RollbackPreview, Verdict};
+pub use breakers::{BreakerView, UnroutedAlert};
 pub use changes::{ChangeFilter, ChangePage};
 pub use error::{ErrorBody, ErrorEnvelope, Problem};
 pub use flags::{FlagLine, Stamp, Targeting};
 pub use lists::{RequestFilter, RolloutFilter};
+pub use rollouts::{RolloutLine, RolloutList};
+pub use services::{EnvironmentView, ServiceSummary};

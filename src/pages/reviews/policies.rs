@@ -8,7 +8,7 @@ use leptos::{prelude::*, task::spawn_local};
 use setpoint_core::{Freeze, Policy, Role};
 
 use crate::{
-    api::{self, Environment, Problem},
+    api::{self, EnvironmentView, Problem},
     components::{OutcomeLine, ProblemList, TextField},
     session::use_session,
 };
@@ -46,7 +46,7 @@ pub fn Policies() -> impl IntoView {
 
 /// One environment's policy as a form.
 #[component]
-fn PolicyForm(environment: Environment) -> impl IntoView {
+fn PolicyForm(environment: EnvironmentView) -> impl IntoView {
     let session = use_session();
     let name = StoredValue::new(environment.name.clone());
     let saved = StoredValue::new(environment.policy.clone());

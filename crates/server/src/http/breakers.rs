@@ -11,10 +11,11 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use setpoint_core::{
-    Breaker, BreakerState, Change, ClosePolicy, FieldPath, Violation, ViolationKind,
-    breaker::{Alert, AlertStatus, BreakerStatus, Cause, routes},
+    Breaker, Change, ClosePolicy, FieldPath, Violation, ViolationKind,
+    breaker::{Alert, AlertStatus, BreakerStatus, routes},
     time::parse_timestamp,
 };
+use setpoint_wire::BreakerView;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody, Params, PathParams, write};
@@ -185,41 +186,6 @@ async fn operate(
     Ok(Json(change))
 }
 
-/// One breaker on the board.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct BreakerView {
-    service: String,
-    breaker: String,
-    description: String,
-    #[schema(value_type = String)]
-    state: BreakerState,
-    /// When it entered its state.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    since: Option<String>,
-    /// What opened it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    cause: Option<Cause>,
-    /// Matching alerts still firing.
-    #[schema(value_type = Vec<Object>)]
-    firing: Vec<Alert>,
-    /// Under `auto_after`: when it closes by itself.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    close_at: Option<String>,
-    /// `manual` or the `auto_after` delay.
-    close_policy: String,
-    /// The alert matchers that trip it.
-    trips_on: Vec<Vec<String>>,
-    /// Trips within the flap window up to now.
-    trips_in_window: usize,
-    /// The flap window, e.g. `1h`.
-    flap_window: String,
-    /// Whether it tripped more often than the threshold within the window.
-    flapping: bool,
-    /// Recent trip times, oldest first.
-    trips: Vec<String>,
-}
-
 fn view(
     service: String,
     name: String,
@@ -275,7 +241,7 @@ async fn environment_board(
     Ok(Json(views))
 }
 
-#[utoipa::path(get, path = "/api/v1/alerts/unrouted", tag = "breakers", summary = "Alerts that matched no breaker, newest first", responses((status = 200, body = [Object]), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
+#[utoipa::path(get, path = "/api/v1/alerts/unrouted", tag = "breakers", summary = "Alerts that matched no breaker, newest first", responses((status = 200, body = [UnroutedAlert]), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn unrouted(
     State(state): State<AppState>,
     principal: Principal,

@@ -2,9 +2,10 @@
 //! `PUT /api/v1/environments/{environment}/policy`.
 
 use axum::{Json, extract::State, http::StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use setpoint_core::{Change, Policy};
 
+use setpoint_wire::EnvironmentView;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody, PathParams, write};
@@ -19,20 +20,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(set_policy))
-}
-
-/// An environment as the API shows it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct EnvironmentView {
-    name: String,
-    description: String,
-    /// The revision that created it.
-    created_revision: u64,
-    /// The revision its snapshot is at.
-    snapshot_revision: Option<u64>,
-    /// What writes to it must meet (`{}`: nothing).
-    #[schema(value_type = Object)]
-    policy: Policy,
 }
 
 #[utoipa::path(get, path = "/api/v1/environments", tag = "environments", summary = "List environments", responses((status = 200, body = [EnvironmentView]), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]

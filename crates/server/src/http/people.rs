@@ -6,9 +6,10 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use setpoint_core::{time::format_timestamp, validate::is_valid_name};
 
+use setpoint_wire::{Me, TokenView, UserView};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody, PathParams};
@@ -40,22 +41,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct Login {
     username: String,
     password: String,
-}
-
-/// Who the caller is and what it may do.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct Me {
-    actor: String,
-    name: String,
-    #[schema(value_type = String, example = "editor")]
-    role: Role,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    services: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    environment: Option<String>,
-    /// For sessions: the value writes must send in `x-csrf-token`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    csrf_token: Option<String>,
 }
 
 fn session_cookie(secret: &str, max_age: i64, secure: bool) -> HeaderValue {
@@ -170,16 +155,6 @@ async fn me(
         environment: principal.environment,
         csrf_token,
     }))
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct UserView {
-    username: String,
-    #[schema(value_type = String, example = "editor")]
-    role: Role,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    services: Option<Vec<String>>,
-    created_at: String,
 }
 
 impl From<User> for UserView {
@@ -387,23 +362,6 @@ async fn delete_user(
         .write_account(AccountWrite::DeleteUser(user), &principal.actor, "")
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct TokenView {
-    id: String,
-    name: String,
-    #[schema(value_type = String, example = "editor")]
-    role: Role,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    services: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    environment: Option<String>,
-    created_by: String,
-    created_at: String,
-    /// Only in the creation response: the bearer string, shown once.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token: Option<String>,
 }
 
 impl From<Token> for TokenView {

@@ -33,7 +33,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(apply))
 }
 
-/// Filters of the list.
 /// Requests, newest first.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct List {

@@ -8,9 +8,10 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use serde::{Deserialize, Serialize};
-use setpoint_core::{DiffEntry, ServiceDoc, diff_services};
+use serde::Deserialize;
+use setpoint_core::{ServiceDoc, diff_services};
 
+use setpoint_wire::RollbackPreview;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody, PathParams, write};
@@ -43,20 +44,6 @@ struct RollbackRequest {
     reason: Option<String>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct Preview {
-    dry_run: bool,
-    /// The revision written (absent for a dry run).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    revision: Option<u64>,
-    /// The service revision the diff was computed from: what a preview's
-    /// confirmation sends as its base, so a change landing in between is a
-    /// `409` rather than silently rolled over.
-    base_revision: u64,
-    #[schema(value_type = Vec<Object>)]
-    diff: Vec<DiffEntry>,
-}
-
 /// `current` with `environment`'s values and flag targeting taken from `old`.
 fn restore_environment(current: &ServiceDoc, old: &ServiceDoc, environment: &str) -> ServiceDoc {
     let mut doc = current.clone();
@@ -86,7 +73,7 @@ fn restore_environment(current: &ServiceDoc, old: &ServiceDoc, environment: &str
     doc
 }
 
-#[utoipa::path(post, path = "/api/v1/services/{service}/rollback", tag = "services", summary = "Roll a service or one environment back to an earlier revision", params(("service" = String, Path, description = "Service name")), request_body = RollbackRequest, responses((status = 200, body = Preview), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/rollback", tag = "services", summary = "Roll a service or one environment back to an earlier revision", params(("service" = String, Path, description = "Service name")), request_body = RollbackRequest, responses((status = 200, body = RollbackPreview), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn rollback(
     State(state): State<AppState>,
     principal: Principal,
@@ -146,7 +133,7 @@ async fn rollback(
     };
     let diff = diff_services(&current.doc, &target);
     let Some(base) = base else {
-        return Ok(Json(Preview {
+        return Ok(Json(RollbackPreview {
             dry_run: true,
             revision: None,
             base_revision: current.revision,
@@ -169,7 +156,7 @@ async fn rollback(
     .await?;
     Ok((
         StatusCode::OK,
-        Json(Preview {
+        Json(RollbackPreview {
             dry_run: false,
             revision: Some(change.revision),
             base_revision: base,

@@ -6,18 +6,13 @@
 //! is not: like closing a breaker, pulling a rollout back or letting it go
 //! on cannot wait for a review.
 
-use axum::{
-    Json,
-    extract::State,
-    http::HeaderMap,
-    response::{IntoResponse, Response},
-};
-use serde::{Deserialize, Serialize};
+use axum::{Json, extract::State, http::HeaderMap};
+use serde::Deserialize;
 use setpoint_core::{
     Change,
-    rollout::{Rollout, RolloutPlan, RolloutState, Steer},
+    rollout::{RolloutPlan, RolloutState, Steer},
 };
-use setpoint_wire::RolloutFilter;
+use setpoint_wire::{RolloutFilter, RolloutLine, RolloutList};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody, Params, PathParams, write};
@@ -185,29 +180,12 @@ async fn steer(
     Ok(Json(change))
 }
 
-/// Filters of the list.
-/// One rollout and where it is.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct RolloutListed<'w> {
-    service: &'w str,
-    environment: &'w str,
-    flag: &'w str,
-    #[schema(value_type = Object)]
-    rollout: &'w Rollout,
-}
-
-/// Rollouts, by service, environment and flag.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct RolloutList<'w> {
-    rollouts: Vec<RolloutListed<'w>>,
-}
-
 #[utoipa::path(get, path = "/api/v1/rollouts", tag = "rollouts", summary = "List progressive rollouts", params(RolloutFilter), responses((status = 200, body = RolloutList), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Params(query): Params<RolloutFilter>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<RolloutList>, ApiError> {
     principal.require(Permission::Read, None, None)?;
     let states: Option<Vec<RolloutState>> = match query.state.as_deref() {
         None => None,
@@ -230,18 +208,14 @@ async fn list(
                 .as_ref()
                 .is_none_or(|e| *e == at.environment)
         })
-        .collect::<Vec<_>>();
-    let rollouts = rollouts
-        .iter()
-        .map(|(at, rollout)| RolloutListed {
-            service: &at.service,
-            environment: &at.environment,
-            flag: &at.flag,
-            rollout,
+        .map(|(at, rollout)| RolloutLine {
+            service: at.service.clone(),
+            environment: at.environment.clone(),
+            flag: at.flag.clone(),
+            rollout: rollout.clone(),
         })
         .collect();
-    // The list borrows the world read here, so it is serialized here.
-    Ok(Json(RolloutList { rollouts }).into_response())
+    Ok(Json(RolloutList { rollouts }))
 }
 
 fn parse_state(name: &str) -> Result<RolloutState, ApiError> {

@@ -9,9 +9,9 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::{Deserialize, Serialize};
-use setpoint_core::{Change, Flag, KeySpec, ManagedBy, ServiceDoc, Tombstone, Values};
-use setpoint_wire::{ChangeFilter, ChangePage};
+use serde::Deserialize;
+use setpoint_core::{Change, Flag, KeySpec, ServiceDoc, Values};
+use setpoint_wire::{ChangeFilter, ChangePage, ServiceSummary};
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -33,32 +33,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(put_schema))
         .routes(routes!(put_flag, delete_flag))
         .routes(routes!(history))
-}
-
-/// A line of the services list.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct ServiceSummary {
-    service: String,
-    description: String,
-    owners: Vec<String>,
-    revision: u64,
-    keys: usize,
-    flags: usize,
-    breakers: usize,
-    /// The environments where it has anything of its own: an override, a
-    /// targeted flag or a breaker. It serves its defaults everywhere.
-    environments: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    tombstone: Option<Tombstone>,
-    /// The files it is managed by (`setpoint apply`), if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    managed_by: Option<ManagedBy>,
-    /// Whether it was changed by other means since its files were last
-    /// applied: the next apply is a conflict unless forced.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    drifts: bool,
 }
 
 #[utoipa::path(get, path = "/api/v1/services", tag = "services", summary = "List services", responses((status = 200, body = [ServiceSummary]), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]

@@ -10,12 +10,9 @@ use axum::{
     http::StatusCode,
 };
 use serde::{Deserialize, Serialize};
-use setpoint_core::{
-    Change, FieldPath, Limits, ServiceDoc,
-    diff::{DiffEntry, diff_services},
-    validate_document,
-};
+use setpoint_core::{FieldPath, Limits, ServiceDoc, diff::diff_services, validate_document};
 
+use setpoint_wire::{ImportPlan, Imported, ReplacedService};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody, write};
@@ -181,62 +178,27 @@ struct ImportRequest {
     dry_run: bool,
 }
 
-/// What an import did, or would do.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct Imported {
-    /// One change per created environment and created or replaced service
-    /// (none for a dry run).
-    #[schema(value_type = Vec<Object>)]
-    changes: Vec<Change>,
-    /// What it changes.
-    plan: ImportPlan,
-}
-
-/// What an import changes, judged against the state it was checked at.
-#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
-struct ImportPlan {
-    /// Environments it creates.
-    environments: Vec<String>,
-    /// Services it creates.
-    created: Vec<String>,
-    /// Services it replaces, with what changes in each.
-    replaced: Vec<ReplacedService>,
-    /// Services already as the document has them.
-    unchanged: usize,
-}
-
-/// A service an import replaces.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct ReplacedService {
-    service: String,
-    /// Field by field, as the change log's diffs.
-    #[schema(value_type = Vec<Object>)]
-    diff: Vec<DiffEntry>,
-}
-
-impl ImportPlan {
-    /// The plan of `commands`, which [`import_commands`] made from a
-    /// document of `services` services against `world`.
-    fn of(world: &World, commands: &[Command], services: usize) -> Self {
-        let mut plan = Self::default();
-        for command in commands {
-            match command {
-                Command::CreateEnvironment { name, .. } => plan.environments.push(name.clone()),
-                Command::CreateService { doc } => plan.created.push(doc.service.clone()),
-                Command::ReplaceService { doc, .. } => plan.replaced.push(ReplacedService {
-                    service: doc.service.clone(),
-                    diff: world
-                        .services
-                        .get(&doc.service)
-                        .map(|record| diff_services(&record.doc, doc))
-                        .unwrap_or_default(),
-                }),
-                _ => {}
-            }
+/// The plan of `commands`, which [`import_commands`] made from a document
+/// of `services` services against `world`.
+fn plan_of(world: &World, commands: &[Command], services: usize) -> ImportPlan {
+    let mut plan = ImportPlan::default();
+    for command in commands {
+        match command {
+            Command::CreateEnvironment { name, .. } => plan.environments.push(name.clone()),
+            Command::CreateService { doc } => plan.created.push(doc.service.clone()),
+            Command::ReplaceService { doc, .. } => plan.replaced.push(ReplacedService {
+                service: doc.service.clone(),
+                diff: world
+                    .services
+                    .get(&doc.service)
+                    .map(|record| diff_services(&record.doc, doc))
+                    .unwrap_or_default(),
+            }),
+            _ => {}
         }
-        plan.unchanged = services.saturating_sub(plan.created.len() + plan.replaced.len());
-        plan
     }
+    plan.unchanged = services.saturating_sub(plan.created.len() + plan.replaced.len());
+    plan
 }
 
 #[utoipa::path(post, path = "/api/v1/import", tag = "transfer", summary = "Import all or nothing", request_body = ImportRequest, responses((status = 200, body = Imported), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
@@ -253,7 +215,7 @@ async fn import(
     let (commands, plan) = {
         let world = state.engine.world();
         let commands = import_commands(&world, request.document)?;
-        let plan = ImportPlan::of(&world, &commands, services);
+        let plan = plan_of(&world, &commands, services);
         (commands, plan)
     };
     let reason = write::reason(request.reason)?;

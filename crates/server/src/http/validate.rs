@@ -3,9 +3,9 @@
 //! in a team's CI.
 
 use axum::{Json, extract::State};
-use serde::Serialize;
 use setpoint_core::{Limits, ServiceDoc, validate_document};
 
+use setpoint_wire::Verdict;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody};
@@ -14,13 +14,6 @@ use crate::ApiError;
 /// The validation route.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(validate))
-}
-
-/// A valid document's verdict. Invalid ones get `422` with the violations.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct Verdict {
-    valid: bool,
-    service: String,
 }
 
 #[utoipa::path(post, path = "/api/v1/validate", tag = "validation", summary = "Validate a service document", request_body(content = Object, description = "A service document"), responses((status = 200, body = Verdict), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]

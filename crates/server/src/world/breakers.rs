@@ -8,7 +8,6 @@
 
 use std::{collections::BTreeMap, fmt::Write, sync::Arc};
 
-use serde::{Deserialize, Serialize};
 use setpoint_core::{
     Breaker, ChangeKind,
     breaker::{Alert, BreakerStatus, Event, Refused, routes},
@@ -52,16 +51,7 @@ impl AlertScope {
     }
 }
 
-/// An alert that matched no breaker, kept so that someone notices.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UnroutedAlert {
-    /// The alert as last delivered.
-    pub alert: Alert,
-    /// The Alertmanager receiver that sent it.
-    pub receiver: String,
-    /// When it was last delivered (RFC 3339).
-    pub received_at: String,
-}
+pub use setpoint_wire::UnroutedAlert;
 
 /// Breaker definitions, as items of a service document.
 pub(super) const BREAKERS: Items<Breaker> = Items {
