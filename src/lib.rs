@@ -5,6 +5,7 @@
 //! - [`route`]: the one [`Route`] enum; no URL string lives anywhere else.
 //! - [`api`]: the typed client of the server's `/api/v1`.
 //! - [`session`]: who is logged in; pages adapt to the role.
+//! - [`clock`]: the browser's clock, as the core counts time.
 //! - [`pages`]: one module per page.
 //! - [`components`]: reusable pieces with documented props.
 //!
@@ -13,6 +14,7 @@
 
 pub mod api;
 pub mod app;
+pub mod clock;
 pub mod components;
 pub mod live;
 pub mod pages;

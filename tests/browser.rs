@@ -153,7 +153,7 @@ fn set_input(container: &HtmlElement, selector: &str, value: &str, event: &str) 
 
 #[wasm_bindgen_test]
 async fn the_split_editor_sums_as_you_edit_and_flags_a_wrong_total() {
-    use setpoint_console::pages::{ServeEditor, ServeSlot};
+    use setpoint_console::pages::flags::serve::{ServeEditor, ServeSlot};
     let draft = RwSignal::new(split_flag());
     let env = StoredValue::new("prod".to_string());
     let container = mount(move || {
@@ -244,7 +244,7 @@ async fn the_simulator_evaluates_the_draft_and_follows_its_changes() {
 
 #[wasm_bindgen_test]
 async fn the_rule_builder_edits_the_draft_in_place() {
-    use setpoint_console::pages::rules::RuleBuilder;
+    use setpoint_console::pages::flags::rules::RuleBuilder;
     let draft = RwSignal::new(split_flag());
     let env = StoredValue::new("prod".to_string());
     let container = mount(move || view! { <RuleBuilder draft=draft env=env editable=true /> });
@@ -294,12 +294,12 @@ fn button(container: &HtmlElement, text: &str) -> HtmlElement {
 
 #[wasm_bindgen_test]
 async fn a_rule_serves_a_split_edited_like_the_default() {
-    use setpoint_console::pages::{ServeEditor, ServeSlot};
+    use setpoint_console::pages::flags::serve::{ServeEditor, ServeSlot};
     use setpoint_core::Serve;
     let mut flag = split_flag();
     let prod = flag.environments.get_mut("prod").expect("prod");
     prod.rules
-        .push(setpoint_console::pages::rules::new_rule("on"));
+        .push(setpoint_console::pages::flags::rules::new_rule("on"));
     let draft = RwSignal::new(flag);
     let env = StoredValue::new("prod".to_string());
     let container = mount(move || {

@@ -25,10 +25,11 @@ pub fn Fleet() -> impl IntoView {
         live.fleet.track();
         async move { api::fleet().await.map_err(|e| session.check(e)) }
     });
-    let now = RwSignal::new(now_millis());
-    if let Ok(ticker) =
-        set_interval_with_handle(move || now.set(now_millis()), Duration::from_secs(1))
-    {
+    let now = RwSignal::new(crate::clock::now_millis());
+    if let Ok(ticker) = set_interval_with_handle(
+        move || now.set(crate::clock::now_millis()),
+        Duration::from_secs(1),
+    ) {
         on_cleanup(move || ticker.clear());
     }
     let only = leptos_router::hooks::use_query_map()
@@ -71,13 +72,13 @@ fn Environment(
     environment: String,
     clusters: Vec<ClusterStatus>,
     /// The browser's clock, ticking.
-    now: RwSignal<f64>,
+    now: RwSignal<i64>,
 ) -> impl IntoView {
     let rows = clusters.clone();
     let not_in_sync = move || {
         clusters
             .iter()
-            .filter(|s| state_at(s, now.get()) != ClusterState::InSync)
+            .filter(|s| s.state_at(now.get()) != ClusterState::InSync)
             .count()
     };
     let total = rows.len();
@@ -110,22 +111,13 @@ fn Environment(
 
 /// One cluster.
 #[component]
-fn Row(status: ClusterStatus, now: RwSignal<f64>) -> impl IntoView {
+fn Row(status: ClusterStatus, now: RwSignal<i64>) -> impl IntoView {
     let state = Memo::new({
         let status = status.clone();
-        move |_| state_at(&status, now.get())
+        move |_| status.state_at(now.get())
     });
     let reported = parse_timestamp(&status.reported_at).ok();
-    let age = move || {
-        reported.map_or_else(
-            || "—".to_string(),
-            #[expect(
-                clippy::cast_possible_truncation,
-                reason = "a browser's clock in milliseconds fits i64"
-            )]
-            |at| ago((now.get() as i64 - at).max(0)),
-        )
-    };
+    let age = move || reported.map_or_else(|| "—".to_string(), |at| ago((now.get() - at).max(0)));
     let report = status.report;
     let error = report.error.clone().or_else(|| {
         report
@@ -147,17 +139,6 @@ fn Row(status: ClusterStatus, now: RwSignal<f64>) -> impl IntoView {
     }
 }
 
-/// The state of `status` at `now`, by the core's rule: the server's
-/// judgement ages in the browser.
-#[expect(
-    clippy::cast_possible_truncation,
-    reason = "a browser's clock in milliseconds fits i64"
-)]
-pub fn state_at(status: &ClusterStatus, now: f64) -> ClusterState {
-    let age = parse_timestamp(&status.reported_at).map_or(0, |at| (now as i64 - at).max(0));
-    ClusterState::derive(&status.report, status.desired, age)
-}
-
 /// `1 cluster`, `3 clusters`.
 fn count(n: u64, noun: &str) -> String {
     if n == 1 {
@@ -174,8 +155,4 @@ fn ago(millis: i64) -> String {
         60..3600 => format!("{} min ago", seconds / 60),
         _ => format!("{} h ago", seconds / 3600),
     }
-}
-
-fn now_millis() -> f64 {
-    web_sys::js_sys::Date::now()
 }

@@ -9,12 +9,8 @@ mod login;
 mod overview;
 mod people;
 mod reviews;
-pub mod rules;
-mod schema;
-pub mod serve;
 mod service;
 mod services;
-mod variants;
 
 use leptos::prelude::*;
 
@@ -29,7 +25,6 @@ pub use login::Login;
 pub use overview::Overview;
 pub use people::People;
 pub use reviews::Reviews;
-pub use serve::{ServeEditor, ServeSlot};
 
 pub use service::Service;
 pub use services::Services;

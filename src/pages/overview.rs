@@ -12,7 +12,6 @@ use crate::{
     api::{self, EnvironmentView},
     components::{Outcome, OutcomeLine, TextField},
     live,
-    pages::fleet::state_at,
     route::encode,
     session::use_session,
 };
@@ -163,14 +162,14 @@ fn EnvironmentCard(
         let name = name.clone();
         move || {
             let list = fleet.get().and_then(Result::ok)?;
-            let now = web_sys::js_sys::Date::now();
+            let now = crate::clock::now_millis();
             let mine: Vec<_> = list
                 .iter()
                 .filter(|s| s.report.environment == name)
                 .collect();
             let behind = mine
                 .iter()
-                .filter(|s| state_at(s, now) != ClusterState::InSync)
+                .filter(|s| s.state_at(now) != ClusterState::InSync)
                 .count();
             (!mine.is_empty()).then(|| {
                 let noun = if mine.len() == 1 {

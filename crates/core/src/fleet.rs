@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// What an agent says after each write and on every heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentReport {
     /// The cluster it runs in.
     pub cluster: String,
@@ -44,6 +45,7 @@ pub struct AgentReport {
 /// One sink of an agent: an etcd prefix or a directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SinkHealth {
     /// `etcd` or `file`, with where: `etcd:/setpoint`, `file:/etc/setpoint`.
     pub name: String,
@@ -145,6 +147,7 @@ fn cut(text: &str, max: usize) -> String {
 /// How a cluster stands against what it should run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ClusterState {
     /// It holds the desired revision (or a later one).
     InSync,
@@ -192,6 +195,7 @@ impl ClusterState {
 /// One cluster (or namespace) as the fleet view shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClusterStatus {
     /// The agent's latest report.
     pub report: AgentReport,
@@ -218,6 +222,14 @@ impl ClusterStatus {
             desired,
             state,
         }
+    }
+
+    /// Its state at `now` (milliseconds since the epoch): the server's
+    /// judgement ages — a cluster in sync when reported goes stale when
+    /// its agent stops reporting.
+    pub fn state_at(&self, now: i64) -> ClusterState {
+        let age = crate::time::parse_timestamp(&self.reported_at).map_or(0, |at| (now - at).max(0));
+        ClusterState::derive(&self.report, self.desired, age)
     }
 }
 

@@ -121,6 +121,7 @@ pub fn check_folder(
 /// folder is applied, so that the next apply knows what it owns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManagedBy {
     /// The set of files — one folder, applied as a whole — it belongs to.
     /// A file removed from the folder tombstones only services of its own

@@ -96,6 +96,7 @@ pub struct ServiceSnapshot {
 /// A deleted service awaiting reclamation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tombstone {
     /// When it was deleted (RFC 3339).
     // Change logs written before snapshots carried tombstones say

@@ -11,6 +11,9 @@
 mod manage;
 mod overview;
 mod rollout;
+pub mod rules;
+pub mod serve;
+mod variants;
 
 use std::collections::BTreeMap;
 
@@ -24,8 +27,6 @@ use setpoint_core::{
 use self::{
     manage::{DeleteFlag, NewFlag},
     rollout::RolloutSection,
-};
-use super::{
     rules::RuleBuilder,
     serve::{ServeEditor, ServeSlot},
     variants::Variants,

@@ -26,12 +26,7 @@ const LATELY_MILLIS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// The instant "changed lately" starts at, from the browser's clock.
 fn lately_since() -> String {
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "now's milliseconds since the epoch are whole and far inside i64"
-    )]
-    let now = web_sys::js_sys::Date::now() as i64;
-    format_timestamp(now - LATELY_MILLIS)
+    format_timestamp(crate::clock::now_millis() - LATELY_MILLIS)
 }
 
 /// A flag with its searchable text lower-cased once per load.

@@ -53,10 +53,12 @@ fn PolicyForm(environment: EnvironmentView) -> impl IntoView {
     let draft = RwSignal::new(environment.policy);
     let reason = RwSignal::new(String::new());
     let status = RwSignal::new(None::<Result<String, String>>);
-    let problems = Memo::new(move |_| match draft.get().normalized(now_millis()) {
-        Ok(_) => Vec::new(),
-        Err(violations) => violations.iter().map(Problem::from).collect::<Vec<_>>(),
-    });
+    let problems = Memo::new(
+        move |_| match draft.get().normalized(crate::clock::now_millis()) {
+            Ok(_) => Vec::new(),
+            Err(violations) => violations.iter().map(Problem::from).collect::<Vec<_>>(),
+        },
+    );
     let changed = move || draft.with(|d| saved.with_value(|s| d != s));
     let windows = Memo::new(move |_| draft.with(|d| d.frozen.len()));
     let id = |field: &str| format!("policy-{}-{field}", name.get_value());
@@ -206,12 +208,4 @@ fn FreezeRow(draft: RwSignal<Policy>, index: usize, environment: String) -> impl
             </button>
         </div>
     }
-}
-
-#[expect(
-    clippy::cast_possible_truncation,
-    reason = "a browser's clock in milliseconds fits i64"
-)]
-fn now_millis() -> i64 {
-    web_sys::js_sys::Date::now() as i64
 }

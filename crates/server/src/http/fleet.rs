@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(forget))
 }
 
-#[utoipa::path(post, path = "/api/v1/fleet/reports", tag = "fleet", summary = "An agent reports what it wrote (agent role)", description = "The body is an AgentReport: cluster, namespace, environment, services, written revision and checksum, sinks, last error, version and heartbeat_secs. The answer is the cluster's status as central sees it, with the revision it should run.", request_body = Object, responses((status = 200, description = "The cluster's status", body = Object), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
+#[utoipa::path(post, path = "/api/v1/fleet/reports", tag = "fleet", summary = "An agent reports what it wrote (agent role)", description = "The body is an AgentReport: cluster, namespace, environment, services, written revision and checksum, sinks, last error, version and heartbeat_secs. The answer is the cluster's status as central sees it, with the revision it should run.", request_body = Object, responses((status = 200, description = "The cluster's status", body = ClusterStatus), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn report(
     State(state): State<AppState>,
     principal: Principal,
@@ -89,7 +89,7 @@ struct FleetQuery {
     environment: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/fleet", tag = "fleet", summary = "Every cluster's agent: desired and written revision, lag, last report, state (in_sync, behind, failing, stale)", params(FleetQuery), responses((status = 200, description = "ClusterStatus list, by environment, cluster and namespace", body = [Object]), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
+#[utoipa::path(get, path = "/api/v1/fleet", tag = "fleet", summary = "Every cluster's agent: desired and written revision, lag, last report, state (in_sync, behind, failing, stale)", params(FleetQuery), responses((status = 200, description = "By environment, cluster and namespace", body = [ClusterStatus]), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn list(
     State(state): State<AppState>,
     principal: Principal,

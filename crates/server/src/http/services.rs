@@ -82,7 +82,7 @@ fn written(status: StatusCode, change: Change) -> Response {
     with_etag(change.revision, (status, Json(change)))
 }
 
-#[utoipa::path(get, path = "/api/v1/services/{service}", tag = "services", summary = "A service with its revision", params(("service" = String, Path, description = "Service name")), responses((status = 200, description = "{doc, revision, tombstone?, managed_by?, rollouts?}", body = Object), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
+#[utoipa::path(get, path = "/api/v1/services/{service}", tag = "services", summary = "A service with its revision", params(("service" = String, Path, description = "Service name")), responses((status = 200, description = "The service with its revision (also in the ETag), breaker states and rollouts", body = crate::world::ServiceRecord), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn show(
     State(state): State<AppState>,
     principal: Principal,

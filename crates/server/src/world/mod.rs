@@ -70,7 +70,7 @@ pub struct EnvironmentRecord {
 }
 
 /// A service's current state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ServiceRecord {
     /// The document.
     pub doc: ServiceDoc,
@@ -84,6 +84,7 @@ pub struct ServiceRecord {
     /// without changing `revision`, so an alert never makes an editor's
     /// pending edit stale.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, Object>>)]
     pub breakers: BreakerStates,
     /// The files it is managed by, once a folder was applied to it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,6 +92,7 @@ pub struct ServiceRecord {
     /// Progressive rollouts: environment → flag → the plan under way or
     /// last run.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, Object>>)]
     pub rollouts: Rollouts,
 }
 
