@@ -14,12 +14,12 @@ use setpoint_core::{
     rollout::{RolloutPlan, Steer},
 };
 
-use setpoint_wire::ErrorEnvelope;
 pub use setpoint_wire::{
-    BreakerView, ChangeFilter, ChangePage, EnvironmentView, ImportPlan, Imported, Me, Problem,
-    RequestFilter, RollbackPreview, RolloutFilter, RolloutLine, RolloutList, ServiceSummary,
-    TokenView, UnroutedAlert, UserView, Verdict,
+    BreakerStep, BreakerView, ChangeFilter, ChangePage, EnvironmentView, ImportPlan, Imported, Me,
+    Problem, RequestFilter, RollbackPreview, RolloutFilter, RolloutLine, RolloutList,
+    ServiceSummary, TokenView, UnroutedAlert, UserChange, UserView, ValuesPatch, Verdict,
 };
+use setpoint_wire::{ErrorEnvelope, FlagWrite, Login};
 
 use crate::route::encode as segment;
 
@@ -121,19 +121,6 @@ pub struct Written {
     pub revision: u64,
 }
 
-/// A values patch for one environment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ValuesPatch {
-    /// Keys to set.
-    pub set: serde_json::Map<String, Value>,
-    /// Keys to reset to their default.
-    pub remove_keys: Vec<String>,
-    /// The revision the edit was based on.
-    pub base_revision: u64,
-    /// Why, for the change log.
-    pub reason: String,
-}
-
 /// `POST /api/v1/validate` with a service document's text, sent as is so
 /// that the server reports syntax errors with their position too.
 pub async fn validate(document: &str) -> Result<Verdict, ApiError> {
@@ -150,7 +137,10 @@ pub async fn login(username: &str, password: &str) -> Result<Me, ApiError> {
     let me: Me = send(
         Method::Post,
         "/session",
-        &serde_json::json!({"username": username, "password": password}),
+        &Login {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        },
     )
     .await?;
     remember_csrf(&me);
@@ -292,7 +282,11 @@ pub async fn put_flag(
     send_at(
         Method::Put,
         &format!("/services/{}/flags/{}", segment(service), segment(key)),
-        &serde_json::json!({"flag": flag, "base_revision": base_revision, "reason": reason}),
+        &FlagWrite {
+            flag: flag.clone(),
+            base_revision: Some(base_revision),
+            reason: Some(reason.to_owned()),
+        },
         apply_at,
     )
     .await
@@ -436,13 +430,14 @@ pub async fn operate_breaker(
     action: BreakerAction,
     reason: &str,
 ) -> Result<Change, ApiError> {
-    let (verb, body) = match action {
-        BreakerAction::Trip => ("trip", serde_json::json!({"reason": reason})),
-        BreakerAction::Close => ("close", serde_json::json!({"reason": reason})),
-        BreakerAction::ForceClose => (
-            "close",
-            serde_json::json!({"reason": reason, "force": true}),
-        ),
+    let (verb, force) = match action {
+        BreakerAction::Trip => ("trip", false),
+        BreakerAction::Close => ("close", false),
+        BreakerAction::ForceClose => ("close", true),
+    };
+    let body = BreakerStep {
+        reason: reason.to_owned(),
+        force,
     };
     send(
         Method::Post,
@@ -605,20 +600,6 @@ pub async fn create_user(
         &serde_json::json!({"username": username, "password": password, "role": role, "services": services}),
     )
     .await
-}
-
-/// What an admin changes of a user; `None` keeps it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct UserChange {
-    /// A new role.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<Role>,
-    /// New services: `Some(None)` for all of them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub services: Option<Option<Vec<String>>>,
-    /// A new password.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
 }
 
 /// `PATCH /api/v1/users/{username}`: ends the user's sessions.

@@ -15,6 +15,7 @@ mod flags;
 mod lists;
 mod rollouts;
 mod services;
+mod writes;
 
 pub use accounts::{Me, TokenView, UserView};
 pub use answers::{ImportPlan, Imported, ReplacedService, RollbackPreview, Verdict};
@@ -25,3 +26,4 @@ pub use flags::{FlagLine, Stamp, Targeting};
 pub use lists::{RequestFilter, RolloutFilter};
 pub use rollouts::{RolloutLine, RolloutList};
 pub use services::{EnvironmentView, ServiceSummary};
+pub use writes::{BreakerStep, FlagWrite, Login, UserChange, ValuesPatch};

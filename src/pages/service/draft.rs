@@ -92,7 +92,7 @@ impl Draft {
     /// The patch to send: values that differ from what is stored, and
     /// overrides to drop.
     pub fn patch(&self, reason: &str) -> ValuesPatch {
-        let mut set = serde_json::Map::new();
+        let mut set = BTreeMap::new();
         let mut remove_keys = Vec::new();
         for (key, edit) in &self.edits {
             match edit {
@@ -106,8 +106,8 @@ impl Draft {
         ValuesPatch {
             set,
             remove_keys,
-            base_revision: self.base.revision,
-            reason: reason.to_string(),
+            base_revision: Some(self.base.revision),
+            reason: Some(reason.to_string()),
         }
     }
 
@@ -188,8 +188,8 @@ mod tests {
         let patch = d.patch("incident 42");
         assert_eq!(patch.remove_keys, ["throttle.rps"]);
         assert_eq!(patch.set.get("maintenance"), Some(&json!(true)));
-        assert_eq!(patch.base_revision, 7);
-        assert_eq!(patch.reason, "incident 42");
+        assert_eq!(patch.base_revision, Some(7));
+        assert_eq!(patch.reason.as_deref(), Some("incident 42"));
 
         let spec = d.base.doc.schema["throttle.rps"].clone();
         assert_eq!(d.effective("throttle.rps", &spec), spec.default);

@@ -15,7 +15,7 @@ use setpoint_core::{
     breaker::{Alert, AlertStatus, BreakerStatus, routes},
     time::parse_timestamp,
 };
-use setpoint_wire::BreakerView;
+use setpoint_wire::{BreakerStep, BreakerView};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody, Params, PathParams, write};
@@ -94,23 +94,6 @@ async fn delete_breaker(
     Ok(Json(change))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct TripRequest {
-    /// Why: required, it is what the next operator reads.
-    reason: String,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct CloseRequest {
-    /// Why: required.
-    reason: String,
-    /// Close even though matching alerts are still firing.
-    #[serde(default)]
-    force: bool,
-}
-
 fn required_reason(text: String) -> Result<String, ApiError> {
     let reason = write::reason(Some(text))?;
     if reason.is_empty() {
@@ -122,7 +105,7 @@ fn required_reason(text: String) -> Result<String, ApiError> {
     Ok(reason)
 }
 
-#[utoipa::path(post, path = "/api/v1/services/{service}/breakers/{breaker}/environments/{environment}/trip", tag = "breakers", summary = "Open a breaker by hand", params(("service" = String, Path, description = "Service name"), ("breaker" = String, Path, description = "Breaker name"), ("environment" = String, Path, description = "Environment")), request_body = TripRequest, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope (409 breaker_state when already open)", body = setpoint_wire::ErrorEnvelope)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/breakers/{breaker}/environments/{environment}/trip", tag = "breakers", summary = "Open a breaker by hand", params(("service" = String, Path, description = "Service name"), ("breaker" = String, Path, description = "Breaker name"), ("environment" = String, Path, description = "Environment")), request_body = BreakerStep, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope (409 breaker_state when already open)", body = setpoint_wire::ErrorEnvelope)))]
 async fn trip(
     State(state): State<AppState>,
     principal: Principal,
@@ -130,7 +113,7 @@ async fn trip(
     body: JsonBody,
 ) -> Result<Json<Change>, ApiError> {
     principal.require(Permission::Operate, Some(&service), Some(&environment))?;
-    let request: TripRequest = body.parse()?;
+    let request: BreakerStep = body.parse()?;
     let reason = required_reason(request.reason)?;
     operate(
         &state,
@@ -144,7 +127,7 @@ async fn trip(
     .await
 }
 
-#[utoipa::path(post, path = "/api/v1/services/{service}/breakers/{breaker}/environments/{environment}/close", tag = "breakers", summary = "Close a breaker (confirms awaiting_close)", params(("service" = String, Path, description = "Service name"), ("breaker" = String, Path, description = "Breaker name"), ("environment" = String, Path, description = "Environment")), request_body = CloseRequest, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope (409 breaker_state when closed, or alerts still fire without force)", body = setpoint_wire::ErrorEnvelope)))]
+#[utoipa::path(post, path = "/api/v1/services/{service}/breakers/{breaker}/environments/{environment}/close", tag = "breakers", summary = "Close a breaker (confirms awaiting_close)", params(("service" = String, Path, description = "Service name"), ("breaker" = String, Path, description = "Breaker name"), ("environment" = String, Path, description = "Environment")), request_body = BreakerStep, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope (409 breaker_state when closed, or alerts still fire without force)", body = setpoint_wire::ErrorEnvelope)))]
 async fn close(
     State(state): State<AppState>,
     principal: Principal,
@@ -152,7 +135,7 @@ async fn close(
     body: JsonBody,
 ) -> Result<Json<Change>, ApiError> {
     principal.require(Permission::Operate, Some(&service), Some(&environment))?;
-    let request: CloseRequest = body.parse()?;
+    let request: BreakerStep = body.parse()?;
     let reason = required_reason(request.reason)?;
     let op = BreakerOp::Close {
         force: request.force,

@@ -9,7 +9,7 @@ use axum::{
 use serde::Deserialize;
 use setpoint_core::{time::format_timestamp, validate::is_valid_name};
 
-use setpoint_wire::{Me, TokenView, UserView};
+use setpoint_wire::{Login, Me, TokenView, UserChange, UserView};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, JsonBody, PathParams};
@@ -34,13 +34,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_user, delete_user))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct Login {
-    username: String,
-    password: String,
 }
 
 fn session_cookie(secret: &str, max_age: i64, secure: bool) -> HeaderValue {
@@ -254,36 +247,6 @@ async fn create_user(
         .write_account(AccountWrite::PutUser(user.clone()), &principal.actor, "")
         .await?;
     Ok((StatusCode::CREATED, Json(UserView::from(user))).into_response())
-}
-
-/// What an admin changes of a user; what is absent stays.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct UserChange {
-    /// A new role.
-    #[serde(default)]
-    #[schema(value_type = Option<String>, example = "viewer")]
-    role: Option<Role>,
-    /// The services the role applies to: a list, or `null` for all.
-    #[expect(
-        clippy::option_option,
-        reason = "absent keeps the services; null means every service"
-    )]
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Vec<String>>)]
-    services: Option<Option<Vec<String>>>,
-    /// A new password (a reset): the user logs in with it next.
-    #[serde(default)]
-    password: Option<String>,
-}
-
-/// Tells "absent" (`None`) from "null" (`Some(None)`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(deserializer).map(Some)
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{username}", tag = "people", summary = "Change a user's role or services, or reset their password, ending their sessions", params(("username" = String, Path, description = "User name")), request_body = UserChange, responses((status = 200, body = UserView), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]

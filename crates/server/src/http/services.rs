@@ -10,8 +10,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use setpoint_core::{Change, Flag, KeySpec, ServiceDoc, Values};
-use setpoint_wire::{ChangeFilter, ChangePage, ServiceSummary};
+use setpoint_core::{Change, Flag, KeySpec, ServiceDoc};
+use setpoint_wire::{ChangeFilter, ChangePage, FlagWrite, ServiceSummary, ValuesPatch};
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -221,21 +221,6 @@ async fn restore(
     Ok(written(StatusCode::OK, change))
 }
 
-/// Set and remove keys of one environment in one change.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct ValuesPatch {
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    set: Values,
-    #[serde(default)]
-    remove_keys: Vec<String>,
-    #[serde(default)]
-    base_revision: Option<u64>,
-    #[serde(default)]
-    reason: Option<String>,
-}
-
 #[utoipa::path(patch, path = "/api/v1/services/{service}/values/{environment}", tag = "services", summary = "Set and remove values of one environment", params(("service" = String, Path, description = "Service name"), ("environment" = String, Path, description = "Environment name")), request_body = ValuesPatch, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
 async fn patch_values(
     State(state): State<AppState>,
@@ -303,17 +288,6 @@ async fn put_schema(
     )
     .await?;
     Ok(written(StatusCode::OK, change))
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct FlagWrite {
-    #[schema(value_type = Object)]
-    flag: Flag,
-    #[serde(default)]
-    base_revision: Option<u64>,
-    #[serde(default)]
-    reason: Option<String>,
 }
 
 #[utoipa::path(put, path = "/api/v1/services/{service}/flags/{flag}", tag = "flags", summary = "Create or replace a flag", params(("service" = String, Path, description = "Service name"), ("flag" = String, Path, description = "Flag key")), request_body = FlagWrite, responses((status = 200, description = "The change", body = Change), (status = "4XX", description = "Error envelope", body = setpoint_wire::ErrorEnvelope)))]
