@@ -55,7 +55,7 @@ if [[ "${TRUNK_PROFILE:-debug}" == release ]]; then
 fi
 
 # The small chunks shared by several pages, in one file fetched once.
-node scripts/pack-chunks.mjs "$work" 8192
+node scripts/pack-chunks.mjs "$work" 16384
 
 # One directory per build, named by its content: the server caches it for
 # good, and a tab open across a rebuild gets a 404 for the old build's
