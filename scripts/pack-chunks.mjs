@@ -14,7 +14,7 @@
 import { readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-const [dir, limitText = '8192'] = process.argv.slice(2);
+const [dir, limitText = '16384'] = process.argv.slice(2);
 if (!dir) {
   console.error('usage: node scripts/pack-chunks.mjs DIR [LIMIT_BYTES]');
   process.exit(2);
