@@ -13,7 +13,7 @@ use setpoint_core::{
     time::parse_timestamp,
 };
 
-use crate::{Route, api, live, session::use_session};
+use crate::{Route, api, components::Failed, live, session::use_session};
 
 /// The fleet page.
 #[component]
@@ -43,7 +43,7 @@ pub fn Fleet() -> impl IntoView {
             </p>
             {move || match statuses.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
+                Some(Err(e)) => view! { <Failed error=e /> }.into_any(),
                 Some(Ok(list)) if list.is_empty() => view! {
                     <p class="muted">"No agent has reported yet. Start one with " <code>"setpoint agent"</code> " (docs/agent.md)."</p>
                 }

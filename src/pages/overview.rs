@@ -10,7 +10,7 @@ use setpoint_core::{BreakerState, Change, fleet::ClusterState, rollout::RolloutS
 use crate::{
     Route,
     api::{self, EnvironmentView},
-    components::{Outcome, OutcomeLine, TextField},
+    components::{Failed, Outcome, OutcomeLine, TextField},
     live,
     route::encode,
     session::use_session,
@@ -62,7 +62,7 @@ pub fn Overview() -> impl IntoView {
             </p>
             {move || match environments.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
+                Some(Err(e)) => view! { <Failed error=e /> }.into_any(),
                 Some(Ok(list)) => view! {
                     <div class="overview__environments">
                         {list.into_iter().map(|env| view! { <EnvironmentCard environment=env latest=latest fleet=fleet /> }).collect_view()}
@@ -74,7 +74,7 @@ pub fn Overview() -> impl IntoView {
             <h2 class="section__title">"Rollouts under way"</h2>
             {move || match rollouts.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="status status--error">{e.message}</p> }.into_any(),
+                Some(Err(e)) => view! { <Failed error=e /> }.into_any(),
                 Some(Ok(list)) if list.is_empty() => view! {
                     <p class="muted">"No rollout is running, paused or halted."</p>
                 }
@@ -98,7 +98,7 @@ pub fn Overview() -> impl IntoView {
             <h2 class="section__title">"Latest changes"</h2>
             {move || match changes.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="status status--error">{e.message}</p> }.into_any(),
+                Some(Err(e)) => view! { <Failed error=e /> }.into_any(),
                 Some(Ok(page)) => view! {
                     <ol class="overview__changes">
                         {page.changes.into_iter().map(|c| view! {

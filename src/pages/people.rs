@@ -10,7 +10,7 @@ use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use crate::{
     Route,
     api::{self, Role, TokenView, UserChange, UserView},
-    components::{Outcome, OutcomeLine, TextField},
+    components::{Failed, Outcome, OutcomeLine, TextField},
     session::use_session,
 };
 
@@ -135,7 +135,7 @@ fn Users() -> impl IntoView {
         <h2 class="section__title">"Users"</h2>
         {move || match users.get() {
             None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-            Some(Err(e)) => view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
+            Some(Err(e)) => view! { <Failed error=e /> }.into_any(),
             Some(Ok(list)) => {
                 let me = me.clone();
                 view! {
@@ -346,7 +346,7 @@ fn Tokens() -> impl IntoView {
         <h2 class="section__title">"Tokens"</h2>
         {move || match tokens.get() {
             None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-            Some(Err(e)) => view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
+            Some(Err(e)) => view! { <Failed error=e /> }.into_any(),
             Some(Ok(list)) if list.is_empty() => view! { <p class="muted">"No tokens."</p> }.into_any(),
             Some(Ok(list)) => view! {
                 <div class="table-wrap">

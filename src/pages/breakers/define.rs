@@ -14,7 +14,7 @@ use setpoint_core::{
 use super::AlertLine;
 use crate::{
     api::{self, BreakerView, Problem, Role, ServiceRecord},
-    components::{Outcome, OutcomeLine, ProblemList, ReasonedButton, TextField},
+    components::{Failed, Outcome, OutcomeLine, ProblemList, ReasonedButton, TextField},
     session::use_session,
 };
 
@@ -270,7 +270,7 @@ pub fn Definitions() -> impl IntoView {
                     <OutcomeLine outcome=outcome />
                     {move || match record.get().flatten() {
                         None => None,
-                        Some(Err(e)) => Some(view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any()),
+                        Some(Err(e)) => Some(view! { <Failed error=e /> }.into_any()),
                         Some(Ok(record)) => Some(view! {
                             <ServiceBreakers record=record recent=recent_alerts outcome=outcome on_saved=move || reload.update(|n| *n += 1) />
                         }.into_any()),

@@ -17,6 +17,7 @@ use setpoint_core::{
 use crate::{
     Route,
     api::{self, BreakerAction, BreakerView, Role},
+    components::Failed,
     live,
     session::use_session,
 };
@@ -107,7 +108,7 @@ pub fn Breakers() -> impl IntoView {
             </div>
             {move || match board.get().flatten() {
                 None => view! { <p class="muted">"Loading breakers…"</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
+                Some(Err(e)) => view! { <Failed error=e /> }.into_any(),
                 Some(Ok(list)) => view! { <Board list=list environment=environment.get_untracked() on_done=reload /> }.into_any(),
             }}
             <Unrouted unrouted=unrouted />
@@ -296,7 +297,7 @@ fn Timeline(breaker: BreakerView, environment: String) -> impl IntoView {
             <summary>"Timeline"</summary>
             {move || match changes.get().flatten() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="status status--error">{e.message}</p> }.into_any(),
+                Some(Err(e)) => view! { <Failed error=e /> }.into_any(),
                 Some(Ok(list)) if list.is_empty() => view! { <p class="muted">"No transitions yet."</p> }.into_any(),
                 Some(Ok(list)) => view! {
                     <ol class="breaker__events">
@@ -417,7 +418,7 @@ fn Unrouted(
         <h2 class="section__title">"Unrouted alerts"</h2>
         {move || match unrouted.get() {
             None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-            Some(Err(e)) => view! { <p class="status status--error">{e.message}</p> }.into_any(),
+            Some(Err(e)) => view! { <Failed error=e /> }.into_any(),
             Some(Ok(list)) if list.is_empty() => view! { <p class="muted">"Every alert received matched a breaker."</p> }.into_any(),
             Some(Ok(list)) => view! {
                 <p class="muted">"These matched no breaker's matchers: a matcher may be out of date."</p>

@@ -34,7 +34,7 @@ use self::{
 use crate::{
     Route,
     api::{self, Role, ServiceRecord},
-    components::{ApplyAt, Outcome, OutcomeLine, TextField, apply_at},
+    components::{ApplyAt, Failed, Outcome, OutcomeLine, TextField, apply_at},
     live,
     session::use_session,
 };
@@ -205,9 +205,7 @@ fn Chosen(
     move || {
         let (key, env) = (flag.get(), environment.get());
         match record.get() {
-            Some(Err(e)) => Some(
-                view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
-            ),
+            Some(Err(e)) => Some(view! { <Failed error=e /> }.into_any()),
             Some(Ok(record))
                 if !key.is_empty() && !env.is_empty() && record.doc.flags.contains_key(&key) =>
             {

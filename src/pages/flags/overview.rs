@@ -12,7 +12,7 @@ use setpoint_wire::FlagLine;
 use crate::{
     Route,
     api::{self, Role},
-    components::{Outcome, OutcomeLine, TextField},
+    components::{Failed, Outcome, OutcomeLine, TextField},
     route::encode,
     session::{Session, use_session},
 };
@@ -208,7 +208,7 @@ pub fn FlagsOverview() -> impl IntoView {
             <OutcomeLine outcome=outcome />
             <Transition fallback=|| view! { <p class="muted">"Loading flags…"</p> }>
                 {move || list.get().map(|result| match result {
-                    Err(e) => view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
+                    Err(e) => view! { <Failed error=e /> }.into_any(),
                     Ok(_) => view! {
                         <p class="muted" aria-live="polite">
                             {move || found.with(|(total, shown)| {

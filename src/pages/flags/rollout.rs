@@ -16,7 +16,7 @@ use setpoint_core::{
 
 use crate::{
     api::{self, Problem, Role, RolloutAt, ServiceRecord},
-    components::{ApplyAt, Outcome, OutcomeLine, ProblemList, TextField, apply_at},
+    components::{ApplyAt, Failed, Outcome, OutcomeLine, ProblemList, TextField, apply_at},
     session::use_session,
 };
 
@@ -112,7 +112,7 @@ pub fn RolloutSection(
         <section class="rollout" aria-label="Progressive rollout">
             <h2 class="section__title">"Progressive rollout"</h2>
             {move || match rollout.get() {
-                Some(Err(e)) => Some(view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any()),
+                Some(Err(e)) => Some(view! { <Failed error=e /> }.into_any()),
                 Some(Ok(None)) if !may => Some(view! { <p class="muted">"No rollout of this flag here yet."</p> }.into_any()),
                 _ => None,
             }}

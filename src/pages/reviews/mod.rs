@@ -15,7 +15,7 @@ use leptos::{prelude::*, task::spawn_local};
 use crate::{
     Route,
     api::{self, ChangeRequest, RequestState, RequestStep, ReviewVerdict as Verdict},
-    components::{DiffList, Outcome, OutcomeLine},
+    components::{DiffList, Failed, Outcome, OutcomeLine},
     live,
     session::use_session,
 };
@@ -115,7 +115,7 @@ pub fn Reviews() -> impl IntoView {
             <OutcomeLine outcome=notice />
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || requests.get().map(|answer| match answer {
-                    Err(e) => view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
+                    Err(e) => view! { <Failed error=e /> }.into_any(),
                     Ok(list) if list.is_empty() => view! {
                         <p class="muted">{if show.get() == Show::AwaitingMe { "Nothing awaits your review." } else { "No change requests." }}</p>
                     }

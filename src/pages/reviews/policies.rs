@@ -9,7 +9,7 @@ use setpoint_core::{Freeze, Policy, Role};
 
 use crate::{
     api::{self, EnvironmentView, Problem},
-    components::{OutcomeLine, ProblemList, TextField},
+    components::{Failed, OutcomeLine, ProblemList, TextField},
     session::use_session,
 };
 
@@ -31,7 +31,7 @@ pub fn Policies() -> impl IntoView {
                 <p class="muted">"What writes to each environment must meet. The server enforces them for the console, the CLI and tokens alike."</p>
                 <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                     {move || environments.get().map(|answer| match answer {
-                        Err(e) => view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
+                        Err(e) => view! { <Failed error=e /> }.into_any(),
                         Ok(list) => list
                             .into_iter()
                             .map(|environment| view! { <PolicyForm environment=environment /> })

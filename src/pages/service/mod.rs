@@ -18,8 +18,8 @@ use setpoint_core::ChangeKind;
 use self::{form::ConfigForm, schema::SchemaEditor};
 use crate::{
     Route,
-    api::{self, ApiError, Role, ServiceRecord},
-    components::{Outcome, ReasonedButton},
+    api::{self, Role, ServiceRecord},
+    components::{Failed, Outcome, ReasonedButton},
     live,
     session::use_session,
 };
@@ -101,7 +101,7 @@ pub fn Service() -> impl IntoView {
                     let record = record.get()?;
                     let envs = environments.get()?;
                     Some(match (record, envs) {
-                        (Err(e), _) | (_, Err(e)) => error_view(&e),
+                        (Err(e), _) | (_, Err(e)) => view! { <Failed error=e /> }.into_any(),
                         (Ok(record), Ok(envs)) => {
                             let description = record.doc.description.clone();
                             let owners = record.doc.owners.join(", ");
@@ -247,9 +247,4 @@ fn SchemaSection(
 struct SchemaState {
     open: RwSignal<bool>,
     status: Outcome,
-}
-
-fn error_view(error: &ApiError) -> AnyView {
-    let message = error.message.clone();
-    view! { <p class="status status--error" role="alert">{message}</p> }.into_any()
 }

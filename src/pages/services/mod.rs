@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use crate::{
     Route,
     api::{self, Role, ServiceSummary},
-    components::{ReasonedButton, TextField},
+    components::{Failed, ReasonedButton, TextField},
     session::use_session,
 };
 
@@ -130,7 +130,7 @@ pub fn Services() -> impl IntoView {
                 {move || {
                     list.get()
                         .map(|result| match result {
-                            Err(e) => view! { <p class="status status--error" role="alert">{e.message}</p> }.into_any(),
+                            Err(e) => view! { <Failed error=e /> }.into_any(),
                             Ok(_) => view! {
                                 <p class="muted" aria-live="polite">
                                     {move || found.with(|(total, shown)| {
