@@ -4,7 +4,8 @@
 //! drift apart unnoticed.
 //!
 //! Domain types (documents, flags, changes) live in `setpoint-core`; this
-//! crate holds what only the API has: lists, summaries and envelopes.
+//! crate holds what only the API has: list lines and their filters, the
+//! bodies writes take and answer, and the error envelope.
 
 mod accounts;
 mod answers;
