@@ -31,7 +31,7 @@ pub struct ServiceDoc {
     pub schema: BTreeMap<String, KeySpec>,
     /// Per-environment overrides: environment → key → value.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, BTreeMap<String, Object>>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, BTreeMap<String, serde_json::Value>>))]
     pub values: BTreeMap<String, Values>,
     /// Feature flags, by key.
     #[serde(default)]

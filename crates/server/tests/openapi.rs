@@ -179,3 +179,14 @@ async fn every_path_parameter_is_declared() {
     }
     assert!(undeclared.is_empty(), "{undeclared:#?}");
 }
+
+/// Values in documents are any JSON, not only objects: a schema saying
+/// otherwise fails every client that validates answers (schemathesis did).
+#[tokio::test]
+async fn document_values_may_be_any_json() {
+    let app = TestApp::seeded().await;
+    let spec = app.get("/api/v1/openapi.json").await.json;
+    let value = &spec["components"]["schemas"]["ServiceDoc"]["properties"]["values"]["additionalProperties"]
+        ["additionalProperties"];
+    assert!(value.get("type").is_none(), "{value}");
+}
